@@ -7,8 +7,8 @@ public enum FeatureValueKind : byte
 {
     Null = 0,
     Number = 1,
-    String = 2,
-    Boolean = 3,
+    Text = 2,
+    Logical = 3,
 }
 
 /// <summary>
@@ -26,32 +26,32 @@ public readonly record struct FeatureValue
 
     public FeatureValueKind Kind { get; }
 
-    /// <summary>The number, for <see cref="FeatureValueKind.Number"/>; 1 or 0 for booleans.</summary>
+    /// <summary>The number, for <see cref="FeatureValueKind.Number"/>; 1 or 0 for booleans (<see cref="FeatureValueKind.Logical"/>).</summary>
     public double Number { get; }
 
-    /// <summary>The string, for <see cref="FeatureValueKind.String"/>.</summary>
+    /// <summary>The string, for <see cref="FeatureValueKind.Text"/>.</summary>
     public string? Text { get; }
 
     public static FeatureValue Null { get; } = new(FeatureValueKind.Null, 0, null);
 
     public static FeatureValue FromNumber(double value) => new(FeatureValueKind.Number, value, null);
 
-    public static FeatureValue FromString(string value) => new(FeatureValueKind.String, 0, value);
+    public static FeatureValue FromString(string value) => new(FeatureValueKind.Text, 0, value);
 
-    public static FeatureValue FromBoolean(bool value) => new(FeatureValueKind.Boolean, value ? 1 : 0, null);
+    public static FeatureValue FromBoolean(bool value) => new(FeatureValueKind.Logical, value ? 1 : 0, null);
 
     public bool IsNull => Kind == FeatureValueKind.Null;
 
     /// <summary>True for string and boolean values, which are counted per distinct value.</summary>
-    public bool IsCategorical => Kind is FeatureValueKind.String or FeatureValueKind.Boolean;
+    public bool IsCategorical => Kind is FeatureValueKind.Text or FeatureValueKind.Logical;
 
-    public bool Boolean => Kind == FeatureValueKind.Boolean && Number != 0;
+    public bool IsTrue => Kind == FeatureValueKind.Logical && Number != 0;
 
     /// <summary>The category label of a categorical value: the string itself, or "true"/"false".</summary>
     public string CategoryLabel => Kind switch
     {
-        FeatureValueKind.String => Text!,
-        FeatureValueKind.Boolean => Number != 0 ? "true" : "false",
+        FeatureValueKind.Text => Text!,
+        FeatureValueKind.Logical => Number != 0 ? "true" : "false",
         _ => throw new InvalidOperationException($"A {Kind} value has no category label."),
     };
 
@@ -59,8 +59,8 @@ public readonly record struct FeatureValue
     {
         FeatureValueKind.Null => "null",
         FeatureValueKind.Number => Number.ToString("R", CultureInfo.InvariantCulture),
-        FeatureValueKind.String => Text!,
-        FeatureValueKind.Boolean => Boolean ? "true" : "false",
+        FeatureValueKind.Text => Text!,
+        FeatureValueKind.Logical => IsTrue ? "true" : "false",
         _ => Kind.ToString(),
     };
 }

@@ -1,0 +1,124 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using ModelMonitor.Core.Ingestion;
+using ModelMonitor.Core.Json;
+
+namespace ModelMonitor.Core.Contracts;
+
+/// <summary>
+/// The Kafka message value of one prediction log: the API's JSON record plus "v" (schema version).
+/// Non-finite numbers are written as the bare tokens NaN, Infinity and -Infinity, as on the API.
+/// Example: {"v":1,"sent_at":"2026-11-22T10:15:00.123Z","prediction_id":"d-1","predictor_name":"eta",
+/// "model_id":"eta_v12","features":{"distance_km":3.2,"market":"paris","x":NaN},"prediction_result":17.5,
+/// "default_values_used":[]}
+/// </summary>
+public static class PredictionLogCodec
+{
+    public const int SchemaVersion = 1;
+
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // no HTML here: keep non-ASCII readable
+        SkipValidation = false,
+    };
+
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = IngestionLimits.MaxJsonDepth };
+
+    // Messages were validated by the API; decoding applies the structural limits again but no time window.
+    private static readonly IngestionLimits DecodeLimits = new();
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    public static byte[] Encode(PredictionLog log)
+    {
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("v"u8, SchemaVersion);
+            writer.WriteString("sent_at"u8, log.SentAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture));
+            writer.WriteString("prediction_id"u8, log.PredictionId);
+            writer.WriteString("predictor_name"u8, log.PredictorName);
+            writer.WriteString("model_id"u8, log.ModelId);
+            writer.WriteStartObject("features"u8);
+            foreach (var (name, value) in log.Features)
+            {
+                writer.WritePropertyName(name);
+                switch (value.Kind)
+                {
+                    case FeatureValueKind.Number:
+                        WriteNumber(writer, value.Number);
+                        break;
+                    case FeatureValueKind.Text:
+                        writer.WriteStringValue(value.Text);
+                        break;
+                    case FeatureValueKind.Logical:
+                        writer.WriteBooleanValue(value.IsTrue);
+                        break;
+                    default:
+                        writer.WriteNullValue();
+                        break;
+                }
+            }
+            writer.WriteEndObject();
+            writer.WritePropertyName("prediction_result"u8);
+            WriteNumber(writer, log.PredictionResult);
+            writer.WriteStartArray("default_values_used"u8);
+            foreach (var name in log.DefaultValuesUsed)
+            {
+                writer.WriteStringValue(name);
+            }
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteNumber(Utf8JsonWriter writer, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            writer.WriteNumberValue(value);
+        }
+        else
+        {
+            writer.WriteRawValue(double.IsNaN(value) ? "NaN"u8 : value > 0 ? "Infinity"u8 : "-Infinity"u8, skipInputValidation: true);
+        }
+    }
+
+    /// <summary>Decodes a message value; never throws on bad input (a poison message gives false and why).</summary>
+    public static bool TryDecode(ReadOnlySpan<byte> utf8, [NotNullWhen(true)] out PredictionLog? log, [NotNullWhen(false)] out string? error)
+    {
+        log = null;
+        try
+        {
+            var json = NonFiniteLiterals.Rewrite(utf8, out var nonFinite);
+            var reader = new Utf8JsonReader(json, ReaderOptions);
+            if (!reader.Read())
+            {
+                error = "empty message";
+                return false;
+            }
+            log = PredictionRecordReader.Read(ref reader, nonFinite, DecodeLimits, now: null, SchemaVersion, out var fault);
+            if (log is null)
+            {
+                error = $"{fault!.Field}: {fault.Message}";
+                return false;
+            }
+            reader.Read(); // trailing content after the object is malformed
+            error = null;
+            return true;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
+        {
+            log = null;
+            error = $"malformed message: {e.Message}";
+            return false;
+        }
+    }
+}

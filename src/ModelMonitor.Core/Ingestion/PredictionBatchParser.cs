@@ -1,0 +1,226 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Unicode;
+using ModelMonitor.Core.Contracts;
+using ModelMonitor.Core.Json;
+
+namespace ModelMonitor.Core.Ingestion;
+
+/// <summary>The body formats POST /v1/predictions accepts.</summary>
+public enum BodyFormat
+{
+    /// <summary>application/json: one object, or an array of objects.</summary>
+    Json,
+
+    /// <summary>application/x-ndjson: one object per line.</summary>
+    NdJson,
+}
+
+/// <summary>
+/// Parses a request body into validated prediction logs. Records are validated one by one: valid ones are
+/// accepted, invalid ones rejected with their index. A body that is not well-formed JSON, not UTF-8, or has
+/// too many records is rejected whole.
+/// </summary>
+public sealed class PredictionBatchParser(IngestionLimits limits)
+{
+    private static readonly JsonReaderOptions ReaderOptions = new()
+    {
+        MaxDepth = IngestionLimits.MaxJsonDepth,
+        CommentHandling = JsonCommentHandling.Disallow,
+        AllowTrailingCommas = false,
+    };
+
+    public IngestionLimits Limits => limits;
+
+    public ParsedBatch Parse(ReadOnlyMemory<byte> body, BodyFormat format, DateTimeOffset now)
+    {
+        if (FindInvalidUtf8(body.Span) is { } badOffset)
+        {
+            return ParsedBatch.Malformed($"the body is not valid UTF-8 (byte offset {badOffset})");
+        }
+        var batch = new ParsedBatch(limits.MaxErrorsReported);
+        try
+        {
+            if (format == BodyFormat.NdJson)
+            {
+                ParseNdJson(body, now, batch);
+            }
+            else
+            {
+                ParseJson(body, now, batch, lineOffset: 0);
+            }
+        }
+        catch (JsonException e)
+        {
+            return ParsedBatch.Malformed(DescribeJsonError(e, batch.LineOffsetOfError));
+        }
+        catch (TooManyRecordsException)
+        {
+            return ParsedBatch.TooMany(limits.MaxRecordsPerRequest);
+        }
+        if (batch.RecordCount == 0)
+        {
+            return ParsedBatch.Malformed("the body holds no prediction log");
+        }
+        return batch;
+    }
+
+    private void ParseJson(ReadOnlyMemory<byte> json, DateTimeOffset now, ParsedBatch batch, long lineOffset)
+    {
+        batch.LineOffsetOfError = lineOffset;
+        var rewritten = NonFiniteLiterals.Rewrite(json.Span, out var nonFinite);
+        var reader = new Utf8JsonReader(rewritten, ReaderOptions);
+        if (!reader.Read())
+        {
+            return; // empty: reported by the caller as "no prediction log"
+        }
+        if (reader.TokenType == JsonTokenType.StartArray)
+        {
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                ReadOne(ref reader, nonFinite, now, batch);
+            }
+        }
+        else
+        {
+            ReadOne(ref reader, nonFinite, now, batch);
+        }
+        // Anything after the value must be whitespace; the reader throws on a second value.
+        reader.Read();
+    }
+
+    private void ParseNdJson(ReadOnlyMemory<byte> body, DateTimeOffset now, ParsedBatch batch)
+    {
+        var span = body.Span;
+        var start = 0;
+        var line = 0L;
+        while (start < span.Length)
+        {
+            var length = span[start..].IndexOf((byte)'\n');
+            var end = length < 0 ? span.Length : start + length;
+            var lineBytes = body[start..end];
+            if (!lineBytes.Span.Trim(" \t\r"u8).IsEmpty)
+            {
+                var before = batch.RecordCount;
+                ParseJson(lineBytes, now, batch, line);
+                if (batch.RecordCount - before > 1 || lineBytes.Span.TrimStart(" \t"u8)[0] == (byte)'[')
+                {
+                    throw new JsonException("each NDJSON line must hold exactly one JSON object", null, 0, 0);
+                }
+            }
+            start = end + 1;
+            line++;
+        }
+    }
+
+    private void ReadOne(ref Utf8JsonReader reader, NonFiniteMap nonFinite, DateTimeOffset now, ParsedBatch batch)
+    {
+        if (batch.RecordCount == limits.MaxRecordsPerRequest)
+        {
+            throw new TooManyRecordsException();
+        }
+        var log = PredictionRecordReader.Read(ref reader, nonFinite, limits, now, requireSchemaVersion: null, out var fault);
+        if (log is not null)
+        {
+            batch.Accept(log);
+        }
+        else
+        {
+            batch.Reject(fault!);
+        }
+    }
+
+    private static long? FindInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        if (Utf8.IsValid(bytes))
+        {
+            return null;
+        }
+        Span<char> scratch = stackalloc char[1024];
+        long offset = 0;
+        while (true)
+        {
+            var status = Utf8.ToUtf16(bytes, scratch, out var read, out _, replaceInvalidSequences: false);
+            offset += read;
+            if (status == System.Buffers.OperationStatus.InvalidData || status == System.Buffers.OperationStatus.NeedMoreData)
+            {
+                return offset;
+            }
+            bytes = bytes[read..];
+        }
+    }
+
+    private static string DescribeJsonError(JsonException e, long lineOffset)
+    {
+        var message = e.Message;
+        var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        if (cut < 0)
+        {
+            cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        }
+        if (cut > 0)
+        {
+            message = message[..cut];
+        }
+        var line = (e.LineNumber ?? 0) + lineOffset + 1;
+        var position = (e.BytePositionInLine ?? 0) + 1;
+        return $"malformed JSON at line {line}, byte {position}: {message.TrimEnd('.')}";
+    }
+
+    private sealed class TooManyRecordsException : Exception;
+}
+
+/// <summary>The outcome of parsing one request body.</summary>
+public sealed class ParsedBatch
+{
+    private readonly int _maxErrors;
+    private readonly List<PredictionLog> _accepted = [];
+    private readonly List<int> _acceptedIndexes = [];
+    private readonly List<RecordError> _errors = [];
+    private readonly int[] _rejectedByReason = new int[RejectReasons.All.Count];
+
+    internal ParsedBatch(int maxErrors) => _maxErrors = maxErrors;
+
+    /// <summary>Set when the body as a whole is rejected (400): it says what and where.</summary>
+    public string? MalformedMessage { get; private init; }
+
+    /// <summary>Set when the body holds more records than allowed (413).</summary>
+    public int? TooManyRecordsLimit { get; private init; }
+
+    public IReadOnlyList<PredictionLog> Accepted => _accepted;
+
+    /// <summary>Position in the request of each accepted record, parallel to <see cref="Accepted"/>.</summary>
+    public IReadOnlyList<int> AcceptedIndexes => _acceptedIndexes;
+
+    /// <summary>The first rejected records (capped), in request order.</summary>
+    public IReadOnlyList<RecordError> Errors => _errors;
+
+    public int RecordCount { get; private set; }
+
+    public int RejectedCount { get; private set; }
+
+    public int RejectedFor(RejectReason reason) => _rejectedByReason[(int)reason];
+
+    internal long LineOffsetOfError { get; set; }
+
+    internal static ParsedBatch Malformed(string message) => new(0) { MalformedMessage = message };
+
+    internal static ParsedBatch TooMany(int limit) => new(0) { TooManyRecordsLimit = limit };
+
+    internal void Accept(PredictionLog log)
+    {
+        _accepted.Add(log);
+        _acceptedIndexes.Add(RecordCount++);
+    }
+
+    internal void Reject(RecordFault fault)
+    {
+        if (_errors.Count < _maxErrors)
+        {
+            _errors.Add(new RecordError(RecordCount, fault.Field, fault.Message, fault.Reason));
+        }
+        _rejectedByReason[(int)fault.Reason]++;
+        RejectedCount++;
+        RecordCount++;
+    }
+}

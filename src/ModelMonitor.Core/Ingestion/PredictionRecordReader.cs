@@ -1,0 +1,412 @@
+using System.Text.Json;
+using ModelMonitor.Core.Contracts;
+using ModelMonitor.Core.Json;
+
+namespace ModelMonitor.Core.Ingestion;
+
+/// <summary>
+/// Reads and validates one prediction-log object from a <see cref="Utf8JsonReader"/> over a complete buffer.
+/// Structural JSON errors throw <see cref="JsonException"/> (the whole body is malformed); a record that is
+/// well-formed JSON but breaks the contract yields its first <see cref="RecordFault"/> and the reader is left
+/// at the record's closing brace, so the next record can be read.
+/// </summary>
+public static class PredictionRecordReader
+{
+    /// <summary>Reads the object at the reader's current StartObject token.</summary>
+    /// <param name="now">Wall-clock time for the sent_at window; null skips the time checks (already-accepted data).</param>
+    /// <param name="requireSchemaVersion">For Kafka messages: the "v" field must be present and equal to this.</param>
+    public static PredictionLog? Read(ref Utf8JsonReader reader, NonFiniteMap nonFinite, IngestionLimits limits,
+        DateTimeOffset? now, int? requireSchemaVersion, out RecordFault? fault)
+    {
+        fault = null;
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            fault = new("", "a prediction log must be a JSON object", RejectReason.WrongType);
+            reader.Skip();
+            return null;
+        }
+
+        DateTimeOffset? sentAt = null;
+        string? predictionId = null, predictorName = null, modelId = null;
+        List<KeyValuePair<string, FeatureValue>>? features = null;
+        double? predictionResult = null;
+        List<string>? defaults = null;
+        int? version = null;
+        var seen = SeenFields.None;
+
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+        {
+            var field = IdentifyField(ref reader);
+            reader.Read();
+            if (fault is not null || field == SeenFields.None)
+            {
+                reader.Skip(); // after the first fault, or an unknown field: ignore the value
+                continue;
+            }
+            if ((seen & field) != 0)
+            {
+                fault = new(FieldName(field), "appears more than once", RejectReason.DuplicateField);
+                reader.Skip();
+                continue;
+            }
+            seen |= field;
+            switch (field)
+            {
+                case SeenFields.SentAt:
+                    sentAt = ReadTimestamp(ref reader, limits, now, ref fault);
+                    break;
+                case SeenFields.PredictionId:
+                    predictionId = ReadName(ref reader, "prediction_id", limits.MaxPredictionIdLength, allowControl: true, ref fault);
+                    break;
+                case SeenFields.PredictorName:
+                    predictorName = ReadName(ref reader, "predictor_name", limits.MaxNameLength, allowControl: false, ref fault);
+                    break;
+                case SeenFields.ModelId:
+                    modelId = ReadName(ref reader, "model_id", limits.MaxNameLength, allowControl: false, ref fault);
+                    break;
+                case SeenFields.Features:
+                    features = ReadFeatures(ref reader, nonFinite, limits, ref fault);
+                    break;
+                case SeenFields.PredictionResult:
+                    predictionResult = ReadNumber(ref reader, nonFinite, "prediction_result", ref fault);
+                    break;
+                case SeenFields.DefaultValuesUsed:
+                    defaults = ReadDefaults(ref reader, limits, ref fault);
+                    break;
+                case SeenFields.Version:
+                    version = ReadVersion(ref reader, ref fault);
+                    break;
+            }
+        }
+
+        if (fault is not null)
+        {
+            return null;
+        }
+        if (requireSchemaVersion is { } required && version != required)
+        {
+            fault = new("v", version is null ? "schema version is missing" : $"schema version {version} is not supported (expected {required})",
+                RejectReason.UnsupportedSchemaVersion);
+            return null;
+        }
+        foreach (var (flag, name) in RequiredFields)
+        {
+            if ((seen & flag) == 0)
+            {
+                fault = new(name, "is required", RejectReason.MissingField);
+                return null;
+            }
+        }
+
+        return new PredictionLog(sentAt!.Value, predictionId!, predictorName!, modelId!,
+            features ?? [], predictionResult!.Value, defaults ?? (IReadOnlyList<string>)[]);
+    }
+
+    private static readonly (SeenFields Flag, string Name)[] RequiredFields =
+    [
+        (SeenFields.SentAt, "sent_at"), (SeenFields.PredictionId, "prediction_id"),
+        (SeenFields.PredictorName, "predictor_name"), (SeenFields.ModelId, "model_id"),
+        (SeenFields.Features, "features"), (SeenFields.PredictionResult, "prediction_result"),
+    ];
+
+    [Flags]
+    private enum SeenFields
+    {
+        None = 0,
+        SentAt = 1,
+        PredictionId = 2,
+        PredictorName = 4,
+        ModelId = 8,
+        Features = 16,
+        PredictionResult = 32,
+        DefaultValuesUsed = 64,
+        Version = 128,
+    }
+
+    private static SeenFields IdentifyField(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueTextEquals("sent_at"u8)) return SeenFields.SentAt;
+        if (reader.ValueTextEquals("prediction_id"u8)) return SeenFields.PredictionId;
+        if (reader.ValueTextEquals("predictor_name"u8)) return SeenFields.PredictorName;
+        if (reader.ValueTextEquals("model_id"u8)) return SeenFields.ModelId;
+        if (reader.ValueTextEquals("features"u8)) return SeenFields.Features;
+        if (reader.ValueTextEquals("prediction_result"u8)) return SeenFields.PredictionResult;
+        if (reader.ValueTextEquals("default_values_used"u8)) return SeenFields.DefaultValuesUsed;
+        if (reader.ValueTextEquals("v"u8)) return SeenFields.Version;
+        return SeenFields.None;
+    }
+
+    private static string FieldName(SeenFields field) => field switch
+    {
+        SeenFields.SentAt => "sent_at",
+        SeenFields.PredictionId => "prediction_id",
+        SeenFields.PredictorName => "predictor_name",
+        SeenFields.ModelId => "model_id",
+        SeenFields.Features => "features",
+        SeenFields.PredictionResult => "prediction_result",
+        SeenFields.DefaultValuesUsed => "default_values_used",
+        _ => "v",
+    };
+
+    private static DateTimeOffset? ReadTimestamp(ref Utf8JsonReader reader, IngestionLimits limits, DateTimeOffset? now, ref RecordFault? fault)
+    {
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            fault = new("sent_at", $"must be an RFC 3339 timestamp string, got {Describe(reader.TokenType)}", RejectReason.WrongType);
+            return null;
+        }
+        if (reader.ValueSpan.Length > 64 || !reader.TryGetDateTimeOffset(out var value) || !HasOffset(reader.ValueSpan))
+        {
+            fault = new("sent_at", "must be an RFC 3339 timestamp with an offset, e.g. 2026-11-22T10:15:00Z", RejectReason.InvalidTimestamp);
+            return null;
+        }
+        if (now is { } clock)
+        {
+            if (value > clock + limits.MaxFutureSkew)
+            {
+                fault = new("sent_at", $"is more than {limits.MaxFutureSkew.TotalMinutes:0.#} minutes in the future", RejectReason.TimestampInFuture);
+                return null;
+            }
+            if (value < clock - limits.AllowedLateness)
+            {
+                fault = new("sent_at", $"is older than the allowed lateness of {limits.AllowedLateness.TotalDays:0.##} days", RejectReason.TimestampTooOld);
+                return null;
+            }
+        }
+        return value.ToUniversalTime();
+    }
+
+    /// <summary>RFC 3339 requires a zone: Z or ±hh:mm at the end (ISO 8601 without one would mean local time).</summary>
+    private static bool HasOffset(ReadOnlySpan<byte> text) =>
+        text.Length > 6 && (text[^1] is (byte)'Z' or (byte)'z' || (text[^6] is (byte)'+' or (byte)'-' && text[^3] == (byte)':'));
+
+    private static string? ReadName(ref Utf8JsonReader reader, string field, int maxLength, bool allowControl, ref RecordFault? fault)
+    {
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            fault = new(field, $"must be a string, got {Describe(reader.TokenType)}", RejectReason.WrongType);
+            return null;
+        }
+        var text = ReadBoundedString(ref reader, maxLength);
+        if (text is null)
+        {
+            fault = new(field, $"is longer than {maxLength} characters", RejectReason.TooLong);
+            return null;
+        }
+        if (text.Length == 0)
+        {
+            fault = new(field, "must not be empty", RejectReason.Empty);
+            return null;
+        }
+        if (!allowControl && ContainsControl(text))
+        {
+            fault = new(field, "must not contain control characters", RejectReason.ControlCharacters);
+            return null;
+        }
+        return text;
+    }
+
+    /// <summary>The string value, or null when it is longer than <paramref name="maxLength"/> UTF-16 characters.
+    /// Checks the raw length first so a 5 MB string is never materialized.</summary>
+    private static string? ReadBoundedString(ref Utf8JsonReader reader, int maxLength)
+    {
+        var raw = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+        // An escape takes at most 6 bytes (\uXXXX) per UTF-16 character; UTF-8 at most 3.
+        if (raw > (long)maxLength * 6)
+        {
+            return null;
+        }
+        var text = reader.GetString()!;
+        return text.Length > maxLength ? null : text;
+    }
+
+    private static bool ContainsControl(string text)
+    {
+        foreach (var c in text)
+        {
+            if (char.IsControl(c))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static double? ReadNumber(ref Utf8JsonReader reader, NonFiniteMap nonFinite, string field, ref RecordFault? fault)
+    {
+        if (reader.TokenType != JsonTokenType.Number)
+        {
+            fault = new(field, $"must be a number, got {Describe(reader.TokenType)}", RejectReason.WrongType);
+            return null;
+        }
+        if (TryGetNumber(ref reader, nonFinite, out var value))
+        {
+            return value;
+        }
+        fault = new(field, "is out of the range of a 64-bit floating-point number", RejectReason.NumberOutOfRange);
+        return null;
+    }
+
+    private static bool TryGetNumber(ref Utf8JsonReader reader, NonFiniteMap nonFinite, out double value)
+    {
+        if (!nonFinite.IsEmpty && nonFinite.TryGet(reader.TokenStartIndex, out value))
+        {
+            return true;
+        }
+        // A literal like 1e999 overflows: only the bare NaN/Infinity tokens may stand for non-finite values.
+        return reader.TryGetDouble(out value) && double.IsFinite(value);
+    }
+
+    private static List<KeyValuePair<string, FeatureValue>>? ReadFeatures(ref Utf8JsonReader reader, NonFiniteMap nonFinite,
+        IngestionLimits limits, ref RecordFault? fault)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            fault = new("features", $"must be an object of feature name to value, got {Describe(reader.TokenType)}", RejectReason.WrongType);
+            reader.Skip();
+            return null;
+        }
+        var features = new List<KeyValuePair<string, FeatureValue>>();
+        HashSet<string>? names = null;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+        {
+            if (fault is not null)
+            {
+                reader.Read();
+                reader.Skip();
+                continue;
+            }
+            var name = ReadBoundedString(ref reader, limits.MaxFeatureNameLength);
+            reader.Read();
+            if (name is null || name.Length == 0)
+            {
+                fault = new("features", name is null
+                    ? $"a feature name is longer than {limits.MaxFeatureNameLength} characters"
+                    : "a feature name is empty", name is null ? RejectReason.TooLong : RejectReason.Empty);
+                reader.Skip();
+                continue;
+            }
+            if (features.Count == limits.MaxFeatures)
+            {
+                fault = new("features", $"has more than {limits.MaxFeatures} features", RejectReason.TooManyFeatures);
+                reader.Skip();
+                continue;
+            }
+            names ??= new HashSet<string>(StringComparer.Ordinal);
+            if (!names.Add(name))
+            {
+                fault = new($"features.{name}", "appears more than once", RejectReason.DuplicateField);
+                reader.Skip();
+                continue;
+            }
+            var value = ReadFeatureValue(ref reader, nonFinite, limits, name, ref fault);
+            features.Add(new(name, value));
+        }
+        return fault is null ? features : null;
+    }
+
+    private static FeatureValue ReadFeatureValue(ref Utf8JsonReader reader, NonFiniteMap nonFinite, IngestionLimits limits,
+        string name, ref RecordFault? fault)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Number:
+                if (TryGetNumber(ref reader, nonFinite, out var number))
+                {
+                    return FeatureValue.FromNumber(number);
+                }
+                fault = new($"features.{name}", "is out of the range of a 64-bit floating-point number", RejectReason.NumberOutOfRange);
+                return FeatureValue.Null;
+            case JsonTokenType.String:
+                var text = ReadBoundedString(ref reader, limits.MaxStringValueLength);
+                if (text is null)
+                {
+                    fault = new($"features.{name}", $"is a string longer than {limits.MaxStringValueLength} characters", RejectReason.TooLong);
+                    return FeatureValue.Null;
+                }
+                return FeatureValue.FromString(text);
+            case JsonTokenType.True:
+                return FeatureValue.FromBoolean(true);
+            case JsonTokenType.False:
+                return FeatureValue.FromBoolean(false);
+            case JsonTokenType.Null:
+                return FeatureValue.Null;
+            default:
+                fault = new($"features.{name}", "must be a number, string, boolean or null; nested objects and arrays are not allowed", RejectReason.NestedValue);
+                reader.Skip();
+                return FeatureValue.Null;
+        }
+    }
+
+    private static List<string>? ReadDefaults(ref Utf8JsonReader reader, IngestionLimits limits, ref RecordFault? fault)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            fault = new("default_values_used", $"must be an array of feature names, got {Describe(reader.TokenType)}", RejectReason.WrongType);
+            reader.Skip();
+            return null;
+        }
+        var names = new List<string>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (fault is not null)
+            {
+                reader.Skip();
+                continue;
+            }
+            if (reader.TokenType != JsonTokenType.String)
+            {
+                fault = new("default_values_used", $"must contain only feature-name strings, got {Describe(reader.TokenType)}", RejectReason.WrongType);
+                reader.Skip();
+                continue;
+            }
+            var name = ReadBoundedString(ref reader, limits.MaxFeatureNameLength);
+            if (name is null || name.Length == 0)
+            {
+                fault = new("default_values_used", name is null
+                    ? $"a feature name is longer than {limits.MaxFeatureNameLength} characters"
+                    : "a feature name is empty", name is null ? RejectReason.TooLong : RejectReason.Empty);
+                continue;
+            }
+            if (names.Count == limits.MaxFeatures)
+            {
+                fault = new("default_values_used", $"names more than {limits.MaxFeatures} features", RejectReason.TooManyFeatures);
+                continue;
+            }
+            if (!names.Contains(name, StringComparer.Ordinal))
+            {
+                names.Add(name);
+            }
+        }
+        return fault is null ? names : null;
+    }
+
+    private static int? ReadVersion(ref Utf8JsonReader reader, ref RecordFault? fault)
+    {
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var version))
+        {
+            return version;
+        }
+        fault = new("v", "schema version must be an integer", RejectReason.UnsupportedSchemaVersion);
+        reader.Skip();
+        return null;
+    }
+
+    private static string Describe(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.StartArray => "an array",
+        JsonTokenType.String => "a string",
+        JsonTokenType.Number => "a number",
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Null => "null",
+        _ => token.ToString(),
+    };
+}
+
+/// <summary>What is wrong with a record: the field (dotted path) at fault and a message.</summary>
+public sealed record RecordFault(string Field, string Message, RejectReason Reason);
