@@ -1,0 +1,430 @@
+using System.Buffers.Binary;
+
+namespace ModelMonitor.Core.Statistics;
+
+/// <summary>
+/// A DDSketch (Masson, Rim and Lee, "DDSketch: a fast and fully-mergeable quantile sketch with
+/// relative-error guarantees", VLDB 2019) for finite doubles of any sign.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Mapping: with γ = (1 + α) / (1 − α), a positive value x falls in bin k = ⌈log_γ(x)⌉, i.e. the bin
+/// (γ^(k−1), γ^k]. The bin's representative value 2·γ^k / (γ + 1) is within relative error α of every
+/// value of the bin: at the upper edge |γ^k − 2γ^k/(γ+1)| / γ^k = (γ−1)/(γ+1) = α, and the same at the
+/// lower edge. Negative values go to a second store by their magnitude; values whose magnitude is
+/// below <see cref="MinIndexableValue"/> (zero and subnormals) are counted in a zero bin.
+/// </para>
+/// <para>
+/// Quantile definition (the "lower" nearest rank): for n values sorted ascending v[0..n−1],
+/// the q-quantile is v[⌊q·(n − 1)⌋]. <see cref="Quantile"/> returns a value within relative error α of
+/// that element, provided no bin was collapsed.
+/// </para>
+/// <para>
+/// Bounded size: each sign keeps at most <see cref="MaxBinsPerSign"/> contiguous bins; when a new bin
+/// would exceed that, the lowest bins are collapsed into the lowest kept one (the values of smallest
+/// magnitude lose accuracy first). With α = 1% and 2048 bins a sign covers a dynamic range of
+/// γ^2048 ≈ 6·10^17 before any collapse.
+/// </para>
+/// <para>
+/// Two sketches with the same α merge exactly: the merge equals the sketch of the union.
+/// </para>
+/// </remarks>
+public sealed class DDSketch
+{
+    public const double DefaultRelativeAccuracy = 0.01;
+    public const int DefaultMaxBinsPerSign = 2048;
+
+    /// <summary>The first byte of every serialized sketch; bump it when the format changes.</summary>
+    public const byte SerializationVersion = 1;
+
+    /// <summary>Magnitudes below this (zero and subnormal doubles) are counted in the zero bin.</summary>
+    public const double MinIndexableValue = 2.2250738585072014E-308; // the smallest normal double
+
+    // The largest bin count a serialized sketch may claim; protects deserialization from garbage.
+    // Index bound: far beyond any real index (±37,300 at α = 1%), far from int overflow.
+    private const long MaxAbsoluteIndex = 1 << 30;
+
+    private const int MaxAllowedBinsPerSign = 1 << 16;
+
+    private readonly double _lnGamma;
+    private readonly double _multiplier;   // 1 / ln γ
+    private readonly double _valueFactor;  // 2 / (γ + 1): bin k represents γ^k · 2/(γ + 1)
+    private readonly BinStore _positive;
+    private readonly BinStore _negative;
+    private long _zeroCount;
+
+    public DDSketch(double relativeAccuracy = DefaultRelativeAccuracy, int maxBinsPerSign = DefaultMaxBinsPerSign)
+    {
+        if (!(relativeAccuracy > 0 && relativeAccuracy < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(relativeAccuracy), relativeAccuracy, "The relative accuracy must be in (0, 1).");
+        }
+
+        if (maxBinsPerSign < 1 || maxBinsPerSign > MaxAllowedBinsPerSign)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxBinsPerSign), maxBinsPerSign, $"The bin bound must be in [1, {MaxAllowedBinsPerSign}].");
+        }
+
+        RelativeAccuracy = relativeAccuracy;
+        MaxBinsPerSign = maxBinsPerSign;
+        var gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
+        _lnGamma = Math.Log(gamma);
+        _multiplier = 1 / _lnGamma;
+        _valueFactor = 2 / (gamma + 1);
+        _positive = new BinStore(maxBinsPerSign);
+        _negative = new BinStore(maxBinsPerSign);
+    }
+
+    public double RelativeAccuracy { get; }
+
+    public int MaxBinsPerSign { get; }
+
+    /// <summary>How many values the sketch holds.</summary>
+    public long Count => _zeroCount + _positive.Total + _negative.Total;
+
+    public bool IsEmpty => Count == 0;
+
+    /// <summary>Non-empty bins, all signs together (the zero bin counts as one): a measure of size.</summary>
+    public int BinCount => _positive.NonEmptyBins + _negative.NonEmptyBins + (_zeroCount > 0 ? 1 : 0);
+
+    /// <summary>Adds one finite value.</summary>
+    public void Add(double value) => Add(value, 1);
+
+    /// <summary>Adds a finite value <paramref name="count"/> times.</summary>
+    public void Add(double value, long count)
+    {
+        if (!double.IsFinite(value))
+        {
+            throw new ArgumentOutOfRangeException(nameof(value), value, "Only finite values can be added to a sketch.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (count == 0)
+        {
+            return;
+        }
+
+        if (value >= MinIndexableValue)
+        {
+            _positive.Add(Index(value), count);
+        }
+        else if (value <= -MinIndexableValue)
+        {
+            _negative.Add(Index(-value), count);
+        }
+        else
+        {
+            _zeroCount += count;
+        }
+    }
+
+    /// <summary>
+    /// The q-quantile under the lower nearest-rank definition (see the remarks), or NaN when empty.
+    /// </summary>
+    public double Quantile(double q)
+    {
+        if (!(q >= 0 && q <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(q), q, "The quantile must be in [0, 1].");
+        }
+
+        var count = Count;
+        if (count == 0)
+        {
+            return double.NaN;
+        }
+
+        // Zero-based rank of the wanted element; the answer is the bin whose cumulative count passes it.
+        var rank = (long)Math.Floor(q * (count - 1));
+
+        // Ascending order: negative values by decreasing magnitude, then zero, then positive values.
+        if (rank < _negative.Total)
+        {
+            // The element of rank r among negatives (ascending) is the (total−1−r)-th by magnitude.
+            var index = _negative.IndexOfRank(_negative.Total - 1 - rank);
+            return -Value(index);
+        }
+
+        rank -= _negative.Total;
+        if (rank < _zeroCount)
+        {
+            return 0;
+        }
+
+        rank -= _zeroCount;
+        return Value(_positive.IndexOfRank(rank));
+    }
+
+    /// <summary>Adds every value of <paramref name="other"/> to this sketch.</summary>
+    public void Merge(DDSketch other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other.RelativeAccuracy != RelativeAccuracy)
+        {
+            throw new ArgumentException(
+                $"Cannot merge a sketch of relative accuracy {other.RelativeAccuracy} into one of {RelativeAccuracy}.",
+                nameof(other));
+        }
+
+        _zeroCount += other._zeroCount;
+        other._positive.ForEach(_positive.Add);
+        other._negative.ForEach(_negative.Add);
+    }
+
+    public DDSketch Clone()
+    {
+        var copy = new DDSketch(RelativeAccuracy, MaxBinsPerSign);
+        copy.Merge(this);
+        return copy;
+    }
+
+    /// <summary>
+    /// Compact binary form: version byte, α (IEEE-754 little endian), bin bound, zero count, then for
+    /// the positive and the negative store the number of non-empty bins followed by
+    /// (zig-zag varint index delta, varint count) pairs in ascending index order.
+    /// </summary>
+    public byte[] Serialize()
+    {
+        var buffer = new byte[1 + 8 + 5 + 10 + ((_positive.NonEmptyBins + _negative.NonEmptyBins) * 15) + 20];
+        var position = 0;
+        buffer[position++] = SerializationVersion;
+        BinaryPrimitives.WriteDoubleLittleEndian(buffer.AsSpan(position), RelativeAccuracy);
+        position += 8;
+        position += Varint.Write(buffer.AsSpan(position), (ulong)MaxBinsPerSign);
+        position += Varint.Write(buffer.AsSpan(position), (ulong)_zeroCount);
+        position += _positive.Serialize(buffer.AsSpan(position));
+        position += _negative.Serialize(buffer.AsSpan(position));
+        return buffer.AsSpan(0, position).ToArray();
+    }
+
+    /// <summary>Reads a sketch written by <see cref="Serialize"/>; throws <see cref="FormatException"/> on bad input.</summary>
+    public static DDSketch Deserialize(ReadOnlySpan<byte> data)
+    {
+        if (data.Length < 9)
+        {
+            throw new FormatException("A serialized sketch is at least 9 bytes long.");
+        }
+
+        if (data[0] != SerializationVersion)
+        {
+            throw new FormatException($"Unknown sketch serialization version {data[0]} (expected {SerializationVersion}).");
+        }
+
+        var accuracy = BinaryPrimitives.ReadDoubleLittleEndian(data[1..]);
+        if (!(accuracy > 0 && accuracy < 1))
+        {
+            throw new FormatException($"Invalid relative accuracy {accuracy} in a serialized sketch.");
+        }
+
+        var position = 9;
+        var maxBins = Varint.Read(data, ref position);
+        if (maxBins < 1 || maxBins > MaxAllowedBinsPerSign)
+        {
+            throw new FormatException($"Invalid bin bound {maxBins} in a serialized sketch.");
+        }
+
+        var sketch = new DDSketch(accuracy, (int)maxBins);
+        var zero = Varint.Read(data, ref position);
+        if (zero > long.MaxValue)
+        {
+            throw new FormatException("The zero count of a serialized sketch is out of range.");
+        }
+
+        sketch._zeroCount = (long)zero;
+        sketch._positive.Deserialize(data, ref position);
+        sketch._negative.Deserialize(data, ref position);
+        if (position != data.Length)
+        {
+            throw new FormatException($"{data.Length - position} unexpected trailing bytes after a serialized sketch.");
+        }
+
+        return sketch;
+    }
+
+    // ⌈log_γ(x)⌉ for x ≥ MinIndexableValue: between about −35,500 and +35,500 at α = 1%.
+    private int Index(double magnitude) => (int)Math.Ceiling(Math.Log(magnitude) * _multiplier);
+
+    // 2·γ^k/(γ+1), computed in log space so the largest bins do not overflow to infinity.
+    private double Value(int index) => Math.Exp((index * _lnGamma) + Math.Log(_valueFactor));
+
+    /// <summary>Counts per contiguous bin index, in one array, bounded to maxBins indices.</summary>
+    private sealed class BinStore(int maxBins)
+    {
+        private long[] _counts = [];
+        private int _offset;                   // bin index of _counts[0]
+        private int _minIndex = int.MaxValue;  // lowest non-empty bin
+        private int _maxIndex = int.MinValue;  // highest non-empty bin
+
+        public long Total { get; private set; }
+
+        public int NonEmptyBins
+        {
+            get
+            {
+                var bins = 0;
+                for (var i = _minIndex; Total > 0 && i <= _maxIndex; i++)
+                {
+                    if (_counts[i - _offset] != 0)
+                    {
+                        bins++;
+                    }
+                }
+
+                return bins;
+            }
+        }
+
+        public void Add(int index, long count)
+        {
+            if (count == 0)
+            {
+                return;
+            }
+
+            if (Total == 0)
+            {
+                if (_counts.Length == 0)
+                {
+                    _counts = new long[Math.Min(64, maxBins)];
+                }
+
+                Array.Clear(_counts);
+                _offset = index - (_counts.Length / 2);
+                _minIndex = _maxIndex = index;
+            }
+            else if (index < _minIndex || index > _maxIndex)
+            {
+                var low = Math.Min(_minIndex, index);
+                var high = Math.Max(_maxIndex, index);
+                long collapsed = 0;
+                if ((long)high - low + 1 > maxBins)
+                {
+                    // Collapse the lowest bins: keep [high − maxBins + 1, high].
+                    var newLow = high - maxBins + 1;
+                    for (var i = _minIndex; i < newLow && i <= _maxIndex; i++)
+                    {
+                        collapsed += _counts[i - _offset];
+                        _counts[i - _offset] = 0;
+                    }
+
+                    index = Math.Max(index, newLow);
+                    low = newLow;
+                }
+
+                EnsureCovers(low, high, growDownward: low < _offset);
+                _minIndex = low;
+                _maxIndex = high;
+                _counts[low - _offset] += collapsed;
+            }
+
+            _counts[index - _offset] += count;
+            Total += count;
+        }
+
+        /// <summary>The bin holding the element of zero-based rank <paramref name="rank"/> (ascending index).</summary>
+        public int IndexOfRank(long rank)
+        {
+            long cumulative = 0;
+            for (var i = _minIndex; i <= _maxIndex; i++)
+            {
+                cumulative += _counts[i - _offset];
+                if (cumulative > rank)
+                {
+                    return i;
+                }
+            }
+
+            return _maxIndex;
+        }
+
+        public void ForEach(Action<int, long> action)
+        {
+            if (Total == 0)
+            {
+                return;
+            }
+
+            for (var i = _minIndex; i <= _maxIndex; i++)
+            {
+                var count = _counts[i - _offset];
+                if (count != 0)
+                {
+                    action(i, count);
+                }
+            }
+        }
+
+        public int Serialize(Span<byte> destination)
+        {
+            var position = Varint.Write(destination, (ulong)NonEmptyBins);
+            long previous = 0;
+            for (var i = _minIndex; Total > 0 && i <= _maxIndex; i++)
+            {
+                var count = _counts[i - _offset];
+                if (count == 0)
+                {
+                    continue;
+                }
+
+                position += Varint.Write(destination[position..], Varint.ZigZag(i - previous));
+                position += Varint.Write(destination[position..], (ulong)count);
+                previous = i;
+            }
+
+            return position;
+        }
+
+        public void Deserialize(ReadOnlySpan<byte> data, ref int position)
+        {
+            var bins = Varint.Read(data, ref position);
+            if (bins > (ulong)maxBins)
+            {
+                throw new FormatException($"A serialized sketch store claims {bins} bins, above its bound {maxBins}.");
+            }
+
+            long previous = 0;
+            for (ulong b = 0; b < bins; b++)
+            {
+                var index = previous + Varint.UnZigZag(Varint.Read(data, ref position));
+                var count = Varint.Read(data, ref position);
+                if ((b > 0 && index <= previous) || Math.Abs(index) > MaxAbsoluteIndex)
+                {
+                    throw new FormatException("Bin indexes of a serialized sketch must be strictly ascending.");
+                }
+
+                if (count == 0 || count > long.MaxValue || (long)count > long.MaxValue - Total)
+                {
+                    throw new FormatException("Bin counts of a serialized sketch must be positive and bounded.");
+                }
+
+                if (b > 0 && index - _minIndex >= maxBins)
+                {
+                    throw new FormatException("A serialized sketch store spans more bins than its bound.");
+                }
+
+                Add((int)index, (long)count);
+                previous = index;
+            }
+        }
+
+        private void EnsureCovers(int low, int high, bool growDownward)
+        {
+            if (low >= _offset && high < _offset + _counts.Length)
+            {
+                return;
+            }
+
+            var needed = high - low + 1;
+            var length = Math.Max(needed, Math.Min(_counts.Length * 2, maxBins));
+            var offset = growDownward ? high - length + 1 : low;
+            var counts = new long[length];
+            for (var i = Math.Max(_minIndex, low); i <= _maxIndex; i++)
+            {
+                counts[i - offset] = _counts[i - _offset];
+            }
+
+            _counts = counts;
+            _offset = offset;
+        }
+    }
+}

@@ -1,0 +1,48 @@
+namespace ModelMonitor.Core.Statistics;
+
+/// <summary>Everything kept for one model in one window: prediction count and prediction_result statistics.</summary>
+public sealed class ModelAccumulator
+{
+    public ModelAccumulator()
+        : this(new NumericDistribution())
+    {
+    }
+
+    private ModelAccumulator(NumericDistribution result) => Result = result;
+
+    public long PredictionCount { get; private set; }
+
+    /// <summary>prediction_result values that were NaN or ±Infinity.</summary>
+    public long NonFiniteCount { get; private set; }
+
+    /// <summary>The distribution of finite prediction_result values.</summary>
+    public NumericDistribution Result { get; }
+
+    public static ModelAccumulator FromParts(long predictionCount, long nonFiniteCount, NumericDistribution result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return new ModelAccumulator(result) { PredictionCount = predictionCount, NonFiniteCount = nonFiniteCount };
+    }
+
+    /// <summary>Counts one prediction and its result.</summary>
+    public void Add(double predictionResult)
+    {
+        PredictionCount++;
+        if (double.IsFinite(predictionResult))
+        {
+            Result.Add(predictionResult);
+        }
+        else
+        {
+            NonFiniteCount++;
+        }
+    }
+
+    public void Merge(ModelAccumulator other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        PredictionCount += other.PredictionCount;
+        NonFiniteCount += other.NonFiniteCount;
+        Result.Merge(other.Result);
+    }
+}

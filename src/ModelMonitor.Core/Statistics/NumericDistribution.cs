@@ -1,0 +1,65 @@
+namespace ModelMonitor.Core.Statistics;
+
+/// <summary>Moments and a quantile sketch over the same finite values.</summary>
+public sealed class NumericDistribution
+{
+    /// <summary>The quantiles stored for every distribution: p05, p25, p50, p75, p95.</summary>
+    public static IReadOnlyList<double> ReportedQuantiles { get; } = [0.05, 0.25, 0.50, 0.75, 0.95];
+
+    public NumericDistribution()
+        : this(new RunningMoments(), new DDSketch())
+    {
+    }
+
+    private NumericDistribution(RunningMoments moments, DDSketch sketch)
+    {
+        Moments = moments;
+        Sketch = sketch;
+    }
+
+    public RunningMoments Moments { get; }
+
+    public DDSketch Sketch { get; }
+
+    public long Count => Moments.Count;
+
+    /// <summary>Rebuilds a distribution from stored moments and a serialized sketch of the same values.</summary>
+    public static NumericDistribution FromParts(RunningMoments moments, DDSketch? sketch)
+    {
+        ArgumentNullException.ThrowIfNull(moments);
+        sketch ??= new DDSketch();
+        if (sketch.Count != moments.Count)
+        {
+            throw new ArgumentException($"The sketch holds {sketch.Count} values but the moments {moments.Count}.", nameof(sketch));
+        }
+
+        if (sketch.RelativeAccuracy != DDSketch.DefaultRelativeAccuracy)
+        {
+            // Merging needs one accuracy everywhere: re-home foreign bins is not possible, so refuse.
+            throw new ArgumentException($"Stored sketch has relative accuracy {sketch.RelativeAccuracy}, expected {DDSketch.DefaultRelativeAccuracy}.", nameof(sketch));
+        }
+
+        return new NumericDistribution(moments, sketch);
+    }
+
+    /// <summary>Adds a finite value.</summary>
+    public void Add(double value)
+    {
+        Moments.Add(value);
+        Sketch.Add(value);
+    }
+
+    public void Merge(NumericDistribution other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        Moments.Merge(other.Moments);
+        Sketch.Merge(other.Sketch);
+    }
+
+    /// <summary>
+    /// The sketch's q-quantile clamped to [min, max]: the exact answer lies in that range, so clamping
+    /// never increases the error. Null when empty.
+    /// </summary>
+    public double? Quantile(double q) =>
+        Count == 0 ? null : Math.Clamp(Sketch.Quantile(q), Moments.Min, Moments.Max);
+}
