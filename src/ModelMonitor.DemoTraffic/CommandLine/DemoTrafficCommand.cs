@@ -60,22 +60,20 @@ public sealed class DemoTrafficCommand
             });
         }
 
-        Root.Validators.Add(result =>
-        {
-            if (result.GetResult(_url) is not null && result.GetValue(_url) is null)
-            {
-                return;
-            }
-
-            foreach (var problem in Bind(result).Validate())
-            {
-                result.AddError(problem);
-            }
-        });
-
         Root.SetAction(async (parseResult, cancellation) =>
         {
             var options = Bind(parseResult.CommandResult);
+            var problems = options.Validate();
+            if (problems.Count > 0)
+            {
+                foreach (var problem in problems)
+                {
+                    await parseResult.InvocationConfiguration.Error.WriteLineAsync(problem);
+                }
+
+                return 1;
+            }
+
             var summary = await new TrafficRun(options, output).RunAsync(cancellation);
             return summary.GaveUp > 0 && summary.Acknowledged == 0 ? 2 : 0;
         });
