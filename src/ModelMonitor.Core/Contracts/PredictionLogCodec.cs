@@ -95,15 +95,16 @@ public static class PredictionLogCodec
     public static bool TryDecode(ReadOnlySpan<byte> utf8, [NotNullWhen(true)] out PredictionLog? log, [NotNullWhen(false)] out string? error)
     {
         log = null;
+        if (utf8.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            error = "empty message";
+            return false;
+        }
         try
         {
             var json = NonFiniteLiterals.Rewrite(utf8, out var nonFinite);
             var reader = new Utf8JsonReader(json, ReaderOptions);
-            if (!reader.Read())
-            {
-                error = "empty message";
-                return false;
-            }
+            reader.Read();
             log = PredictionRecordReader.Read(ref reader, nonFinite, DecodeLimits, now: null, SchemaVersion, out var fault);
             if (log is null)
             {

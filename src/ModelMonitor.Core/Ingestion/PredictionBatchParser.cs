@@ -68,12 +68,13 @@ public sealed class PredictionBatchParser(IngestionLimits limits)
     private void ParseJson(ReadOnlyMemory<byte> json, DateTimeOffset now, ParsedBatch batch, long lineOffset)
     {
         batch.LineOffsetOfError = lineOffset;
+        if (json.Span.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            return; // reported by the caller as "no prediction log"
+        }
         var rewritten = NonFiniteLiterals.Rewrite(json.Span, out var nonFinite);
         var reader = new Utf8JsonReader(rewritten, ReaderOptions);
-        if (!reader.Read())
-        {
-            return; // empty: reported by the caller as "no prediction log"
-        }
+        reader.Read();
         if (reader.TokenType == JsonTokenType.StartArray)
         {
             while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)

@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using ModelMonitor.Core.Ingestion;
+using ModelMonitor.Hosting;
+using ModelMonitor.Hosting.Kafka;
+using ModelMonitor.Ingestion.Kafka;
+
+namespace ModelMonitor.Ingestion;
+
+public static class IngestionExtensions
+{
+    /// <summary>The ingestion API's services: options, Kafka producer, parser, limits, readiness.</summary>
+    public static IHostApplicationBuilder AddIngestion(this IHostApplicationBuilder builder)
+    {
+        builder.AddServiceDefaults();
+        var services = builder.Services;
+        services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<IngestionOptions>, IngestionOptionsValidator>();
+        services.AddSingleton<IValidateOptions<KafkaOptions>, BootstrapServersRequired>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new PredictionBatchParser(sp.GetRequiredService<IOptions<IngestionOptions>>().Value.ToLimits()));
+        services.AddSingleton<IngestionMetrics>();
+        services.AddSingleton<PredictionProducer>();
+        services.AddHostedService<TopicInitializer>();
+        services.AddHostedService<ProducerLifetime>();
+        services.AddHealthChecks().AddCheck<KafkaProducerHealthCheck>("kafka-producer", tags: [ServiceDefaults.ReadyTag]);
+
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        services.AddRateLimiter(_ => { });
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<IngestionOptions>>((limiter, ingestion) =>
+        {
+            var settings = ingestion.Value;
+            limiter.AddConcurrencyLimiter(PredictionEndpoints.RateLimiterPolicy, concurrency =>
+            {
+                concurrency.PermitLimit = settings.MaxConcurrentRequests;
+                concurrency.QueueLimit = settings.MaxQueuedRequests;
+                concurrency.QueueProcessingOrder = QueueProcessingOrder.OldestFirst;
+            });
+            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            limiter.OnRejected = async (rejected, cancellationToken) =>
+            {
+                var http = rejected.HttpContext;
+                http.RequestServices.GetRequiredService<IngestionMetrics>().RequestsRejected.WithLabels("overloaded").Inc();
+                http.Response.Headers.RetryAfter = settings.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                await http.Response.WriteAsJsonAsync(new ErrorResponse("Too many requests in progress; nothing was stored, retry later."),
+                    cancellationToken);
+            };
+        });
+        return builder;
+    }
+
+    /// <summary>Maps POST /v1/predictions (with its concurrency limit).</summary>
+    public static WebApplication MapIngestionEndpoints(this WebApplication app)
+    {
+        app.UseRateLimiter();
+        app.MapPredictionEndpoints();
+        return app;
+    }
+
+    private static void TryAddSingleton<T>(this IServiceCollection services, T instance) where T : class
+    {
+        if (!services.Any(s => s.ServiceType == typeof(T)))
+        {
+            services.AddSingleton(instance);
+        }
+    }
+
+    private sealed class BootstrapServersRequired : IValidateOptions<KafkaOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, KafkaOptions options) =>
+            string.IsNullOrWhiteSpace(options.BootstrapServers)
+                ? ValidateOptionsResult.Fail("Kafka:BootstrapServers must be set (host:port of the brokers), e.g. Kafka__BootstrapServers=kafka:9092.")
+                : ValidateOptionsResult.Success;
+    }
+
+    /// <summary>Flushes the producer on shutdown so queued records are not abandoned.</summary>
+    private sealed class ProducerLifetime(PredictionProducer producer, ILogger<ProducerLifetime> logger) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken)
+        {
+            logger.LogInformation("Flushing the Kafka producer");
+            producer.Flush(TimeSpan.FromSeconds(10));
+            return Task.CompletedTask;
+        }
+    }
+
+    private sealed class KafkaProducerHealthCheck(PredictionProducer producer) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            Task.FromResult(producer.IsConnected
+                ? HealthCheckResult.Healthy($"connected to Kafka, topic {producer.Topic}")
+                : HealthCheckResult.Unhealthy("no Kafka broker is reachable"));
+    }
+}

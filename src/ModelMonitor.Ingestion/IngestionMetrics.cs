@@ -1,0 +1,53 @@
+using ModelMonitor.Core.Ingestion;
+using ModelMonitor.Core.Metrics;
+
+namespace ModelMonitor.Ingestion;
+
+/// <summary>The ingestion API's own series (the HTTP ones come from the service defaults).</summary>
+public sealed class IngestionMetrics
+{
+    private readonly Counter.Child[] _rejectedByReason;
+
+    public IngestionMetrics(MetricsRegistry registry)
+    {
+        Accepted = registry.CreateCounter("modelmonitor_ingest_predictions_accepted_total",
+            "Prediction logs acknowledged to callers: validated and durably written to Kafka.");
+        var rejected = registry.CreateCounter("modelmonitor_ingest_predictions_rejected_total",
+            "Prediction logs rejected by validation, by reason.", "reason");
+        _rejectedByReason = [.. RejectReasons.All.Select(r => rejected.WithLabels(r.ToLabel()))];
+        RequestsRejected = registry.CreateCounter("modelmonitor_ingest_requests_rejected_total",
+            "Whole requests rejected, by reason (malformed, too_large, too_many_records, unsupported_media_type, overloaded, kafka_unavailable).",
+            "reason");
+        DeliveryDuration = registry.CreateHistogram("modelmonitor_kafka_delivery_duration_seconds",
+            "Time from producing a request's records to Kafka's acknowledgement of all of them.", Histogram.LatencyBuckets);
+        DeliveryErrors = registry.CreateCounter("modelmonitor_kafka_delivery_errors_total",
+            "Records Kafka did not acknowledge, by librdkafka error code.", "error");
+        QueueMessages = registry.CreateGauge("modelmonitor_kafka_producer_queue_messages",
+            "Messages waiting in the producer's queue for Kafka (saturation).");
+        InFlight = registry.CreateGauge("modelmonitor_ingest_inflight_requests",
+            "POST /v1/predictions requests being processed.");
+    }
+
+    public Counter Accepted { get; }
+    public Counter RequestsRejected { get; }
+    public Histogram DeliveryDuration { get; }
+    public Counter DeliveryErrors { get; }
+    public Gauge QueueMessages { get; }
+    public Gauge InFlight { get; }
+
+    public void CountRejections(ParsedBatch batch)
+    {
+        if (batch.RejectedCount == 0)
+        {
+            return;
+        }
+        foreach (var reason in RejectReasons.All)
+        {
+            var count = batch.RejectedFor(reason);
+            if (count > 0)
+            {
+                _rejectedByReason[(int)reason].Inc(count);
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using Microsoft.Extensions.Options;
+using ModelMonitor.Core.Ingestion;
+
+namespace ModelMonitor.Ingestion;
+
+/// <summary>Limits of POST /v1/predictions (section "Ingestion"). Defaults are the documented contract.</summary>
+public sealed class IngestionOptions
+{
+    public const string SectionName = "Ingestion";
+
+    public long MaxBodyBytes { get; set; } = 10 * 1024 * 1024;
+    public int MaxRecordsPerRequest { get; set; } = 10_000;
+    public int MaxFeatures { get; set; } = 2_000;
+    public int MaxNameLength { get; set; } = 200;
+    public int MaxPredictionIdLength { get; set; } = 256;
+    public int MaxStringValueLength { get; set; } = 1_024;
+    public int MaxErrorsReported { get; set; } = 100;
+    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Records older than this are rejected; the aggregator uses the same lateness.</summary>
+    public TimeSpan AllowedLateness { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Requests processed at once; more wait in a queue of <see cref="MaxQueuedRequests"/>, then get 429.</summary>
+    public int MaxConcurrentRequests { get; set; } = 64;
+    public int MaxQueuedRequests { get; set; } = 256;
+
+    /// <summary>Retry-After (seconds) sent with 429 and 503.</summary>
+    public int RetryAfterSeconds { get; set; } = 2;
+
+    public IngestionLimits ToLimits() => new()
+    {
+        MaxRecordsPerRequest = MaxRecordsPerRequest,
+        MaxFeatures = MaxFeatures,
+        MaxNameLength = MaxNameLength,
+        MaxFeatureNameLength = MaxNameLength,
+        MaxPredictionIdLength = MaxPredictionIdLength,
+        MaxStringValueLength = MaxStringValueLength,
+        MaxErrorsReported = MaxErrorsReported,
+        MaxFutureSkew = MaxFutureSkew,
+        AllowedLateness = AllowedLateness,
+    };
+}
+
+internal sealed class IngestionOptionsValidator : IValidateOptions<IngestionOptions>
+{
+    public ValidateOptionsResult Validate(string? name, IngestionOptions o)
+    {
+        var errors = new List<string>();
+        void Require(bool ok, string message)
+        {
+            if (!ok)
+            {
+                errors.Add(message);
+            }
+        }
+        Require(o.MaxBodyBytes is >= 1024 and <= 1L << 30, $"Ingestion:MaxBodyBytes must be between 1 KiB and 1 GiB (got {o.MaxBodyBytes}).");
+        Require(o.MaxRecordsPerRequest is >= 1 and <= 1_000_000, $"Ingestion:MaxRecordsPerRequest must be between 1 and 1,000,000 (got {o.MaxRecordsPerRequest}).");
+        Require(o.MaxFeatures is >= 1 and <= 100_000, $"Ingestion:MaxFeatures must be between 1 and 100,000 (got {o.MaxFeatures}).");
+        Require(o.MaxNameLength is >= 1 and <= 10_000, $"Ingestion:MaxNameLength must be between 1 and 10,000 (got {o.MaxNameLength}).");
+        Require(o.MaxPredictionIdLength is >= 1 and <= 10_000, $"Ingestion:MaxPredictionIdLength must be between 1 and 10,000 (got {o.MaxPredictionIdLength}).");
+        Require(o.MaxStringValueLength is >= 1 and <= 1_000_000, $"Ingestion:MaxStringValueLength must be between 1 and 1,000,000 (got {o.MaxStringValueLength}).");
+        Require(o.MaxErrorsReported is >= 0 and <= 100_000, $"Ingestion:MaxErrorsReported must be between 0 and 100,000 (got {o.MaxErrorsReported}).");
+        Require(o.MaxFutureSkew >= TimeSpan.Zero, $"Ingestion:MaxFutureSkew must not be negative (got {o.MaxFutureSkew}).");
+        Require(o.AllowedLateness > TimeSpan.Zero, $"Ingestion:AllowedLateness must be positive (got {o.AllowedLateness}).");
+        Require(o.MaxConcurrentRequests >= 1, $"Ingestion:MaxConcurrentRequests must be at least 1 (got {o.MaxConcurrentRequests}).");
+        Require(o.MaxQueuedRequests >= 0, $"Ingestion:MaxQueuedRequests must not be negative (got {o.MaxQueuedRequests}).");
+        Require(o.RetryAfterSeconds is >= 1 and <= 3600, $"Ingestion:RetryAfterSeconds must be between 1 and 3600 (got {o.RetryAfterSeconds}).");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

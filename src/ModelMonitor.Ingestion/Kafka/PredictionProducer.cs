@@ -1,0 +1,271 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using Microsoft.Extensions.Options;
+using ModelMonitor.Core.Contracts;
+using ModelMonitor.Hosting.Kafka;
+
+namespace ModelMonitor.Ingestion.Kafka;
+
+/// <summary>
+/// Writes prediction logs to Kafka and reports, per record, whether Kafka acknowledged it. One idempotent
+/// producer per process (acks=all), so a record acknowledged here is durably in Kafka. The message key is
+/// the prediction_id: records spread over all partitions even when one model sends most of the traffic,
+/// and the records of one prediction (primary and shadow models, later its outcome) share a partition.
+/// </summary>
+public sealed class PredictionProducer : IDisposable
+{
+    private readonly IProducer<byte[], byte[]> _producer;
+    private readonly KafkaOptions _options;
+    private readonly IngestionMetrics _metrics;
+    private readonly ILogger<PredictionProducer> _logger;
+    private readonly TimeSpan _statisticsInterval = TimeSpan.FromSeconds(1);
+    private long _allBrokersDownSinceTicks; // 0 = some broker up (or not known yet)
+    private long _lastStatisticsTicks;
+
+    public PredictionProducer(IOptions<KafkaOptions> options, IngestionMetrics metrics, ILogger<PredictionProducer> logger)
+    {
+        _options = options.Value;
+        _metrics = metrics;
+        _logger = logger;
+        KafkaNative.EnsureLoaded();
+        var config = new ProducerConfig
+        {
+            BootstrapServers = _options.BootstrapServers,
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            LingerMs = _options.LingerMs,
+            MessageTimeoutMs = (int)_options.DeliveryTimeout.TotalMilliseconds,
+            QueueBufferingMaxMessages = _options.ProducerQueueMaxMessages,
+            QueueBufferingMaxKbytes = _options.ProducerQueueMaxKBytes,
+            CompressionType = Enum.Parse<CompressionType>(_options.Compression, ignoreCase: true),
+            StatisticsIntervalMs = (int)_statisticsInterval.TotalMilliseconds,
+            ClientId = "modelmonitor-ingestion",
+        };
+        foreach (var (key, value) in _options.Client)
+        {
+            config.Set(key, value);
+        }
+        _producer = new ProducerBuilder<byte[], byte[]>(config)
+            .SetStatisticsHandler((_, json) => OnStatistics(json))
+            .SetErrorHandler((_, error) => OnError(error))
+            .SetLogHandler((_, message) => OnLog(message))
+            .Build();
+    }
+
+    /// <summary>True once statistics showed a broker up and none showed all brokers down since.</summary>
+    public bool IsConnected => Interlocked.Read(ref _lastStatisticsTicks) != 0 && Interlocked.Read(ref _allBrokersDownSinceTicks) == 0;
+
+    /// <summary>All brokers have been unreachable for a while: fail fast instead of queueing.</summary>
+    public bool IsUnavailable
+    {
+        get
+        {
+            var since = Interlocked.Read(ref _allBrokersDownSinceTicks);
+            return since != 0 && Stopwatch.GetElapsedTime(since) > _statisticsInterval * 2;
+        }
+    }
+
+    public string Topic => _options.Topic;
+
+    /// <summary>
+    /// Produces every record and waits for Kafka's acknowledgement of each (bounded by
+    /// Kafka:DeliveryTimeout). The result lists the positions of the records that were not written.
+    /// </summary>
+    public async Task<DeliveryOutcome> DeliverAsync(IReadOnlyList<PredictionLog> logs)
+    {
+        var pending = new PendingDeliveries(logs.Count);
+        var started = Stopwatch.GetTimestamp();
+        for (var i = 0; i < logs.Count; i++)
+        {
+            var log = logs[i];
+            var message = new Message<byte[], byte[]>
+            {
+                Key = Encoding.UTF8.GetBytes(log.PredictionId),
+                Value = PredictionLogCodec.Encode(log),
+            };
+            var index = i;
+            try
+            {
+                _producer.Produce(_options.Topic, message, report => pending.Complete(index, report.Error));
+            }
+            catch (ProduceException<byte[], byte[]> e)
+            {
+                // Queue full (saturation) or a local error: this record and the rest are not written.
+                for (var j = i; j < logs.Count; j++)
+                {
+                    pending.Complete(j, e.Error);
+                }
+                break;
+            }
+        }
+        // librdkafka reports every message within message.timeout.ms; the margin covers scheduling only.
+        var completed = await Task.WhenAny(pending.Task, Task.Delay(_options.DeliveryTimeout + TimeSpan.FromSeconds(5)));
+        if (completed != pending.Task)
+        {
+            _logger.LogError("Kafka did not report delivery of {Count} records within {Timeout}", logs.Count, _options.DeliveryTimeout);
+            pending.FailUnreported(new Error(ErrorCode.Local_TimedOut));
+        }
+        _metrics.DeliveryDuration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        var outcome = pending.ToOutcome();
+        foreach (var (code, count) in outcome.ErrorCounts)
+        {
+            _metrics.DeliveryErrors.WithLabels(code).Inc(count);
+        }
+        if (outcome.Failed.Count > 0)
+        {
+            _logger.LogWarning("Kafka did not acknowledge {Failed} of {Count} records: {Error}", outcome.Failed.Count, logs.Count, outcome.FirstError);
+        }
+        return outcome;
+    }
+
+    /// <summary>Waits for queued messages (shutdown).</summary>
+    public void Flush(TimeSpan timeout) => _producer.Flush(timeout);
+
+    public void Dispose()
+    {
+        try
+        {
+            _producer.Flush(TimeSpan.FromSeconds(5));
+        }
+        finally
+        {
+            _producer.Dispose();
+        }
+    }
+
+    private void OnStatistics(string json)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            var root = doc.RootElement;
+            if (root.TryGetProperty("msg_cnt", out var queued))
+            {
+                _metrics.QueueMessages.Set(queued.GetDouble());
+            }
+            var anyUp = false;
+            if (root.TryGetProperty("brokers", out var brokers))
+            {
+                foreach (var broker in brokers.EnumerateObject())
+                {
+                    if (broker.Value.TryGetProperty("nodeid", out var id) && id.GetInt32() >= 0
+                        && broker.Value.TryGetProperty("state", out var state) && state.GetString() == "UP")
+                    {
+                        anyUp = true;
+                    }
+                }
+            }
+            if (anyUp)
+            {
+                Interlocked.Exchange(ref _allBrokersDownSinceTicks, 0);
+            }
+            else
+            {
+                Interlocked.CompareExchange(ref _allBrokersDownSinceTicks, Stopwatch.GetTimestamp(), 0);
+            }
+            Interlocked.Exchange(ref _lastStatisticsTicks, Stopwatch.GetTimestamp());
+        }
+        catch (JsonException e)
+        {
+            _logger.LogWarning(e, "Could not read librdkafka statistics");
+        }
+    }
+
+    private void OnError(Error error)
+    {
+        if (error.Code == ErrorCode.Local_AllBrokersDown)
+        {
+            Interlocked.CompareExchange(ref _allBrokersDownSinceTicks, Stopwatch.GetTimestamp(), 0);
+        }
+        if (error.IsFatal)
+        {
+            _logger.LogCritical("Kafka producer fatal error {Code}: {Reason}", error.Code, error.Reason);
+        }
+        else
+        {
+            _logger.LogWarning("Kafka producer error {Code}: {Reason}", error.Code, error.Reason);
+        }
+    }
+
+    private void OnLog(LogMessage message)
+    {
+        var level = message.Level switch
+        {
+            SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical or SyslogLevel.Error => LogLevel.Error,
+            SyslogLevel.Warning => LogLevel.Warning,
+            SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
+            _ => LogLevel.Debug,
+        };
+        _logger.Log(level, "librdkafka {Facility}: {Message}", message.Facility, message.Message);
+    }
+
+    /// <summary>Counts delivery reports down; the task completes when every record is reported.</summary>
+    private sealed class PendingDeliveries(int count)
+    {
+        private readonly Error?[] _errors = new Error?[count];
+        private readonly bool[] _reported = new bool[count];
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Lock _gate = new();
+        private int _remaining = count;
+
+        public Task Task => _remaining == 0 ? Task.CompletedTask : _done.Task;
+
+        public void Complete(int index, Error error)
+        {
+            lock (_gate)
+            {
+                if (_reported[index])
+                {
+                    return;
+                }
+                _reported[index] = true;
+                _errors[index] = error.IsError ? error : null;
+                if (--_remaining == 0)
+                {
+                    _done.TrySetResult();
+                }
+            }
+        }
+
+        public void FailUnreported(Error error)
+        {
+            lock (_gate)
+            {
+                for (var i = 0; i < _reported.Length; i++)
+                {
+                    if (!_reported[i])
+                    {
+                        Complete(i, error);
+                    }
+                }
+            }
+        }
+
+        public DeliveryOutcome ToOutcome()
+        {
+            lock (_gate)
+            {
+                var failed = new List<int>();
+                var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+                string? first = null;
+                for (var i = 0; i < _errors.Length; i++)
+                {
+                    if (_errors[i] is { } error)
+                    {
+                        failed.Add(i);
+                        var code = error.Code.ToString();
+                        counts[code] = counts.GetValueOrDefault(code) + 1;
+                        first ??= string.Create(CultureInfo.InvariantCulture, $"{error.Code}: {error.Reason}");
+                    }
+                }
+                return new DeliveryOutcome(failed, counts, first);
+            }
+        }
+    }
+}
+
+/// <summary>Which records Kafka did not acknowledge (positions in the produced list), and why.</summary>
+public sealed record DeliveryOutcome(IReadOnlyList<int> Failed, IReadOnlyDictionary<string, int> ErrorCounts, string? FirstError);

@@ -1,0 +1,215 @@
+using System.Buffers;
+using System.Globalization;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using ModelMonitor.Core.Ingestion;
+using ModelMonitor.Ingestion.Kafka;
+
+namespace ModelMonitor.Ingestion;
+
+/// <summary>POST /v1/predictions: validate prediction logs and write them durably to Kafka.</summary>
+public static class PredictionEndpoints
+{
+    public const string RateLimiterPolicy = "ingest";
+
+    public static IEndpointRouteBuilder MapPredictionEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        var v1 = endpoints.MapGroup("/v1");
+        v1.MapPost("/predictions", IngestAsync)
+            .RequireRateLimiting(RateLimiterPolicy)
+            .WithName("IngestPredictions")
+            .Accepts<object>("application/json", "application/x-ndjson");
+        return endpoints;
+    }
+
+    internal static async Task<IResult> IngestAsync(HttpContext context, PredictionProducer producer,
+        IngestionMetrics metrics, IOptions<IngestionOptions> options, PredictionBatchParser parser, TimeProvider clock)
+    {
+        var settings = options.Value;
+        metrics.InFlight.Inc();
+        try
+        {
+            if (ReadFormat(context.Request.ContentType) is not { } format)
+            {
+                metrics.RequestsRejected.WithLabels("unsupported_media_type").Inc();
+                return Problem(StatusCodes.Status415UnsupportedMediaType,
+                    $"Content-Type must be application/json or application/x-ndjson (got '{context.Request.ContentType ?? "none"}').");
+            }
+            if (context.Request.ContentLength > settings.MaxBodyBytes)
+            {
+                return TooLarge(metrics, settings);
+            }
+            using var body = await ReadBodyAsync(context, settings.MaxBodyBytes);
+            if (body is null)
+            {
+                return TooLarge(metrics, settings);
+            }
+
+            var batch = parser.Parse(body.Memory, format, clock.GetUtcNow());
+            if (batch.MalformedMessage is { } malformed)
+            {
+                metrics.RequestsRejected.WithLabels("malformed").Inc();
+                return Problem(StatusCodes.Status400BadRequest, malformed);
+            }
+            if (batch.TooManyRecordsLimit is { } limit)
+            {
+                metrics.RequestsRejected.WithLabels("too_many_records").Inc();
+                return Problem(StatusCodes.Status413PayloadTooLarge, $"A request may hold at most {limit} prediction logs.");
+            }
+            metrics.CountRejections(batch);
+            var errors = batch.Errors.Select(e => new IngestError(e.Index, e.Field, e.Message, Retryable: false)).ToList();
+            if (batch.Accepted.Count == 0)
+            {
+                return TypedResults.BadRequest(new IngestResponse(0, batch.RejectedCount, errors));
+            }
+
+            if (producer.IsUnavailable)
+            {
+                return KafkaUnavailable(context, metrics, settings, "Kafka is unreachable");
+            }
+            var outcome = await producer.DeliverAsync(batch.Accepted);
+            var delivered = batch.Accepted.Count - outcome.Failed.Count;
+            metrics.Accepted.Inc(delivered);
+            if (delivered == 0)
+            {
+                return KafkaUnavailable(context, metrics, settings, $"Kafka did not acknowledge the records ({outcome.FirstError})");
+            }
+            if (outcome.Failed.Count > 0)
+            {
+                // Some records are in Kafka, some are not: acknowledge the first, and list the others as
+                // retryable so the caller resends exactly those (resending all would count some twice).
+                context.Response.Headers.RetryAfter = settings.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                foreach (var failed in outcome.Failed)
+                {
+                    if (errors.Count < settings.MaxErrorsReported)
+                    {
+                        errors.Add(new IngestError(batch.AcceptedIndexes[failed], "",
+                            $"not written to Kafka ({outcome.FirstError}); resend this record", Retryable: true));
+                    }
+                }
+                errors.Sort((a, b) => a.Index.CompareTo(b.Index));
+            }
+            return TypedResults.Json(new IngestResponse(delivered, batch.RejectedCount + outcome.Failed.Count, errors),
+                statusCode: StatusCodes.Status202Accepted);
+        }
+        finally
+        {
+            metrics.InFlight.Dec();
+        }
+    }
+
+    private static BodyFormat? ReadFormat(string? contentType)
+    {
+        if (contentType is null || !MediaTypeHeaderValue.TryParse(contentType, out var media))
+        {
+            return null;
+        }
+        if (media.Charset.HasValue && !media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+        return media.MediaType.Value?.ToLowerInvariant() switch
+        {
+            "application/json" => BodyFormat.Json,
+            "application/x-ndjson" or "application/ndjson" or "application/jsonl" => BodyFormat.NdJson,
+            _ => null,
+        };
+    }
+
+    /// <summary>Reads the body into a pooled buffer; null when it exceeds <paramref name="maxBytes"/>.</summary>
+    private static async Task<PooledBody?> ReadBodyAsync(HttpContext context, long maxBytes)
+    {
+        // Kestrel's own limit is lifted for this endpoint: this method enforces the configured one and
+        // answers 413 itself. Slow bodies are cut off by Kestrel's minimum data rate (slowloris).
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
+        {
+            sizeFeature.MaxRequestBodySize = maxBytes + 1;
+        }
+        var initial = (int)Math.Min(context.Request.ContentLength ?? 16 * 1024, maxBytes) + 1;
+        var body = new PooledBody(initial);
+        try
+        {
+            var stream = context.Request.Body;
+            while (true)
+            {
+                if (body.Length > maxBytes)
+                {
+                    body.Dispose();
+                    return null;
+                }
+                var read = await stream.ReadAsync(body.FreeSpace(), context.RequestAborted);
+                if (read == 0)
+                {
+                    return body;
+                }
+                body.Advance(read);
+            }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            body.Dispose();
+            return null;
+        }
+        catch
+        {
+            body.Dispose();
+            throw;
+        }
+    }
+
+    private static IResult TooLarge(IngestionMetrics metrics, IngestionOptions settings)
+    {
+        metrics.RequestsRejected.WithLabels("too_large").Inc();
+        return Problem(StatusCodes.Status413PayloadTooLarge, $"The body may be at most {settings.MaxBodyBytes} bytes.");
+    }
+
+    private static IResult KafkaUnavailable(HttpContext context, IngestionMetrics metrics, IngestionOptions settings, string why)
+    {
+        metrics.RequestsRejected.WithLabels("kafka_unavailable").Inc();
+        context.Response.Headers.RetryAfter = settings.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        return Problem(StatusCodes.Status503ServiceUnavailable, $"{why}; nothing was stored, retry the whole request later.");
+    }
+
+    internal static IResult Problem(int status, string message) =>
+        TypedResults.Json(new ErrorResponse(message), statusCode: status);
+
+    /// <summary>A growable buffer rented from the shared pool.</summary>
+    private sealed class PooledBody(int initialSize) : IDisposable
+    {
+        private byte[] _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialSize, 4096));
+
+        public int Length { get; private set; }
+
+        public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
+
+        public Memory<byte> FreeSpace()
+        {
+            if (Length == _buffer.Length)
+            {
+                var bigger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
+                _buffer.AsSpan(0, Length).CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = bigger;
+            }
+            return _buffer.AsMemory(Length);
+        }
+
+        public void Advance(int count) => Length += count;
+
+        public void Dispose()
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = [];
+        }
+    }
+}
+
+/// <summary>202/400 body: how many records were stored, how many rejected, and why (capped).</summary>
+public sealed record IngestResponse(int Accepted, int Rejected, IReadOnlyList<IngestError> Errors);
+
+/// <summary>One rejected record. Retryable ones were valid but not written to Kafka: resend them.</summary>
+public sealed record IngestError(int Index, string Field, string Message, bool Retryable);
+
+/// <summary>Body of whole-request errors (400 malformed, 413, 415, 429, 503).</summary>
+public sealed record ErrorResponse(string Error);

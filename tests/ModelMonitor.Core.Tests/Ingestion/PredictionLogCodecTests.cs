@@ -1,0 +1,66 @@
+using System.Text;
+using ModelMonitor.Core.Contracts;
+
+namespace ModelMonitor.Core.Tests.Ingestion;
+
+public sealed class PredictionLogCodecTests
+{
+    private static readonly PredictionLog Sample = new(
+        new DateTimeOffset(2026, 11, 22, 10, 15, 0, 123, TimeSpan.Zero), "d-1", "eta", "eta_v12",
+        [
+            new("distance_km", FeatureValue.FromNumber(3.25)),
+            new("market", FeatureValue.FromString("paris \"nord\" é")),
+            new("is_new", FeatureValue.FromBoolean(true)),
+            new("promo", FeatureValue.Null),
+            new("risk", FeatureValue.FromNumber(double.NaN)),
+            new("lo", FeatureValue.FromNumber(double.NegativeInfinity)),
+        ],
+        double.PositiveInfinity, ["promo"]);
+
+    [Fact]
+    public void Encoding_writes_the_versioned_JSON_with_bare_non_finite_tokens()
+    {
+        var json = Encoding.UTF8.GetString(PredictionLogCodec.Encode(Sample));
+
+        Assert.Equal(
+            """{"v":1,"sent_at":"2026-11-22T10:15:00.123Z","prediction_id":"d-1","predictor_name":"eta","model_id":"eta_v12","features":{"distance_km":3.25,"market":"paris \"nord\" é","is_new":true,"promo":null,"risk":NaN,"lo":-Infinity},"prediction_result":Infinity,"default_values_used":["promo"]}""",
+            json);
+    }
+
+    [Fact]
+    public void Decoding_an_encoded_log_gives_it_back()
+    {
+        Assert.True(PredictionLogCodec.TryDecode(PredictionLogCodec.Encode(Sample), out var log, out var error), error);
+
+        Assert.Equal(Sample.SentAt, log.SentAt);
+        Assert.Equal(Sample.PredictionId, log.PredictionId);
+        Assert.Equal(Sample.Features.Select(f => f.Key), log.Features.Select(f => f.Key));
+        Assert.Equal(Sample.Features.Take(4).Select(f => f.Value), log.Features.Take(4).Select(f => f.Value));
+        Assert.True(double.IsNaN(log.Features[4].Value.Number));
+        Assert.Equal(double.PositiveInfinity, log.PredictionResult);
+        Assert.Equal(Sample.DefaultValuesUsed, log.DefaultValuesUsed);
+    }
+
+    [Fact]
+    public void Old_messages_decode_regardless_of_the_APIs_lateness_window()
+    {
+        var old = Sample with { SentAt = new DateTimeOffset(2001, 1, 1, 0, 0, 0, TimeSpan.Zero) };
+
+        Assert.True(PredictionLogCodec.TryDecode(PredictionLogCodec.Encode(old), out var log, out _));
+        Assert.Equal(old.SentAt, log.SentAt);
+    }
+
+    [Theory]
+    [InlineData("", "empty")]
+    [InlineData("not json", "malformed")]
+    [InlineData("""{"sent_at":"2026-11-22T10:15:00Z","prediction_id":"x","predictor_name":"p","model_id":"m","features":{},"prediction_result":1}""", "schema version is missing")]
+    [InlineData("""{"v":2,"sent_at":"2026-11-22T10:15:00Z","prediction_id":"x","predictor_name":"p","model_id":"m","features":{},"prediction_result":1}""", "version 2 is not supported")]
+    [InlineData("""{"v":1,"sent_at":"2026-11-22T10:15:00Z"}""", "required")]
+    [InlineData("""{"v":1,"sent_at":"2026-11-22T10:15:00Z","prediction_id":"x","predictor_name":"p","model_id":"m","features":{},"prediction_result":1} trailing""", "malformed")]
+    public void Poison_messages_give_false_and_a_reason_instead_of_throwing(string message, string reason)
+    {
+        Assert.False(PredictionLogCodec.TryDecode(Encoding.UTF8.GetBytes(message), out var log, out var error));
+        Assert.Null(log);
+        Assert.Contains(reason, error, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,154 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using ModelMonitor.Core.Contracts;
+using ModelMonitor.Testing.Kafka;
+
+namespace ModelMonitor.Ingestion.Tests;
+
+public sealed class IngestionToKafkaTests(KafkaMockCluster kafka) : IClassFixture<KafkaMockCluster>
+{
+    private static string Now(int secondsAgo = 0) =>
+        DateTimeOffset.UtcNow.AddSeconds(-secondsAgo).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static StringContent Json(string body, string type = "application/json") =>
+        new(body, Encoding.UTF8, new MediaTypeHeaderValue(type));
+
+    [Fact]
+    public async Task Accepted_records_of_a_batch_arrive_in_Kafka_exactly_with_their_content()
+    {
+        await using var api = IngestionApiFactory.For(kafka);
+        using var client = api.CreateClient();
+        var body = $$"""
+        [
+          {"sent_at":"{{Now(60)}}","prediction_id":"p-1","predictor_name":"eta","model_id":"eta_v1",
+           "features":{"distance_km":3.5,"market":"paris","is_new":true,"promo":null,"risk":NaN},
+           "prediction_result":17.25,"default_values_used":["promo"]},
+          {"sent_at":"{{Now(30)}}","prediction_id":"p-2","predictor_name":"eta","model_id":"eta_v1",
+           "features":{"distance_km":-Infinity},"prediction_result":Infinity},
+          {"sent_at":"{{Now()}}","prediction_id":"p-3","predictor_name":"eta","model_id":"",
+           "features":{},"prediction_result":1}
+        ]
+        """;
+
+        using var response = await client.PostAsync("/v1/predictions", Json(body));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        using var result = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(2, result.RootElement.GetProperty("accepted").GetInt32());
+        Assert.Equal(1, result.RootElement.GetProperty("rejected").GetInt32());
+        var error = Assert.Single(result.RootElement.GetProperty("errors").EnumerateArray());
+        Assert.Equal(2, error.GetProperty("index").GetInt32());
+        Assert.Equal("model_id", error.GetProperty("field").GetString());
+        Assert.False(error.GetProperty("retryable").GetBoolean());
+
+        var messages = kafka.ReadAll(api.Topic, expected: 2, TimeSpan.FromSeconds(20));
+        Assert.Equal(2, messages.Count);
+        var logs = messages.Select(m => Decode(m.Message.Value)).OrderBy(l => l.PredictionId).ToList();
+        Assert.Equal(["p-1", "p-2"], logs.Select(l => l.PredictionId));
+        Assert.All(messages, m => Assert.Equal(Decode(m.Message.Value).PredictionId, Encoding.UTF8.GetString(m.Message.Key!)));
+
+        var first = logs[0];
+        Assert.Equal("eta", first.PredictorName);
+        Assert.Equal("eta_v1", first.ModelId);
+        Assert.Equal(17.25, first.PredictionResult);
+        Assert.Equal(["promo"], first.DefaultValuesUsed);
+        var features = first.Features.ToDictionary(f => f.Key, f => f.Value);
+        Assert.Equal(FeatureValue.FromNumber(3.5), features["distance_km"]);
+        Assert.Equal(FeatureValue.FromString("paris"), features["market"]);
+        Assert.Equal(FeatureValue.FromBoolean(true), features["is_new"]);
+        Assert.True(features["promo"].IsNull);
+        Assert.True(double.IsNaN(features["risk"].Number));
+        Assert.Equal(double.NegativeInfinity, logs[1].Features[0].Value.Number);
+        Assert.Equal(double.PositiveInfinity, logs[1].PredictionResult);
+    }
+
+    [Fact]
+    public async Task NDJSON_bodies_are_accepted_line_by_line()
+    {
+        await using var api = IngestionApiFactory.For(kafka);
+        using var client = api.CreateClient();
+        var lines = string.Join("\n", Enumerable.Range(0, 50).Select(i =>
+            $$"""{"sent_at":"{{Now()}}","prediction_id":"n-{{i}}","predictor_name":"fraud","model_id":"gbm","features":{"amount":{{i}}},"prediction_result":0.{{i}}}"""));
+
+        using var response = await client.PostAsync("/v1/predictions", Json(lines + "\n", "application/x-ndjson"));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var messages = kafka.ReadAll(api.Topic, expected: 50, TimeSpan.FromSeconds(20));
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"n-{i}").Order(), messages.Select(m => Decode(m.Message.Value).PredictionId).Order());
+    }
+
+    [Fact]
+    public async Task A_rejected_request_writes_nothing_to_Kafka()
+    {
+        await using var api = IngestionApiFactory.For(kafka);
+        using var client = api.CreateClient();
+        var body = $$"""[{"sent_at":"{{Now()}}","prediction_id":"ok","predictor_name":"p","model_id":"m","features":{},"prediction_result":1}, {"sent_at": ]""";
+
+        using var malformed = await client.PostAsync("/v1/predictions", Json(body));
+        using var allInvalid = await client.PostAsync("/v1/predictions", Json("""{"prediction_id":"x"}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, allInvalid.StatusCode);
+        Assert.Empty(kafka.ReadAll(api.Topic, expected: 0, TimeSpan.FromSeconds(2)));
+    }
+
+    [Fact]
+    public async Task Kafka_unreachable_gives_503_with_Retry_After_within_the_delivery_timeout()
+    {
+        // Nothing listens on this port: every delivery fails once the timeout passes.
+        var topic = KafkaMockCluster.UniqueTopic();
+        await using var api = new IngestionApiFactory("127.0.0.1:9", topic, new Dictionary<string, string?>
+        {
+            ["Kafka:DeliveryTimeout"] = "00:00:02",
+        });
+        using var client = api.CreateClient();
+        var body = $$"""{"sent_at":"{{Now()}}","prediction_id":"x","predictor_name":"p","model_id":"m","features":{},"prediction_result":1}""";
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        using var response = await client.PostAsync("/v1/predictions", Json(body));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"took {started.Elapsed}");
+        Assert.Equal(TimeSpan.FromSeconds(2), response.Headers.RetryAfter?.Delta);
+        Assert.Contains("retry", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+
+        using var ready = await client.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        using var alive = await client.GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
+    }
+
+    [Fact]
+    public async Task Ready_once_Kafka_is_reachable_and_metrics_count_what_happened()
+    {
+        await using var api = IngestionApiFactory.For(kafka);
+        using var client = api.CreateClient();
+        var body = $$"""[{"sent_at":"{{Now()}}","prediction_id":"a","predictor_name":"p","model_id":"m","features":{},"prediction_result":1},{"sent_at":"2001-01-01T00:00:00Z","prediction_id":"b","predictor_name":"p","model_id":"m","features":{},"prediction_result":1}]""";
+        using var response = await client.PostAsync("/v1/predictions", Json(body));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+
+        HttpStatusCode readiness = default;
+        for (var i = 0; i < 50 && readiness != HttpStatusCode.OK; i++)
+        {
+            using var ready = await client.GetAsync("/readyz");
+            readiness = ready.StatusCode;
+            await Task.Delay(100);
+        }
+        Assert.Equal(HttpStatusCode.OK, readiness);
+
+        var metrics = await client.GetStringAsync("/metrics");
+        Assert.Contains("modelmonitor_ingest_predictions_accepted_total 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("modelmonitor_ingest_predictions_rejected_total{reason=\"timestamp_too_old\"} 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("modelmonitor_http_requests_total{route=\"/v1/predictions\",method=\"POST\",status=\"202\"} 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("modelmonitor_kafka_delivery_duration_seconds_count 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("process_resident_memory_bytes ", metrics, StringComparison.Ordinal);
+    }
+
+    private static PredictionLog Decode(byte[] value)
+    {
+        Assert.True(PredictionLogCodec.TryDecode(value, out var log, out var error), error);
+        return log;
+    }
+}
