@@ -18,8 +18,7 @@ public static class PredictionEndpoints
         var v1 = endpoints.MapGroup("/v1");
         v1.MapPost("/predictions", IngestAsync)
             .RequireRateLimiting(RateLimiterPolicy)
-            .WithName("IngestPredictions")
-            .Accepts<object>("application/json", "application/x-ndjson");
+            .WithName("IngestPredictions");
         return endpoints;
     }
 
