@@ -1,0 +1,49 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ModelMonitor.Exporter;
+
+/// <summary>Refreshes the <see cref="ExpositionCache"/> from Postgres every RefreshInterval. A failed
+/// refresh keeps the previous exposition (its age shows in
+/// modelmonitor_exporter_last_refresh_timestamp_seconds and ModelMonitorExporterRefreshStale).</summary>
+internal sealed class ExporterWorker(
+    StatisticsReader reader,
+    ExpositionCache cache,
+    IOptions<ExporterOptions> options,
+    TimeProvider time,
+    ILogger<ExporterWorker> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        using var timer = new PeriodicTimer(settings.RefreshInterval, time);
+        do
+        {
+            await RefreshOnceAsync(settings, stoppingToken);
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    internal async Task RefreshOnceAsync(ExporterOptions settings, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var now = time.GetUtcNow();
+            var snapshot = await reader.ReadAsync(now, settings, cancellationToken);
+            var exposition = ExpositionRenderer.Render(snapshot, settings);
+            cache.Publish(exposition, Stopwatch.GetElapsedTime(started), now);
+            logger.LogDebug("Exported {Series} series ({Bytes} bytes) in {Elapsed}", exposition.Series, exposition.Bytes.Length, Stopwatch.GetElapsedTime(started));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Refreshing the statistics from Postgres failed; serving the previous ones");
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using ModelMonitor.Core.Metrics;
+
+namespace ModelMonitor.Exporter;
+
+/// <summary>
+/// The latest rendered statistics, swapped atomically by the refresh worker and served as-is by every
+/// scrape: a scrape costs one buffer copy, whatever the number of series. Also owns the exporter's own
+/// metrics, registered in the process's <see cref="MetricsRegistry"/>.
+/// </summary>
+public sealed class ExpositionCache
+{
+    private readonly Gauge _refreshDuration;
+    private readonly Gauge _lastRefresh;
+    private readonly Gauge _series;
+    private readonly Counter _dropped;
+    private Exposition _current = Exposition.Empty;
+
+    public ExpositionCache(MetricsRegistry registry)
+    {
+        _refreshDuration = registry.CreateGauge("modelmonitor_exporter_refresh_duration_seconds", "Duration of the last refresh: read Postgres and render the statistics.");
+        _lastRefresh = registry.CreateGauge("modelmonitor_exporter_last_refresh_timestamp_seconds", "Unix time of the last successful refresh (0 before the first).");
+        _series = registry.CreateGauge("modelmonitor_exporter_series", "Statistics series in the current exposition.");
+        _dropped = registry.CreateCounter("modelmonitor_exporter_dropped_series_total", "Series left out by the cardinality caps, summed over refreshes (grows at every refresh while a cap is hit).", "reason");
+        foreach (var reason in DropReasons.All)
+        {
+            _dropped.WithLabels(reason).Inc(0);
+        }
+    }
+
+    /// <summary>The current exposition (never null; empty before the first refresh).</summary>
+    public Exposition Current => Volatile.Read(ref _current);
+
+    /// <summary>True once a refresh has succeeded.</summary>
+    public bool HasRefreshed { get; private set; }
+
+    public void Publish(Exposition exposition, TimeSpan duration, DateTimeOffset now)
+    {
+        Volatile.Write(ref _current, exposition);
+        HasRefreshed = true;
+        _refreshDuration.Set(duration.TotalSeconds);
+        _lastRefresh.Set(now.ToUnixTimeMilliseconds() / 1000.0);
+        _series.Set(exposition.Series);
+        foreach (var (reason, count) in exposition.Dropped)
+        {
+            _dropped.WithLabels(reason).Inc(count);
+        }
+    }
+}

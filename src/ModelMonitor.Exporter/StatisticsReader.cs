@@ -1,0 +1,95 @@
+using Dapper;
+using Npgsql;
+
+namespace ModelMonitor.Exporter;
+
+/// <summary>Reads a <see cref="StatisticsSnapshot"/> from the aggregator's tables (schema:
+/// ModelMonitor.Hosting/Storage/Migrations). One repeatable-read transaction, so the windows and the
+/// models are one consistent picture even while the aggregator flushes.</summary>
+public sealed class StatisticsReader(NpgsqlDataSource dataSource)
+{
+    // Distinct window sizes through the (window_seconds, window_start) index: a loose index scan, one
+    // index probe per size instead of a scan of the table.
+    private const string WindowSizesSql = """
+        WITH RECURSIVE sizes AS (
+            (SELECT window_seconds FROM model_window_stats ORDER BY window_seconds LIMIT 1)
+            UNION ALL
+            SELECT (SELECT m.window_seconds FROM model_window_stats m
+                    WHERE m.window_seconds > s.window_seconds ORDER BY m.window_seconds LIMIT 1)
+            FROM sizes s WHERE s.window_seconds IS NOT NULL
+        )
+        SELECT window_seconds FROM sizes WHERE window_seconds IS NOT NULL
+        """;
+
+    private const string ModelsSql = """
+        SELECT predictor_name AS PredictorName, model_id AS ModelId, first_seen AS FirstSeen, last_seen AS LastSeen
+        FROM models
+        WHERE last_seen >= @since
+        ORDER BY last_seen DESC, predictor_name, model_id
+        """;
+
+    private const string ModelWindowSql = """
+        SELECT predictor_name AS PredictorName, model_id AS ModelId, prediction_count AS PredictionCount,
+               mean AS Mean, stddev AS Stddev, min AS Min, max AS Max,
+               p05 AS P05, p25 AS P25, p50 AS P50, p75 AS P75, p95 AS P95
+        FROM model_window_stats
+        WHERE window_seconds = @size AND window_start = @start
+        """;
+
+    private const string FeatureWindowSql = """
+        SELECT predictor_name AS PredictorName, model_id AS ModelId, feature AS Feature,
+               value_count AS ValueCount, default_count AS DefaultCount, nonfinite_count AS NonfiniteCount,
+               mean AS Mean, stddev AS Stddev, min AS Min, max AS Max,
+               p05 AS P05, p25 AS P25, p50 AS P50, p75 AS P75, p95 AS P95,
+               categorical_count AS CategoricalCount, categories::text AS Categories
+        FROM feature_window_stats
+        WHERE window_seconds = @size AND window_start = @start
+        """;
+
+    private const string EarlierFeaturesSql = """
+        SELECT DISTINCT predictor_name AS PredictorName, model_id AS ModelId, feature AS Feature
+        FROM feature_window_stats
+        WHERE window_seconds = @size AND window_start >= @since AND window_start < @start
+        """;
+
+    public async Task<StatisticsSnapshot> ReadAsync(DateTimeOffset now, ExporterOptions options, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+
+        var models = (await connection.QueryAsync<ModelRow>(new CommandDefinition(ModelsSql,
+            new { since = (now - options.ModelRetention).UtcDateTime }, transaction, cancellationToken: cancellationToken))).AsList();
+        var sizes = (await connection.QueryAsync<int>(new CommandDefinition(WindowSizesSql, transaction: transaction, cancellationToken: cancellationToken))).AsList();
+
+        var windows = new List<WindowSnapshot>();
+        foreach (var size in sizes.Order())
+        {
+            var start = LatestCompletedWindowStart(now, size, options.CompletionDelay);
+            var parameters = new
+            {
+                size,
+                start = start.UtcDateTime,
+                since = start.AddSeconds(-(double)size * options.MissingFeatureLookbackWindows).UtcDateTime,
+            };
+            var modelRows = await connection.QueryAsync<ModelWindowRow>(new CommandDefinition(ModelWindowSql, parameters, transaction, cancellationToken: cancellationToken));
+            var featureRows = await connection.QueryAsync<FeatureWindowRow>(new CommandDefinition(FeatureWindowSql, parameters, transaction, cancellationToken: cancellationToken));
+            var earlier = options.MissingFeatureLookbackWindows == 0
+                ? []
+                : (await connection.QueryAsync<(string, string, string)>(new CommandDefinition(EarlierFeaturesSql, parameters, transaction, cancellationToken: cancellationToken)))
+                    .Select(f => new ModelFeature(f.Item1, f.Item2, f.Item3)).ToList();
+            windows.Add(new WindowSnapshot(size, start, modelRows.AsList(), featureRows.AsList(), earlier));
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new StatisticsSnapshot(models, windows);
+    }
+
+    /// <summary>Start of the most recent window of <paramref name="size"/> seconds (epoch-aligned)
+    /// that ended at least <paramref name="completionDelay"/> ago.</summary>
+    public static DateTimeOffset LatestCompletedWindowStart(DateTimeOffset now, int size, TimeSpan completionDelay)
+    {
+        var reference = (now - completionDelay).ToUnixTimeSeconds();
+        var currentStart = reference - (((reference % size) + size) % size);
+        return DateTimeOffset.FromUnixTimeSeconds(currentStart - size);
+    }
+}
