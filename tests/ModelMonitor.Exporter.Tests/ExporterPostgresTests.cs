@@ -1,0 +1,82 @@
+using Dapper;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using ModelMonitor.Hosting.Storage;
+using ModelMonitor.Testing.Postgres;
+
+namespace ModelMonitor.Exporter.Tests;
+
+/// <summary>The exporter host against the real private Postgres: rows inserted with SQL, then scraped.</summary>
+public sealed class ExporterPostgresTests(PostgresDatabaseFixture database) : IClassFixture<PostgresDatabaseFixture>
+{
+    [Fact]
+    public async Task Scrape_serves_the_latest_completed_window_from_Postgres()
+    {
+        using (var migrator = new PostgresMigrator(database.DataSource, NullLogger<PostgresMigrator>.Instance))
+        {
+            await migrator.MigrateAsync(CancellationToken.None);
+        }
+
+        var start = StatisticsReader.LatestCompletedWindowStart(DateTimeOffset.UtcNow, 300, TimeSpan.Zero);
+        var earlier = start.AddSeconds(-300);
+        var current = start.AddSeconds(300); // still open: must not be exported
+        await using (var connection = await database.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("""
+                INSERT INTO models (predictor_name, model_id, first_seen, last_seen)
+                VALUES ('eta', 'eta-v1', @earlier, @current), ('eta', 'eta-v0', @earlier, @earlier);
+                INSERT INTO model_window_stats (window_seconds, window_start, predictor_name, model_id, prediction_count,
+                    nonfinite_count, numeric_count, mean, stddev, min, max, p05, p25, p50, p75, p95)
+                VALUES (300, @start, 'eta', 'eta-v1', 8, 0, 8, 12.5, 1.5, 10, 15, 10, 11, 12, 14, 15),
+                       (300, @earlier, 'eta', 'eta-v1', 4, 0, 4, 99, 1, 98, 100, 98, 98, 99, 100, 100),
+                       (300, @earlier, 'eta', 'eta-v0', 4, 0, 4, 50, 1, 49, 51, 49, 50, 50, 51, 51),
+                       (300, @current, 'eta', 'eta-v1', 1, 0, 1, 1000, NULL, 1000, 1000, 1000, 1000, 1000, 1000, 1000);
+                INSERT INTO feature_window_stats (window_seconds, window_start, predictor_name, model_id, feature, value_count,
+                    null_count, default_count, nonfinite_count, numeric_count, mean, stddev, min, max, p05, p25, p50, p75, p95,
+                    categorical_count, categories)
+                VALUES (300, @start, 'eta', 'eta-v1', 'dist "km"\', 6, 0, 6, 1, 5, 3.5, 0.5, 3, 4, 3, 3.2, 3.5, 3.8, 4, 0, '{}'),
+                       (300, @start, 'eta', 'eta-v1', 'market', 8, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 8, '{"sf": 6, "nyc": 2}'),
+                       (300, @earlier, 'eta', 'eta-v1', 'weather', 4, 0, 0, 0, 4, 20, 1, 19, 21, 19, 20, 20, 21, 21, 0, '{}');
+                """, new { start = start.UtcDateTime, earlier = earlier.UtcDateTime, current = current.UtcDateTime });
+        }
+
+        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("ConnectionStrings:Postgres", database.ConnectionString);
+            web.UseSetting("Exporter:RefreshInterval", "00:00:01");
+            web.UseSetting("Exporter:CompletionDelay", "00:00:00");
+        });
+        using var client = factory.CreateClient();
+
+        var text = "";
+        for (var attempt = 0; attempt < 100 && !text.Contains("modelmonitor_prediction_count{", StringComparison.Ordinal); attempt++)
+        {
+            await Task.Delay(100);
+            text = await client.GetStringAsync("/metrics");
+        }
+
+        Assert.Contains("modelmonitor_prediction_count{predictor_name=\"eta\",model_id=\"eta-v1\",window=\"5m\"} 8\n", text, StringComparison.Ordinal);
+        Assert.Contains("modelmonitor_prediction_mean{predictor_name=\"eta\",model_id=\"eta-v1\",window=\"5m\"} 12.5\n", text, StringComparison.Ordinal);
+        // eta-v0 sent nothing in the latest window: count 0, its older mean is not presented as current.
+        Assert.Contains("modelmonitor_prediction_count{predictor_name=\"eta\",model_id=\"eta-v0\",window=\"5m\"} 0\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("modelmonitor_prediction_mean{predictor_name=\"eta\",model_id=\"eta-v0\"", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(" 1000\n", text, StringComparison.Ordinal); // the open window
+        Assert.Contains("modelmonitor_feature_default_ratio{predictor_name=\"eta\",model_id=\"eta-v1\",feature=\"dist \\\"km\\\"\\\\\",window=\"5m\"} 0.75\n", text, StringComparison.Ordinal);
+        Assert.Contains("modelmonitor_feature_nonfinite_ratio{predictor_name=\"eta\",model_id=\"eta-v1\",feature=\"dist \\\"km\\\"\\\\\",window=\"5m\"} 0.125\n", text, StringComparison.Ordinal);
+        Assert.Contains("modelmonitor_feature_missing_ratio{predictor_name=\"eta\",model_id=\"eta-v1\",feature=\"weather\",window=\"5m\"} 1\n", text, StringComparison.Ordinal);
+        Assert.Contains("modelmonitor_feature_category_ratio{predictor_name=\"eta\",model_id=\"eta-v1\",feature=\"market\",window=\"5m\",category=\"sf\"} 0.75\n", text, StringComparison.Ordinal);
+        Assert.Contains($"modelmonitor_window_end_timestamp_seconds{{predictor_name=\"eta\",model_id=\"eta-v1\",window=\"5m\"}} {start.ToUnixTimeSeconds() + 300}\n", text, StringComparison.Ordinal);
+        Assert.Contains($"modelmonitor_model_last_seen_timestamp_seconds{{predictor_name=\"eta\",model_id=\"eta-v1\"}} {current.ToUnixTimeSeconds()}\n", text, StringComparison.Ordinal);
+        // The exporter's own metrics and the process metrics share the same scrape.
+        Assert.Contains("modelmonitor_exporter_series ", text, StringComparison.Ordinal);
+        Assert.Contains("modelmonitor_exporter_dropped_series_total{reason=\"models\"} 0\n", text, StringComparison.Ordinal);
+
+        var (exitCode, output) = PromtoolCheckMetricsTests.PromtoolCheckMetrics(System.Text.Encoding.UTF8.GetBytes(text));
+        Assert.True(exitCode is 0 or 3, output);
+        Assert.DoesNotContain("error", output, StringComparison.OrdinalIgnoreCase);
+
+        var ready = await client.GetAsync("/readyz");
+        Assert.True(ready.IsSuccessStatusCode, await ready.Content.ReadAsStringAsync());
+    }
+}
