@@ -85,7 +85,9 @@ public sealed class PostgresServer : IAsyncDisposable
         var runAsPostgres = Environment.UserName == "root" || Environment.GetEnvironmentVariable("USER") == "root";
         var baseDirectory = Path.Combine(Path.GetTempPath(), "modelmonitor-pg-" + Guid.NewGuid().ToString("N")[..12]);
         // World-writable so the postgres user can create the data directory and the socket inside.
-        Directory.CreateDirectory(baseDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        // (Set after creating: the process umask masks the mode given at creation.)
+        Directory.CreateDirectory(baseDirectory);
+        File.SetUnixFileMode(baseDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
             | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);
 

@@ -1,0 +1,115 @@
+using ModelMonitor.Core.Contracts;
+using ModelMonitor.Core.Statistics;
+using ModelMonitor.Core.Windows;
+
+namespace ModelMonitor.Aggregator;
+
+/// <summary>One (window, predictor, model) row key; window start in Unix seconds.</summary>
+internal readonly record struct ModelWindowKey(int WindowSeconds, long WindowStart, string PredictorName, string ModelId);
+
+/// <summary>What one (window, predictor, model) gained since the last flush, with its features.</summary>
+internal sealed class ModelWindowDelta
+{
+    public ModelAccumulator Model { get; } = new();
+
+    public Dictionary<string, FeatureAccumulator> Features { get; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// Everything consumed since the last flush: per-window accumulators, model first/last seen, and the
+/// next offset of every partition read. A flush writes it in one transaction, then it is cleared.
+/// </summary>
+internal sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int categoryCapacity)
+{
+    public Dictionary<ModelWindowKey, ModelWindowDelta> Windows { get; } = [];
+
+    public Dictionary<(string PredictorName, string ModelId), (DateTimeOffset First, DateTimeOffset Last)> Seen { get; } = [];
+
+    /// <summary>Partition → the offset after the last record read (consumed, late or poison).</summary>
+    public Dictionary<int, long> NextOffsets { get; } = [];
+
+    /// <summary>Model rows plus feature rows held.</summary>
+    public int RowCount { get; private set; }
+
+    /// <summary>Records read since the last flush (all kinds).</summary>
+    public int RecordCount { get; private set; }
+
+    public bool IsEmpty => NextOffsets.Count == 0;
+
+    /// <summary>Counts a valid, in-time record into every configured window.</summary>
+    public void Add(PredictionLog log)
+    {
+        foreach (var window in windows)
+        {
+            var key = new ModelWindowKey(window.Seconds, window.WindowStart(log.SentAt).ToUnixTimeSeconds(), log.PredictorName, log.ModelId);
+            if (!Windows.TryGetValue(key, out var delta))
+            {
+                delta = new ModelWindowDelta();
+                Windows.Add(key, delta);
+                RowCount++;
+            }
+
+            delta.Model.Add(log.PredictionResult);
+            foreach (var (name, value) in log.Features)
+            {
+                Feature(delta, name).Add(value);
+            }
+
+            for (var i = 0; i < log.DefaultValuesUsed.Count; i++)
+            {
+                var name = log.DefaultValuesUsed[i];
+                if (!AppearsBefore(log.DefaultValuesUsed, name, i))
+                {
+                    Feature(delta, name).AddDefault();
+                }
+            }
+        }
+
+        var model = (log.PredictorName, log.ModelId);
+        Seen[model] = Seen.TryGetValue(model, out var seen)
+            ? (seen.First < log.SentAt ? seen.First : log.SentAt, seen.Last > log.SentAt ? seen.Last : log.SentAt)
+            : (log.SentAt, log.SentAt);
+    }
+
+    /// <summary>Records that the partition was read up to (excluding) <paramref name="nextOffset"/>.</summary>
+    public void Advance(int partition, long nextOffset)
+    {
+        NextOffsets[partition] = nextOffset;
+        RecordCount++;
+    }
+
+    public void Clear()
+    {
+        Windows.Clear();
+        Seen.Clear();
+        NextOffsets.Clear();
+        RowCount = 0;
+        RecordCount = 0;
+    }
+
+    // default_values_used should not repeat a name; if it does, the record still counts once.
+    private static bool AppearsBefore(IReadOnlyList<string> names, string name, int index)
+    {
+        for (var j = 0; j < index; j++)
+        {
+            if (string.Equals(names[j], name, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private FeatureAccumulator Feature(ModelWindowDelta delta, string name)
+    {
+        if (!delta.Features.TryGetValue(name, out var feature))
+        {
+            feature = new FeatureAccumulator(categoryCapacity);
+            delta.Features.Add(name, feature);
+            RowCount++;
+        }
+
+        return feature;
+    }
+}

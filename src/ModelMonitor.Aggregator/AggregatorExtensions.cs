@@ -1,0 +1,29 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using ModelMonitor.Hosting;
+using ModelMonitor.Hosting.Storage;
+
+namespace ModelMonitor.Aggregator;
+
+public static class AggregatorExtensions
+{
+    /// <summary>
+    /// The aggregator: validated options (section "Aggregator"), Postgres data source and migrator, the
+    /// Kafka consumer worker, the retention worker, metrics and the "aggregator" readiness check.
+    /// Composes with the other services in one host (no statics; shared pieces are registered once).
+    /// </summary>
+    public static IHostApplicationBuilder AddAggregator(this IHostApplicationBuilder builder)
+    {
+        builder.AddServiceDefaults();
+        builder.AddPostgres();
+        builder.Services.AddOptions<AggregatorOptions>().BindConfiguration(AggregatorOptions.SectionName).ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AggregatorOptions>, AggregatorOptionsValidator>());
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<AggregatorMetrics>();
+        builder.Services.AddSingleton<AggregatorStatus>();
+        builder.Services.AddHostedService<ConsumerWorker>();
+        builder.Services.AddHostedService<RetentionWorker>();
+        builder.Services.AddHealthChecks().AddCheck<AggregatorHealthCheck>("aggregator", tags: [ServiceDefaults.ReadyTag]);
+        return builder;
+    }
+}

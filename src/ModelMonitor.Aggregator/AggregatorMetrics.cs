@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using ModelMonitor.Core.Metrics;
+
+namespace ModelMonitor.Aggregator;
+
+/// <summary>The aggregator's operational metrics (names are fixed: dashboards and alerts use them).</summary>
+internal sealed class AggregatorMetrics
+{
+    private const string LagName = "modelmonitor_aggregator_consumer_lag";
+    private static readonly string[] PartitionLabel = ["partition"];
+    private readonly ConcurrentDictionary<int, long> _lag = new();
+
+    public AggregatorMetrics(MetricsRegistry registry)
+    {
+        RecordsConsumed = registry.CreateCounter("modelmonitor_aggregator_records_consumed_total", "Kafka records consumed (valid, late and poison).");
+        RecordsLate = registry.CreateCounter("modelmonitor_aggregator_records_late_total", "Records older than the allowed lateness, skipped.");
+        RecordsPoison = registry.CreateCounter("modelmonitor_aggregator_records_poison_total", "Malformed or unknown-version records, skipped.");
+        Flushes = registry.CreateCounter("modelmonitor_aggregator_flushes_total", "Successful flushes of windowed statistics and offsets to Postgres.");
+        FlushErrors = registry.CreateCounter("modelmonitor_aggregator_flush_errors_total", "Flushes that failed (Postgres errors and fenced offsets).");
+        FlushDuration = registry.CreateHistogram(
+            "modelmonitor_aggregator_flush_duration_seconds",
+            "Duration of successful flush transactions.",
+            [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+        RowsWritten = registry.CreateCounter("modelmonitor_aggregator_rows_written_total", "Window rows (model and feature) written to Postgres.");
+        LastFlush = registry.CreateGauge("modelmonitor_aggregator_last_flush_timestamp_seconds", "Unix time of the last successful flush.");
+        OpenWindowRows = registry.CreateGauge("modelmonitor_aggregator_open_window_rows", "Window rows held in memory, not yet flushed.");
+        registry.AddCollector(WriteLag);
+    }
+
+    public Counter RecordsConsumed { get; }
+
+    public Counter RecordsLate { get; }
+
+    public Counter RecordsPoison { get; }
+
+    public Counter Flushes { get; }
+
+    public Counter FlushErrors { get; }
+
+    public Histogram FlushDuration { get; }
+
+    public Counter RowsWritten { get; }
+
+    public Gauge LastFlush { get; }
+
+    public Gauge OpenWindowRows { get; }
+
+    /// <summary>Replaces the lag of every assigned partition (messages between position and high watermark).</summary>
+    public void SetLag(IReadOnlyDictionary<int, long> lagByPartition)
+    {
+        foreach (var partition in _lag.Keys.Where(p => !lagByPartition.ContainsKey(p)))
+        {
+            _lag.TryRemove(partition, out _);
+        }
+
+        foreach (var (partition, lag) in lagByPartition)
+        {
+            _lag[partition] = lag;
+        }
+    }
+
+    private void WriteLag(PrometheusTextWriter writer)
+    {
+        writer.WriteFamilyHeader(LagName, "Messages between the consumer position and the high watermark, per assigned partition.", MetricType.Gauge);
+        foreach (var (partition, lag) in _lag.OrderBy(p => p.Key))
+        {
+            writer.WriteSample(LagName, PartitionLabel, [partition.ToString(CultureInfo.InvariantCulture)], lag);
+        }
+    }
+}

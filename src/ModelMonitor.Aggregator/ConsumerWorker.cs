@@ -1,0 +1,474 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using Microsoft.Extensions.Options;
+using ModelMonitor.Core.Contracts;
+using ModelMonitor.Hosting.Kafka;
+using ModelMonitor.Hosting.Storage;
+using Npgsql;
+
+namespace ModelMonitor.Aggregator;
+
+/// <summary>
+/// Consumes prediction logs, accumulates a delta per (window, predictor, model[, feature]) and flushes
+/// it with the consumed offsets in one Postgres transaction (see <see cref="StatisticsStore"/>).
+/// Postgres holds the offsets: on assignment the consumer seeks to them; Kafka commits are only for
+/// lag visibility in Kafka tools.
+/// </summary>
+internal sealed class ConsumerWorker(
+    IOptions<AggregatorOptions> aggregatorOptions,
+    IOptions<KafkaOptions> kafkaOptions,
+    NpgsqlDataSource dataSource,
+    PostgresMigrator migrator,
+    AggregatorMetrics metrics,
+    AggregatorStatus status,
+    TimeProvider time,
+    ILogger<ConsumerWorker> logger) : BackgroundService
+{
+    private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
+
+    private readonly AggregatorOptions _options = aggregatorOptions.Value;
+    private readonly string _topic = kafkaOptions.Value.Topic;
+    private readonly StatisticsStore _store = new(dataSource, aggregatorOptions.Value.CategoryCapacity);
+    private readonly AggregationDelta _delta = new(aggregatorOptions.Value.ParsedWindows, aggregatorOptions.Value.CategoryCapacity);
+
+    // Partition → next_offset stored in Postgres (absent: no row yet), for the partitions we own.
+    private readonly Dictionary<int, long> _stored = [];
+    private readonly HashSet<int> _assigned = [];
+    private CancellationToken _stopping;
+    private DateTimeOffset _nextFlushAt;
+    private DateTimeOffset _retryAt;
+    private TimeSpan _backoff = MinBackoff;
+    private bool _paused;
+    private bool _rewindNeeded;
+    private DateTimeOffset _nextLagAt;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _stopping = stoppingToken;
+        await MigrateWithRetryAsync(stoppingToken);
+        if (stoppingToken.IsCancellationRequested)
+        {
+            return;
+        }
+
+        KafkaNative.EnsureLoaded();
+        using var consumer = BuildConsumer();
+        consumer.Subscribe(_topic);
+        status.Running(true);
+        logger.LogInformation(
+            "Aggregating topic {Topic} as group {Group} into windows {Windows}",
+            _topic,
+            _options.ConsumerGroup,
+            _options.Windows);
+        _nextFlushAt = time.GetUtcNow() + _options.FlushInterval;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                ConsumeResult<Ignore, byte[]>? result;
+                try
+                {
+                    result = consumer.Consume(PollTimeout);
+                }
+                catch (ConsumeException e) when (!e.Error.IsFatal)
+                {
+                    logger.LogWarning("Kafka consume error {Code}: {Reason}", e.Error.Code, e.Error.Reason);
+                    continue;
+                }
+
+                if (result?.Message is not null)
+                {
+                    Process(result);
+                }
+
+                if (_rewindNeeded)
+                {
+                    Rewind(consumer);
+                }
+
+                await MaybeFlushAsync(consumer, force: false, stoppingToken);
+                UpdateLag(consumer);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (KafkaException e) when (e.Error.IsFatal)
+        {
+            logger.LogCritical(e, "Fatal Kafka error {Code}: {Reason}; the aggregator stops", e.Error.Code, e.Error.Reason);
+            throw;
+        }
+        finally
+        {
+            status.Running(false);
+        }
+
+        // Graceful stop: one last flush (bounded in time), then Close() so the group rebalances at once.
+        // Close() runs the revocation handler, which flushes again if anything is left.
+        using var shutdown = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await FlushOnceAsync(consumer, shutdown.Token);
+        _stopping = shutdown.Token;
+        consumer.Close();
+        logger.LogInformation("Aggregator consumer closed");
+    }
+
+    private IConsumer<Ignore, byte[]> BuildConsumer()
+    {
+        var kafka = kafkaOptions.Value;
+        if (string.IsNullOrWhiteSpace(kafka.BootstrapServers))
+        {
+            throw new InvalidOperationException("Kafka:BootstrapServers is empty: the aggregator needs a Kafka to consume from.");
+        }
+
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = kafka.BootstrapServers,
+            GroupId = _options.ConsumerGroup,
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnablePartitionEof = false,
+        };
+        foreach (var (key, value) in kafka.Client.Concat(_options.Consumer))
+        {
+            config.Set(key, value);
+        }
+
+        return new ConsumerBuilder<Ignore, byte[]>(config)
+            .SetPartitionsAssignedHandler(OnAssigned)
+            .SetPartitionsRevokedHandler(OnRevoked)
+            .SetPartitionsLostHandler(OnLost)
+            .SetErrorHandler((_, e) => logger.LogWarning("Kafka error {Code}: {Reason}", e.Code, e.Reason))
+            .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .Build();
+    }
+
+    private void Process(ConsumeResult<Ignore, byte[]> result)
+    {
+        metrics.RecordsConsumed.Inc();
+        var partition = result.Partition.Value;
+        if (!_assigned.Contains(partition))
+        {
+            // A record of a partition we no longer own (fetched before a rebalance): not ours to count.
+            return;
+        }
+
+        PredictionLog? log = null;
+        string? error = null;
+        if (result.Message.Value is null || !PredictionLogCodec.TryDecode(result.Message.Value, out log, out error))
+        {
+            metrics.RecordsPoison.Inc();
+            logger.LogWarning(
+                "Skipping malformed record at {Topic} partition {Partition} offset {Offset}: {Error}",
+                result.Topic,
+                partition,
+                result.Offset.Value,
+                error ?? "null value");
+        }
+        else if (log.SentAt < time.GetUtcNow() - _options.AllowedLateness)
+        {
+            metrics.RecordsLate.Inc();
+            logger.LogWarning(
+                "Skipping late record at partition {Partition} offset {Offset}: sent_at {SentAt} is older than the allowed lateness {Lateness}",
+                partition,
+                result.Offset.Value,
+                log.SentAt,
+                _options.AllowedLateness);
+        }
+        else
+        {
+            _delta.Add(log);
+        }
+
+        _delta.Advance(partition, result.Offset.Value + 1);
+        metrics.OpenWindowRows.Set(_delta.RowCount);
+    }
+
+    private bool OverBound => _delta.RowCount >= _options.MaxOpenRows || _delta.RecordCount >= _options.MaxBufferedRecords;
+
+    private async Task MaybeFlushAsync(IConsumer<Ignore, byte[]> consumer, bool force, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (_delta.IsEmpty || (!force && now < _nextFlushAt && !OverBound))
+        {
+            return;
+        }
+
+        if (!force && now < _retryAt)
+        {
+            // Postgres is failing: keep reading until the bound, then stop fetching (memory stays bounded).
+            if (OverBound && !_paused)
+            {
+                consumer.Pause(consumer.Assignment);
+                _paused = true;
+                logger.LogWarning("Paused consumption: {Rows} rows and {Records} records wait for Postgres", _delta.RowCount, _delta.RecordCount);
+            }
+
+            return;
+        }
+
+        await FlushOnceAsync(consumer, cancellationToken);
+    }
+
+    /// <summary>One flush attempt; on failure schedules a retry with exponential backoff.</summary>
+    private async Task<bool> FlushOnceAsync(IConsumer<Ignore, byte[]> consumer, CancellationToken cancellationToken)
+    {
+        if (_delta.IsEmpty)
+        {
+            return true;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var (outcome, rows) = await _store.FlushAsync(_options.ConsumerGroup, _topic, _delta, _stored, cancellationToken);
+            if (outcome == FlushOutcome.Fenced)
+            {
+                metrics.FlushErrors.Inc();
+                logger.LogWarning(
+                    "Offsets in Postgres moved under us (another consumer owned these partitions): dropping {Records} records and rewinding to the stored offsets",
+                    _delta.RecordCount);
+                _delta.Clear();
+                _rewindNeeded = true;
+                return false;
+            }
+
+            foreach (var (partition, next) in _delta.NextOffsets)
+            {
+                _stored[partition] = next;
+            }
+
+            var offsets = _delta.NextOffsets.Select(p => new TopicPartitionOffset(_topic, p.Key, p.Value)).ToList();
+            metrics.Flushes.Inc();
+            metrics.RowsWritten.Inc(rows);
+            metrics.FlushDuration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            metrics.LastFlush.Set(time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
+            logger.LogDebug("Flushed {Rows} rows and {Records} records", rows, _delta.RecordCount);
+            _delta.Clear();
+            metrics.OpenWindowRows.Set(0);
+            status.FlushSucceeded();
+            _backoff = MinBackoff;
+            _retryAt = default;
+            _nextFlushAt = time.GetUtcNow() + _options.FlushInterval;
+            if (_paused)
+            {
+                consumer.Resume(consumer.Assignment);
+                _paused = false;
+                logger.LogInformation("Postgres is back: resumed consumption");
+            }
+
+            CommitToKafkaForVisibility(consumer, offsets);
+            return true;
+        }
+        catch (Exception e)
+        {
+            // Postgres unreachable, restarting, timing out, a deadlock, or cancelled at shutdown: the
+            // transaction did not commit (or, if the commit's answer was lost, the offset compare-and-set
+            // of the retry will tell). Keep the delta and retry later.
+            metrics.FlushErrors.Inc();
+            status.FlushFailed(e.Message, time.GetUtcNow());
+            _retryAt = time.GetUtcNow() + _backoff;
+            logger.LogWarning(
+                "Flush of {Rows} rows failed, retrying in {Backoff}: {Error}",
+                _delta.RowCount,
+                _backoff,
+                e.Message);
+            _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxRetryBackoff.Ticks));
+            return false;
+        }
+    }
+
+    private void CommitToKafkaForVisibility(IConsumer<Ignore, byte[]> consumer, List<TopicPartitionOffset> offsets)
+    {
+        var owned = offsets.Where(o => _assigned.Contains(o.Partition.Value)).ToList();
+        if (owned.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            consumer.Commit(owned);
+        }
+        catch (KafkaException e)
+        {
+            // Not the source of truth (Postgres is): a failed commit only delays what Kafka tools show.
+            logger.LogDebug("Kafka offset commit (visibility only) failed: {Reason}", e.Error.Reason);
+        }
+    }
+
+    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<Ignore, byte[]> consumer, List<TopicPartition> partitions)
+    {
+        var numbers = partitions.Select(p => p.Partition.Value).ToList();
+        var backoff = MinBackoff;
+        while (true)
+        {
+            try
+            {
+                var stored = _store.LoadOffsetsAsync(_options.ConsumerGroup, _topic, numbers, _stopping).GetAwaiter().GetResult();
+                foreach (var partition in numbers)
+                {
+                    _assigned.Add(partition);
+                    if (stored.TryGetValue(partition, out var next))
+                    {
+                        _stored[partition] = next;
+                    }
+                    else
+                    {
+                        _stored.Remove(partition);
+                    }
+                }
+
+                logger.LogInformation(
+                    "Assigned partitions {Partitions}; starting at stored offsets {Offsets}",
+                    numbers,
+                    numbers.Select(p => stored.TryGetValue(p, out var o) ? o.ToString(System.Globalization.CultureInfo.InvariantCulture) : "earliest"));
+                _paused = false;
+                return partitions.Select(p => new TopicPartitionOffset(p, stored.TryGetValue(p.Partition.Value, out var o) ? new Offset(o) : Offset.Beginning)).ToList();
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                // Without the stored offsets we must not consume: wait for Postgres (the stop token ends this).
+                logger.LogWarning("Cannot read stored offsets ({Error}); retrying in {Backoff}", e.Message, backoff);
+                _stopping.WaitHandle.WaitOne(backoff);
+                _stopping.ThrowIfCancellationRequested();
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxRetryBackoff.Ticks));
+            }
+        }
+    }
+
+    private void OnRevoked(IConsumer<Ignore, byte[]> consumer, List<TopicPartitionOffset> partitions)
+    {
+        // Flush before giving the partitions up; if that fails the delta is dropped: the next owner
+        // starts from the offsets in Postgres, so nothing is lost or counted twice either way.
+        var flushed = !_delta.IsEmpty && FlushOnceAsync(consumer, _stopping.IsCancellationRequested ? CancellationToken.None : _stopping).GetAwaiter().GetResult();
+        if (!_delta.IsEmpty && !flushed)
+        {
+            logger.LogWarning("Partitions revoked before a successful flush: dropping {Records} unflushed records", _delta.RecordCount);
+            _delta.Clear();
+            _rewindNeeded = true;
+        }
+
+        Forget(partitions.Select(p => p.Partition.Value));
+    }
+
+    private void OnLost(IConsumer<Ignore, byte[]> consumer, List<TopicPartitionOffset> partitions)
+    {
+        logger.LogWarning("Partitions lost: dropping {Records} unflushed records", _delta.RecordCount);
+        _delta.Clear();
+        _rewindNeeded = true;
+        Forget(partitions.Select(p => p.Partition.Value));
+    }
+
+    private void Forget(IEnumerable<int> partitions)
+    {
+        foreach (var partition in partitions)
+        {
+            _assigned.Remove(partition);
+            _stored.Remove(partition);
+        }
+
+        metrics.OpenWindowRows.Set(_delta.RowCount);
+    }
+
+    /// <summary>After a dropped delta: reload the stored offsets of what we still own and seek there.</summary>
+    private void Rewind(IConsumer<Ignore, byte[]> consumer)
+    {
+        _rewindNeeded = false;
+        var assignment = consumer.Assignment;
+        if (assignment.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var stored = _store.LoadOffsetsAsync(_options.ConsumerGroup, _topic, assignment.Select(p => p.Partition.Value).ToList(), _stopping).GetAwaiter().GetResult();
+            foreach (var partition in assignment)
+            {
+                var number = partition.Partition.Value;
+                if (stored.TryGetValue(number, out var next))
+                {
+                    _stored[number] = next;
+                }
+                else
+                {
+                    _stored.Remove(number);
+                }
+
+                consumer.Seek(new TopicPartitionOffset(partition, stored.TryGetValue(number, out var o) ? new Offset(o) : Offset.Beginning));
+            }
+
+            if (_paused)
+            {
+                consumer.Resume(assignment);
+                _paused = false;
+            }
+
+            logger.LogInformation("Rewound partitions {Partitions} to their stored offsets", assignment.Select(p => p.Partition.Value));
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or KafkaException)
+        {
+            logger.LogWarning("Rewind failed ({Error}); retrying", e.Message);
+            _rewindNeeded = true;
+            _stopping.WaitHandle.WaitOne(MinBackoff);
+        }
+    }
+
+    private void UpdateLag(IConsumer<Ignore, byte[]> consumer)
+    {
+        var now = time.GetUtcNow();
+        if (now < _nextLagAt)
+        {
+            return;
+        }
+
+        _nextLagAt = now + LagInterval;
+        var lag = new Dictionary<int, long>();
+        foreach (var partition in consumer.Assignment)
+        {
+            // Cached watermarks from fetch responses: no broker round trip, no AdminClient.
+            var watermarks = consumer.GetWatermarkOffsets(partition);
+            var position = consumer.Position(partition);
+            if (watermarks.High.IsSpecial)
+            {
+                continue;
+            }
+
+            var from = position.IsSpecial ? (_stored.TryGetValue(partition.Partition.Value, out var s) ? s : watermarks.Low.Value) : position.Value;
+            lag[partition.Partition.Value] = Math.Max(0, watermarks.High.Value - from);
+        }
+
+        metrics.SetLag(lag);
+    }
+
+    private async Task MigrateWithRetryAsync(CancellationToken stoppingToken)
+    {
+        var backoff = MinBackoff;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await migrator.MigrateAsync(stoppingToken);
+                return;
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                status.FlushFailed("migration: " + e.Message, time.GetUtcNow());
+                logger.LogWarning("Cannot migrate the database ({Error}); retrying in {Backoff}", e.Message, backoff);
+                try
+                {
+                    await Task.Delay(backoff, time, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxRetryBackoff.Ticks));
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Options;
+using ModelMonitor.Hosting.Storage;
+using Npgsql;
+
+namespace ModelMonitor.Aggregator;
+
+/// <summary>Deletes windows older than Aggregator:Retention allows, periodically, in small batches.</summary>
+internal sealed class RetentionWorker(
+    IOptions<AggregatorOptions> options,
+    NpgsqlDataSource dataSource,
+    PostgresMigrator migrator,
+    TimeProvider time,
+    ILogger<RetentionWorker> logger) : BackgroundService
+{
+    private static readonly string[] Tables = ["feature_window_stats", "model_window_stats"];
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        var rules = settings.ParsedRetention;
+        if (rules.Count == 0)
+        {
+            return;
+        }
+
+        var store = new StatisticsStore(dataSource, settings.CategoryCapacity);
+        // A first pass shortly after start, then every RetentionInterval.
+        var delay = TimeSpan.FromSeconds(10);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(delay, time, stoppingToken);
+                await migrator.MigrateAsync(stoppingToken);
+                foreach (var (window, keep) in rules)
+                {
+                    var cutoff = time.GetUtcNow() - keep;
+                    foreach (var table in Tables)
+                    {
+                        var total = 0;
+                        int deleted;
+                        do
+                        {
+                            deleted = await store.DeleteExpiredAsync(table, window.Seconds, cutoff, settings.RetentionBatchSize, stoppingToken);
+                            total += deleted;
+                        }
+                        while (deleted == settings.RetentionBatchSize && !stoppingToken.IsCancellationRequested);
+
+                        if (total > 0)
+                        {
+                            logger.LogInformation("Retention deleted {Rows} {Window} rows from {Table} older than {Cutoff}", total, window.ToString(), table, cutoff);
+                        }
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                logger.LogWarning("Retention pass failed, retrying at the next interval: {Error}", e.Message);
+            }
+
+            delay = settings.RetentionInterval;
+        }
+    }
+}

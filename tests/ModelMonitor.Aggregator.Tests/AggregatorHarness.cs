@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Globalization;
+using Dapper;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using ModelMonitor.Core.Contracts;
+using ModelMonitor.Core.Metrics;
+using Npgsql;
+
+namespace ModelMonitor.Aggregator.Tests;
+
+/// <summary>Starts real aggregators (in-process hosts or child processes) against a topic and a database.</summary>
+internal static class AggregatorHarness
+{
+    public static Dictionary<string, string?> Settings(string connectionString, string bootstrapServers, string topic, string group) => new()
+    {
+        ["ConnectionStrings:Postgres"] = connectionString,
+        ["Kafka:BootstrapServers"] = bootstrapServers,
+        ["Kafka:Topic"] = topic,
+        ["Aggregator:ConsumerGroup"] = group,
+        ["Aggregator:Windows"] = "5m,1h",
+        ["Aggregator:FlushInterval"] = "00:00:00.200",
+        ["Aggregator:MaxRetryBackoff"] = "00:00:01",
+        // A killed member is noticed after the session timeout: keep it short for the crash tests.
+        ["Aggregator:Consumer:session.timeout.ms"] = "3000",
+        ["Aggregator:Consumer:heartbeat.interval.ms"] = "500",
+        ["Serilog:MinimumLevel:Default"] = "Warning",
+        ["Urls"] = "http://127.0.0.1:0",
+    };
+
+    public static async Task<IHost> StartAsync(Dictionary<string, string?> settings)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Testing" });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.AddAggregator();
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    /// <summary>Runs the aggregator as its own process, so a test can kill it without any graceful step.</summary>
+    public static Process StartProcess(Dictionary<string, string?> settings)
+    {
+        var directory = AppContext.BaseDirectory;
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(directory, "ModelMonitor.Aggregator.dll"));
+        foreach (var (key, value) in settings)
+        {
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the aggregator process.");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>One metric sample from a host's registry, e.g. ("modelmonitor_aggregator_records_poison_total").</summary>
+    public static double Metric(IHost host, string name)
+    {
+        var text = System.Text.Encoding.UTF8.GetString(host.Services.GetRequiredService<MetricsRegistry>().Render());
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith(name + " ", StringComparison.Ordinal))
+            {
+                return double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return 0;
+    }
+
+    public static string MetricsText(IHost host) =>
+        System.Text.Encoding.UTF8.GetString(host.Services.GetRequiredService<MetricsRegistry>().Render());
+
+    /// <summary>Sum of prediction_count per window size, e.g. {300: n, 3600: n}.</summary>
+    public static async Task<Dictionary<int, long>> PredictionCountsAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        var exists = await connection.ExecuteScalarAsync<bool>("SELECT to_regclass('model_window_stats') IS NOT NULL");
+        if (!exists)
+        {
+            return [];
+        }
+
+        var rows = await connection.QueryAsync<(int WindowSeconds, long Count)>(
+            "SELECT window_seconds, sum(prediction_count)::bigint FROM model_window_stats GROUP BY window_seconds");
+        return rows.ToDictionary(r => r.WindowSeconds, r => r.Count);
+    }
+
+    public static async Task<long> StoredOffsetSumAsync(string connectionString, string group)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        return await connection.ExecuteScalarAsync<long>(
+            "SELECT coalesce(sum(next_offset), 0)::bigint FROM consumer_offsets WHERE consumer_group = @group", new { group });
+    }
+
+    /// <summary>Waits until both window sizes hold exactly <paramref name="expected"/> predictions; fails on overshoot or timeout.</summary>
+    public static async Task WaitForCountAsync(string connectionString, long expected, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        Dictionary<int, long> counts = [];
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                counts = await PredictionCountsAsync(connectionString);
+            }
+            catch (NpgsqlException)
+            {
+                // The server may be restarting in the test that restarts it.
+            }
+
+            if (counts.Values.Any(c => c > expected))
+            {
+                Assert.Fail($"Double counting: stored {string.Join(", ", counts)} for {expected} records.");
+            }
+
+            if (counts.Count == 2 && counts.Values.All(c => c == expected))
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail($"Timed out: stored {string.Join(", ", counts)} of {expected} records.");
+    }
+
+    public static byte[] Encode(PredictionLog log) => PredictionLogCodec.Encode(log);
+}
