@@ -36,6 +36,12 @@ public static class ExporterExtensions
     public static WebApplication MapExporterEndpoints(this WebApplication app)
     {
         app.MapOperationalEndpoints();
+        AppendStatisticsToMetrics(app);
+        return app;
+    }
+
+    internal static void AppendStatisticsToMetrics(WebApplication app)
+    {
         var cache = app.Services.GetRequiredService<ExpositionCache>();
         app.Use(async (context, next) =>
         {
@@ -45,7 +51,6 @@ public static class ExporterExtensions
                 await context.Response.BodyWriter.WriteAsync(cache.Current.Bytes, context.RequestAborted);
             }
         });
-        return app;
     }
 
     private sealed class ExporterHealthCheck(ExpositionCache cache) : IHealthCheck

@@ -1,5 +1,11 @@
 using ModelMonitor.Exporter;
 
+if (args.Contains("--benchmark"))
+{
+    await ExporterBenchmark.RunAsync();
+    return;
+}
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddExporter();
 
