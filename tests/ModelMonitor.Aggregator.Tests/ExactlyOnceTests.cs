@@ -1,0 +1,193 @@
+using System.Text;
+using Microsoft.Extensions.Hosting;
+using ModelMonitor.Core.Contracts;
+using ModelMonitor.Testing.Kafka;
+using ModelMonitor.Testing.Postgres;
+
+namespace ModelMonitor.Aggregator.Tests;
+
+/// <summary>Crashes, rebalances, Postgres outages and bad input: stored counts stay exactly the records produced.</summary>
+public sealed class ExactlyOnceTests : IDisposable
+{
+    private readonly KafkaMockCluster _kafka = new();
+
+    public void Dispose() => _kafka.Dispose();
+
+    private void Produce(string topic, IEnumerable<PredictionLog> logs) =>
+        _kafka.Produce(topic, logs.Select(l => ((byte[]?)null, PredictionLogCodec.Encode(l))));
+
+    [Fact]
+    public async Task Poison_and_late_records_are_skipped_counted_and_their_offsets_still_advance()
+    {
+        await using var database = await PostgresDatabaseFixture.CreateAsync("poison");
+        var topic = KafkaMockCluster.UniqueTopic("poison");
+        var good = TestData.Generate(200, seed: 1, TestData.BaseHour());
+        var late = TestData.Generate(30, seed: 2, DateTimeOffset.UtcNow.AddDays(-8));
+        var poison = new[]
+        {
+            Encoding.UTF8.GetBytes("not json at all"),
+            Encoding.UTF8.GetBytes("{\"v\":99,\"sent_at\":\"2026-01-01T00:00:00Z\"}"),
+            Encoding.UTF8.GetBytes("{\"v\":1}"),
+            Array.Empty<byte>(),
+        };
+        var messages = good.Take(100).Select(PredictionLogCodec.Encode)
+            .Concat(poison)
+            .Concat(late.Select(PredictionLogCodec.Encode))
+            .Concat(good.Skip(100).Select(PredictionLogCodec.Encode))
+            .ToList();
+        _kafka.Produce(topic, messages.Select(m => ((byte[]?)null, m)));
+
+        using var host = await AggregatorHarness.StartAsync(AggregatorHarness.Settings(database.ConnectionString, _kafka.BootstrapServers, topic, "poison"));
+        await AggregatorHarness.WaitForCountAsync(database.ConnectionString, good.Count, TimeSpan.FromSeconds(60));
+        await WaitUntilAsync(async () => await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "poison") == messages.Count, TimeSpan.FromSeconds(20));
+
+        Assert.Equal(poison.Length, AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_poison_total"));
+        Assert.Equal(late.Count, AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_late_total"));
+        Assert.Equal(messages.Count, AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_consumed_total"));
+        Assert.True(AggregatorHarness.Metric(host, "modelmonitor_aggregator_flushes_total") >= 1);
+        Assert.True(AggregatorHarness.Metric(host, "modelmonitor_aggregator_rows_written_total") >= 1);
+        Assert.True(AggregatorHarness.Metric(host, "modelmonitor_aggregator_last_flush_timestamp_seconds") > 0);
+        Assert.Contains("modelmonitor_aggregator_flush_duration_seconds_count", AggregatorHarness.MetricsText(host), StringComparison.Ordinal);
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task Stored_counts_equal_the_records_produced_after_repeated_crashes()
+    {
+        await using var database = await PostgresDatabaseFixture.CreateAsync("crash");
+        var topic = KafkaMockCluster.UniqueTopic("crash");
+        var settings = AggregatorHarness.Settings(database.ConnectionString, _kafka.BootstrapServers, topic, "crash");
+        var logs = TestData.Generate(8_000, seed: 3, TestData.BaseHour());
+        var chunks = logs.Chunk(1_000).ToList();
+
+        Produce(topic, chunks[0]);
+        var produced = chunks[0].Length;
+        for (var crash = 0; crash < 3; crash++)
+        {
+            using var process = AggregatorHarness.StartProcess(settings);
+            // Let it consume and flush some, produce more while it runs, then kill it mid-stream:
+            // no Close(), no final flush, possibly in the middle of a transaction.
+            await WaitUntilAsync(async () => (await AggregatorHarness.PredictionCountsAsync(database.ConnectionString)).Values.DefaultIfEmpty().Max() > 0, TimeSpan.FromSeconds(60));
+            Produce(topic, chunks[1 + (2 * crash)]);
+            produced += chunks[1 + (2 * crash)].Length;
+            await Task.Delay(300 + (crash * 200));
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            Produce(topic, chunks[2 + (2 * crash)]);
+            produced += chunks[2 + (2 * crash)].Length;
+            var stored = await AggregatorHarness.PredictionCountsAsync(database.ConnectionString);
+            Assert.All(stored.Values, count => Assert.True(count <= produced, $"stored {count} > produced {produced}"));
+        }
+
+        Produce(topic, chunks[7]);
+        produced += chunks[7].Length;
+        Assert.Equal(logs.Count, produced);
+
+        using (var last = AggregatorHarness.StartProcess(settings))
+        {
+            await AggregatorHarness.WaitForCountAsync(database.ConnectionString, produced, TimeSpan.FromSeconds(90));
+            last.Kill(entireProcessTree: true);
+            await last.WaitForExitAsync();
+        }
+
+        Assert.Equal(produced, await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "crash"));
+    }
+
+    [Fact]
+    public async Task Two_instances_in_one_group_store_the_same_totals_as_one()
+    {
+        await using var single = await PostgresDatabaseFixture.CreateAsync("single");
+        await using var pair = await PostgresDatabaseFixture.CreateAsync("pair");
+        var topic = KafkaMockCluster.UniqueTopic("pair");
+        var logs = TestData.Generate(4_000, seed: 4, TestData.BaseHour());
+        var chunks = logs.Chunk(500).ToList();
+        Produce(topic, chunks[0]);
+
+        using var one = await AggregatorHarness.StartAsync(AggregatorHarness.Settings(single.ConnectionString, _kafka.BootstrapServers, topic, "single"));
+        using var first = await AggregatorHarness.StartAsync(AggregatorHarness.Settings(pair.ConnectionString, _kafka.BootstrapServers, topic, "pair"));
+        using var second = await AggregatorHarness.StartAsync(AggregatorHarness.Settings(pair.ConnectionString, _kafka.BootstrapServers, topic, "pair"));
+        foreach (var chunk in chunks.Skip(1))
+        {
+            Produce(topic, chunk);
+            await Task.Delay(150);
+        }
+
+        await AggregatorHarness.WaitForCountAsync(single.ConnectionString, logs.Count, TimeSpan.FromSeconds(60));
+        await AggregatorHarness.WaitForCountAsync(pair.ConnectionString, logs.Count, TimeSpan.FromSeconds(60));
+        Assert.True(AggregatorHarness.Metric(first, "modelmonitor_aggregator_records_consumed_total") > 0, "the first instance consumed nothing");
+        Assert.True(AggregatorHarness.Metric(second, "modelmonitor_aggregator_records_consumed_total") > 0, "the second instance consumed nothing");
+        await Task.WhenAll(one.StopAsync(), first.StopAsync(), second.StopAsync());
+
+        // Counts, extremes and sketches are exact (sketch merges add bins); means and M2 only differ by rounding.
+        const string Rows = """
+            SELECT window_seconds || '|' || window_start || '|' || predictor_name || '|' || model_id || '|' || feature || '|' ||
+                   value_count || '|' || null_count || '|' || default_count || '|' || nonfinite_count || '|' || numeric_count || '|' ||
+                   coalesce(min::text, '') || '|' || coalesce(max::text, '') || '|' || coalesce(p05::text, '') || '|' || coalesce(p50::text, '') || '|' ||
+                   coalesce(p95::text, '') || '|' || coalesce(encode(sketch, 'hex'), '') || '|' || categories::text || '|' || coalesce(round(mean::numeric, 6)::text, '')
+            FROM feature_window_stats
+            UNION ALL
+            SELECT window_seconds || '|' || window_start || '|' || predictor_name || '|' || model_id || '|' || prediction_count || '|' ||
+                   nonfinite_count || '|' || coalesce(encode(sketch, 'hex'), '') || '|' || coalesce(round(stddev::numeric, 6)::text, '')
+            FROM model_window_stats
+            ORDER BY 1
+            """;
+        Assert.Equal(await QueryStringsAsync(single.ConnectionString, Rows), await QueryStringsAsync(pair.ConnectionString, Rows));
+    }
+
+    [Fact]
+    public async Task Postgres_restarted_during_consumption_loses_and_duplicates_nothing()
+    {
+        await using var server = await PostgresServer.CreateAsync();
+        var connectionString = await server.CreateDatabaseAsync("restart");
+        var topic = KafkaMockCluster.UniqueTopic("restart");
+        var logs = TestData.Generate(6_000, seed: 5, TestData.BaseHour());
+        var chunks = logs.Chunk(2_000).ToList();
+        var settings = AggregatorHarness.Settings(connectionString, _kafka.BootstrapServers, topic, "restart");
+        // A small bound, so the outage also exercises pausing the partitions.
+        settings["Aggregator:MaxBufferedRecords"] = "500";
+
+        Produce(topic, chunks[0]);
+        using var host = await AggregatorHarness.StartAsync(settings);
+        await AggregatorHarness.WaitForCountAsync(connectionString, chunks[0].Length, TimeSpan.FromSeconds(60));
+
+        await server.StopAsync();
+        Produce(topic, chunks[1]);
+        await WaitUntilAsync(() => Task.FromResult(AggregatorHarness.Metric(host, "modelmonitor_aggregator_flush_errors_total") >= 2), TimeSpan.FromSeconds(30));
+        // Consumption stopped at the bound instead of buffering the whole backlog.
+        Assert.True(AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_consumed_total") < chunks[0].Length + chunks[1].Length);
+
+        await server.StartAsync();
+        Produce(topic, chunks[2]);
+        await AggregatorHarness.WaitForCountAsync(connectionString, logs.Count, TimeSpan.FromSeconds(90));
+        Assert.Equal(logs.Count, await AggregatorHarness.StoredOffsetSumAsync(connectionString, "restart"));
+        await host.StopAsync();
+    }
+
+    private static async Task<List<string>> QueryStringsAsync(string connectionString, string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        return [.. await Dapper.SqlMapper.QueryAsync<string>(connection, sql)];
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (Npgsql.NpgsqlException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail("Timed out waiting for a condition.");
+    }
+}

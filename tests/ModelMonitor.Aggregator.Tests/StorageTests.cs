@@ -1,0 +1,136 @@
+using Dapper;
+using Microsoft.Extensions.Logging.Abstractions;
+using ModelMonitor.Core.Contracts;
+using ModelMonitor.Core.Windows;
+using ModelMonitor.Hosting.Storage;
+using ModelMonitor.Testing.Postgres;
+using Npgsql;
+
+namespace ModelMonitor.Aggregator.Tests;
+
+/// <summary>The migrator and the flush transaction against the real private Postgres.</summary>
+public sealed class StorageTests
+{
+    private static readonly IReadOnlyList<WindowSize> Windows = WindowSize.ParseList("5m,1h");
+
+    private static async Task<PostgresDatabaseFixture> MigratedDatabaseAsync(string name)
+    {
+        var database = await PostgresDatabaseFixture.CreateAsync(name);
+        using var migrator = new PostgresMigrator(database.DataSource, NullLogger<PostgresMigrator>.Instance);
+        await migrator.MigrateAsync(CancellationToken.None);
+        return database;
+    }
+
+    private static AggregationDelta Delta(IEnumerable<PredictionLog> logs, int partition, long firstOffset)
+    {
+        var delta = new AggregationDelta(Windows, 50);
+        var offset = firstOffset;
+        foreach (var log in logs)
+        {
+            delta.Add(log);
+            delta.Advance(partition, ++offset);
+        }
+
+        return delta;
+    }
+
+    [Fact]
+    public async Task Migrations_apply_once_even_when_two_services_start_at_the_same_time()
+    {
+        await using var database = await PostgresDatabaseFixture.CreateAsync("migrate");
+        var migrators = Enumerable.Range(0, 4).Select(_ => new PostgresMigrator(database.DataSource, NullLogger<PostgresMigrator>.Instance)).ToList();
+        var applied = await Task.WhenAll(migrators.Select(m => m.MigrateAsync(CancellationToken.None)));
+        Assert.Equal(PostgresMigrator.Migrations.Count, applied.Sum());
+
+        using var again = new PostgresMigrator(database.DataSource, NullLogger<PostgresMigrator>.Instance);
+        Assert.Equal(0, await again.MigrateAsync(CancellationToken.None));
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        Assert.Equal(
+            PostgresMigrator.Migrations.Select(m => m.Version),
+            await connection.QueryAsync<int>("SELECT version FROM schema_migrations ORDER BY version"));
+        Assert.Equal(1, PostgresMigrator.Migrations[0].Version);
+        migrators.ForEach(m => m.Dispose());
+    }
+
+    [Fact]
+    public async Task A_consumer_that_lost_its_partition_cannot_write_late()
+    {
+        await using var database = await MigratedDatabaseAsync("fence");
+        var store = new StatisticsStore(database.DataSource, 50);
+        var logs = TestData.Generate(100, seed: 6, TestData.BaseHour());
+
+        // The new owner flushes first: no stored offset yet, so it inserts next_offset = 50.
+        var (outcome, _) = await store.FlushAsync("g", "t", Delta(logs.Take(50), partition: 0, firstOffset: 0), new Dictionary<int, long>(), CancellationToken.None);
+        Assert.Equal(FlushOutcome.Committed, outcome);
+
+        // The zombie still believes nothing was stored (insert) or an older offset: both are fenced.
+        var zombie = Delta(logs.Take(50), partition: 0, firstOffset: 0);
+        Assert.Equal(FlushOutcome.Fenced, (await store.FlushAsync("g", "t", zombie, new Dictionary<int, long>(), CancellationToken.None)).Outcome);
+        Assert.Equal(FlushOutcome.Fenced, (await store.FlushAsync("g", "t", zombie, new Dictionary<int, long> { [0] = 10 }, CancellationToken.None)).Outcome);
+
+        // The owner continues from what it stored.
+        var next = Delta(logs.Skip(50), partition: 0, firstOffset: 50);
+        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", next, new Dictionary<int, long> { [0] = 50 }, CancellationToken.None)).Outcome);
+
+        var counts = await AggregatorHarness.PredictionCountsAsync(database.ConnectionString);
+        Assert.Equal(100, counts[3600]);
+        Assert.Equal(100, await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "g"));
+    }
+
+    [Fact]
+    public async Task Concurrent_flushes_of_the_same_hot_rows_from_different_partitions_add_up_without_deadlock()
+    {
+        await using var database = await MigratedDatabaseAsync("hot");
+        var store = new StatisticsStore(database.DataSource, 50);
+        var logs = TestData.Generate(1_600, seed: 7, TestData.BaseHour());
+
+        // Four "instances", one partition each, flushing overlapping (window, model, feature) rows at once.
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(async partition =>
+        {
+            var mine = logs.Where((_, i) => i % 4 == partition).ToList();
+            long? stored = null;
+            foreach (var (chunk, index) in mine.Chunk(50).Select((c, i) => (c, i)))
+            {
+                var expected = stored is { } s ? new Dictionary<int, long> { [partition] = s } : new Dictionary<int, long>();
+                var delta = Delta(chunk, partition, firstOffset: index * 50L);
+                var (outcome, _) = await store.FlushAsync("g", "t", delta, expected, CancellationToken.None);
+                Assert.Equal(FlushOutcome.Committed, outcome);
+                stored = (index * 50L) + chunk.Length;
+            }
+        }));
+
+        var counts = await AggregatorHarness.PredictionCountsAsync(database.ConnectionString);
+        Assert.Equal(logs.Count, counts[300]);
+        Assert.Equal(logs.Count, counts[3600]);
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        var distanceValues = await connection.ExecuteScalarAsync<long>(
+            "SELECT sum(value_count)::bigint FROM feature_window_stats WHERE window_seconds = 3600 AND feature = 'distance_km'");
+        Assert.Equal(logs.Count, distanceValues);
+    }
+
+    [Fact]
+    public async Task Retention_deletes_only_windows_older_than_the_cutoff_in_batches()
+    {
+        await using var database = await MigratedDatabaseAsync("retention");
+        var store = new StatisticsStore(database.DataSource, 50);
+        var old = TestData.Generate(50, seed: 8, DateTimeOffset.UtcNow.AddDays(-10));
+        var recent = TestData.Generate(50, seed: 9, TestData.BaseHour());
+        await store.FlushAsync("g", "t", Delta(old.Concat(recent), partition: 0, firstOffset: 0), new Dictionary<int, long>(), CancellationToken.None);
+
+        var cutoff = DateTimeOffset.UtcNow.AddDays(-7);
+        int deleted;
+        var batches = 0;
+        do
+        {
+            deleted = await store.DeleteExpiredAsync("model_window_stats", 300, cutoff, batchSize: 3, CancellationToken.None);
+            await store.DeleteExpiredAsync("feature_window_stats", 300, cutoff, batchSize: 3, CancellationToken.None);
+            batches++;
+        }
+        while (deleted > 0);
+
+        Assert.True(batches > 2);
+        var counts = await AggregatorHarness.PredictionCountsAsync(database.ConnectionString);
+        Assert.Equal(50, counts[300]);   // only the recent 5m windows are left
+        Assert.Equal(100, counts[3600]); // 1h windows untouched
+    }
+}
