@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ModelMonitor.Hosting.Storage;
 
 namespace ModelMonitor.Exporter;
 
@@ -9,12 +10,15 @@ namespace ModelMonitor.Exporter;
 /// refresh keeps the previous exposition (its age shows in
 /// modelmonitor_exporter_last_refresh_timestamp_seconds and ModelMonitorExporterRefreshStale).</summary>
 internal sealed class ExporterWorker(
+    PostgresMigrator migrator,
     StatisticsReader reader,
     ExpositionCache cache,
     IOptions<ExporterOptions> options,
     TimeProvider time,
     ILogger<ExporterWorker> logger) : BackgroundService
 {
+    private bool _schemaReady;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
@@ -31,6 +35,13 @@ internal sealed class ExporterWorker(
         var started = Stopwatch.GetTimestamp();
         try
         {
+            if (!_schemaReady)
+            {
+                // The exporter may start before the aggregator created the schema (the all-in-one host
+                // starts both at once). Migrations are idempotent and serialized by an advisory lock.
+                await migrator.MigrateAsync(cancellationToken);
+                _schemaReady = true;
+            }
             var now = time.GetUtcNow();
             var snapshot = await reader.ReadAsync(now, settings, cancellationToken);
             var exposition = ExpositionRenderer.Render(snapshot, settings);

@@ -76,7 +76,7 @@ public sealed class PredictionProducer : IDisposable
     /// </summary>
     public async Task<DeliveryOutcome> DeliverAsync(IReadOnlyList<PredictionLog> logs)
     {
-        var pending = new PendingDeliveries(logs.Count);
+        var pending = new PendingDeliveries(logs.Count).Start();
         var started = Stopwatch.GetTimestamp();
         for (var i = 0; i < logs.Count; i++)
         {
@@ -102,8 +102,9 @@ public sealed class PredictionProducer : IDisposable
             }
         }
         // librdkafka reports every message within message.timeout.ms; the margin covers scheduling only.
-        var completed = await Task.WhenAny(pending.Task, Task.Delay(_options.DeliveryTimeout + TimeSpan.FromSeconds(5)));
-        if (completed != pending.Task)
+        var delivered = pending.Task;
+        var completed = await Task.WhenAny(delivered, Task.Delay(_options.DeliveryTimeout + TimeSpan.FromSeconds(5)));
+        if (completed != delivered)
         {
             _logger.LogError("Kafka did not report delivery of {Count} records within {Timeout}", logs.Count, _options.DeliveryTimeout);
             pending.FailUnreported(new Error(ErrorCode.Local_TimedOut));
@@ -211,7 +212,16 @@ public sealed class PredictionProducer : IDisposable
         private readonly Lock _gate = new();
         private int _remaining = count;
 
-        public Task Task => _remaining == 0 ? Task.CompletedTask : _done.Task;
+        public PendingDeliveries Start()
+        {
+            if (_remaining == 0)
+            {
+                _done.TrySetResult();
+            }
+            return this;
+        }
+
+        public Task Task => _done.Task;
 
         public void Complete(int index, Error error)
         {

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# ModelMonitor's main job, in one command: the whole pipeline on this machine with demo traffic.
+#   - a private Postgres cluster (.local/postgres, port $MM_POSTGRES_PORT), not the system one;
+#   - the all-in-one host (ingestion API + aggregator + exporter) on $MM_HTTP_PORT, with an EMBEDDED
+#     in-memory Kafka unless Kafka__BootstrapServers is set;
+#   - Prometheus (rules from deploy/prometheus/rules) and Alertmanager, with data under .local/;
+#   - the demo traffic generator, with a few hours of backfilled history and incidents after start.
+# Installs what is missing first. Ctrl-C stops everything it started.
+# Options (environment): MM_HTTP_PORT=8080 MM_PROMETHEUS_PORT=9090 MM_ALERTMANAGER_PORT=9093
+#   MM_POSTGRES_PORT=55432 MM_DEMO_RATE=200 MM_BACKFILL_HOURS=6 MM_FRESH=1 (wipe .local first)
+#   MM_NO_TAIL=1 (do not follow the logs on the console)
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+http_port=${MM_HTTP_PORT:-8080}
+prometheus_port=${MM_PROMETHEUS_PORT:-9090}
+alertmanager_port=${MM_ALERTMANAGER_PORT:-9093}
+postgres_port=${MM_POSTGRES_PORT:-55432}
+state=$root/.local
+logs=$state/logs
+
+source deploy/local/prerequisites.sh
+modelmonitor_install_prerequisites
+
+if [ "${MM_FRESH:-0}" = "1" ]; then rm -rf "$state"; fi
+mkdir -p "$logs"
+
+echo "Building..."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build src/ModelMonitor.AllInOne -c Release -v quiet -nologo >"$logs/build.log" 2>&1 || { cat "$logs/build.log"; exit 1; }
+dotnet build src/ModelMonitor.DemoTraffic -c Release -v quiet -nologo >>"$logs/build.log" 2>&1 || { cat "$logs/build.log"; exit 1; }
+
+pids=()
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+pgdata=$state/postgres
+as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+stop_all() {
+  trap - INT TERM EXIT
+  echo
+  echo "Stopping ModelMonitor..."
+  for (( i=${#pids[@]}-1; i>=0; i-- )); do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [ -f "$pgdata/postmaster.pid" ]; then as_postgres "$pg_bin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 || true; fi
+  echo "Stopped. Data stays in .local/ (MM_FRESH=1 ./run.sh starts from scratch)."
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for port in "$http_port" "$prometheus_port" "$alertmanager_port" "$postgres_port"; do
+  port_free "$port" || { echo "error: port $port is in use (set MM_*_PORT to choose others)" >&2; exit 1; }
+done
+
+wait_for() { # url, name, seconds
+  for _ in $(seq 1 $(( $3 * 5 ))); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "error: $2 did not come up at $1 (logs in $logs)" >&2
+  return 1
+}
+
+# --- Postgres: a private cluster owned by the postgres user (initdb refuses to run as root) ---
+if [ ! -f "$pgdata/PG_VERSION" ]; then
+  echo "Creating a private Postgres cluster in $pgdata"
+  mkdir -p "$pgdata"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$pgdata"; chmod 700 "$pgdata"; fi
+  as_postgres "$pg_bin/initdb" -D "$pgdata" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 >"$logs/initdb.log"
+fi
+# Its socket and log live in a folder the postgres user owns.
+pgrun=$state/pg-run
+mkdir -p "$pgrun"; if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$pgrun"; fi
+as_postgres "$pg_bin/pg_ctl" -D "$pgdata" -l "$pgrun/postgres.log" -w \
+  -o "-p $postgres_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$pgrun" start >/dev/null \
+  || { cat "$pgrun/postgres.log" >&2; exit 1; }
+psql_admin() { as_postgres psql -h "$pgrun" -p "$postgres_port" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+if [ -z "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'modelmonitor'")" ]; then
+  psql_admin -c "CREATE ROLE modelmonitor LOGIN PASSWORD 'modelmonitor'"
+  psql_admin -c "CREATE DATABASE modelmonitor OWNER modelmonitor"
+fi
+postgres="Host=127.0.0.1;Port=$postgres_port;Username=modelmonitor;Password=modelmonitor;Database=modelmonitor"
+
+# --- The pipeline: one all-in-one process ---
+ConnectionStrings__Postgres=$postgres \
+Aggregator__Windows=${MM_WINDOWS:-1m,5m,1h} \
+ASPNETCORE_URLS=http://127.0.0.1:$http_port \
+ASPNETCORE_ENVIRONMENT=Development \
+  dotnet src/ModelMonitor.AllInOne/bin/Release/net10.0/ModelMonitor.AllInOne.dll >"$logs/modelmonitor.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$http_port/readyz" "ModelMonitor" 90
+
+# --- Prometheus and Alertmanager with the repository's rules ---
+mkdir -p "$state/prometheus" "$state/alertmanager"
+sed -e "s#http://127.0.0.1:5001/alerts/#http://127.0.0.1:$http_port/local/alerts/#" \
+  deploy/alertmanager/alertmanager.yml >"$state/alertmanager.yml"
+cat >"$state/prometheus.yml" <<YAML
+# Generated by run.sh for the local run: one all-in-one target, the repository's rule files.
+global:
+  scrape_interval: 5s
+  evaluation_interval: 5s
+  external_labels:
+    grafana_url: http://localhost:3000
+rule_files:
+  - $root/deploy/prometheus/rules/*.yml
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["127.0.0.1:$alertmanager_port"]
+scrape_configs:
+  - job_name: modelmonitor
+    static_configs:
+      - targets: ["127.0.0.1:$http_port"]
+  - job_name: prometheus
+    static_configs:
+      - targets: ["127.0.0.1:$prometheus_port"]
+YAML
+prometheus --config.file="$state/prometheus.yml" --storage.tsdb.path="$state/prometheus" \
+  --web.listen-address="127.0.0.1:$prometheus_port" >"$logs/prometheus.log" 2>&1 &
+pids+=($!)
+prometheus-alertmanager --config.file="$state/alertmanager.yml" --storage.path="$state/alertmanager" \
+  --web.listen-address="127.0.0.1:$alertmanager_port" --cluster.listen-address="" >"$logs/alertmanager.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$prometheus_port/-/ready" "Prometheus" 60
+wait_for "http://127.0.0.1:$alertmanager_port/-/ready" "Alertmanager" 60
+
+# --- Demo traffic ---
+dotnet src/ModelMonitor.DemoTraffic/bin/Release/net10.0/ModelMonitor.DemoTraffic.dll \
+  --url "http://127.0.0.1:$http_port" --rate "${MM_DEMO_RATE:-200}" --backfill-hours "${MM_BACKFILL_HOURS:-6}" \
+  >"$logs/demo-traffic.log" 2>&1 &
+pids+=($!)
+
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+cat <<INFO
+
+ModelMonitor is running (embedded Kafka unless Kafka__BootstrapServers was set; see $logs/modelmonitor.log).
+
+  Ingestion API   http://127.0.0.1:$http_port/v1/predictions
+    curl -i -H 'Content-Type: application/json' http://127.0.0.1:$http_port/v1/predictions \\
+      -d '{"sent_at":"$now","prediction_id":"try-1","predictor_name":"eta_prediction","model_id":"eta_v12","features":{"distance_km":3.2,"market":"paris"},"prediction_result":17.5,"default_values_used":[]}'
+  Metrics         http://127.0.0.1:$http_port/metrics   (health: /healthz, /readyz)
+  Prometheus      http://127.0.0.1:$prometheus_port/graph?g0.expr=modelmonitor_feature_quantile
+  Alerts          http://127.0.0.1:$prometheus_port/alerts   Alertmanager: http://127.0.0.1:$alertmanager_port/#/alerts
+  Postgres (SQL)  psql "postgresql://modelmonitor:modelmonitor@127.0.0.1:$postgres_port/modelmonitor"
+                  connection string: $postgres
+  Demo traffic    $logs/demo-traffic.log (incidents start after 30 s, 2, 3 and 4 minutes)
+  Logs            $logs/
+
+Press Ctrl-C to stop everything.
+INFO
+
+if [ "${MM_NO_TAIL:-0}" = "1" ]; then
+  while kill -0 "${pids[0]}" 2>/dev/null; do sleep 1; done
+else
+  tail -n 0 -F "$logs/modelmonitor.log" "$logs/demo-traffic.log" &
+  pids+=($!)
+  wait "${pids[0]}" || true
+fi
+echo "ModelMonitor exited; see $logs/modelmonitor.log"

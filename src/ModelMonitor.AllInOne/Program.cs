@@ -1,0 +1,25 @@
+using ModelMonitor.AllInOne;
+using ModelMonitor.Aggregator;
+using ModelMonitor.Exporter;
+using ModelMonitor.Hosting;
+using ModelMonitor.Ingestion;
+
+// The whole pipeline in one process, for the local run:
+// POST /v1/predictions → Kafka → aggregator → Postgres → exporter → GET /metrics.
+// Kafka is embedded (in memory) unless Kafka:BootstrapServers is set.
+var builder = WebApplication.CreateBuilder(args);
+using var embeddedKafka = EmbeddedKafka.StartUnlessConfigured(builder);
+builder.AddIngestion();
+builder.AddAggregator();
+builder.AddExporter();
+
+var app = builder.Build();
+if (embeddedKafka is not null)
+{
+    EmbeddedKafka.LogWarning(app.Logger, embeddedKafka);
+}
+app.MapOperationalEndpoints();
+app.MapIngestionEndpoints();
+app.MapExporterEndpoints();
+app.MapLocalAlertWebhook();
+app.Run();

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every ModelMonitor test: unit tests, and integration tests against real servers that the tests
+# start themselves (a private Postgres cluster, librdkafka's mock Kafka cluster, Prometheus, Alertmanager).
+# Installs what is missing first (Debian packages, NuGet restore). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")"
+source deploy/local/prerequisites.sh
+modelmonitor_install_prerequisites
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet restore ModelMonitor.sln
+dotnet build ModelMonitor.sln --no-restore -c Release
+# Formatting is part of the build's hygiene: nothing may be left for `dotnet format` to change.
+dotnet format ModelMonitor.sln --no-restore --verify-no-changes
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test ModelMonitor.sln --no-build -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=$?
+
+# One closing line for the whole run, summed over the test assemblies.
+awk '/(Passed|Failed)! +- +Failed: /{
+       for (i = 1; i <= NF; i++) { v = $(i+1); gsub(/,/, "", v)
+         if ($i == "Failed:") f += v; if ($i == "Passed:") p += v; if ($i == "Skipped:") s += v }
+     } END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"
