@@ -9,7 +9,7 @@ namespace ModelMonitor.DemoTraffic.CommandLine;
 /// <summary>The command line: every option with its default, bound into <see cref="TrafficRunOptions"/>.</summary>
 public sealed class DemoTrafficCommand
 {
-    private readonly Option<Uri> _url = new("--url") { Description = "Base URL of the ingestion API (posts to {url}/v1/predictions).", DefaultValueFactory = _ => new Uri("http://127.0.0.1:8080/") };
+    private readonly Option<string?> _url = new("--url") { Description = "Base URL of the ingestion API (posts to {url}/v1/predictions).", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
     private readonly Option<double> _rate = new("--rate") { Description = "Mean records per second, all models together; follows the demo-day rhythm (±35%).", DefaultValueFactory = _ => 200 };
     private readonly Option<bool> _maxRate = new("--max-rate") { Description = "Benchmark mode: ignore --rate and send as fast as --concurrency allows." };
     private readonly Option<string?> _duration = new("--duration") { Description = "How long live traffic runs, e.g. 90s, 10m, 2h. [default: until Ctrl-C]" };
@@ -81,7 +81,7 @@ public sealed class DemoTrafficCommand
 
     private TrafficRunOptions Bind(CommandResult result) => new()
     {
-        Url = EnsureTrailingSlash(result.GetValue(_url)!),
+        Url = BaseUrl(result.GetValue(_url)),
         Rate = result.GetValue(_rate),
         MaxRate = result.GetValue(_maxRate),
         Duration = Duration(result.GetValue(_duration)),
@@ -110,6 +110,14 @@ public sealed class DemoTrafficCommand
 
     private static TimeSpan? Duration(string? text) => text is not null && DurationText.TryParse(text, out var value) ? value : null;
 
-    private static Uri EnsureTrailingSlash(Uri url) =>
-        url.IsAbsoluteUri && !url.AbsolutePath.EndsWith('/') ? new Uri(url.AbsoluteUri + "/") : url;
+    /// <summary>The base URL with a trailing slash (so v1/predictions is appended, not substituted); about:blank when unreadable, which validation reports.</summary>
+    private static Uri BaseUrl(string? text)
+    {
+        if (text is null || !Uri.TryCreate(text, UriKind.Absolute, out var url))
+        {
+            return new Uri("about:blank");
+        }
+
+        return url.AbsolutePath.EndsWith('/') ? url : new Uri(url.AbsoluteUri + "/");
+    }
 }

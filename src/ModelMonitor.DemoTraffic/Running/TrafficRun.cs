@@ -50,6 +50,7 @@ public sealed class TrafficRun
             stoppingSource.CancelAfter(duration);
         }
 
+        var acknowledgedBeforeLive = counters.Acknowledged;
         var live = new LiveTrafficProducer(generator, _options, _output);
         var batches = BatchChannel.Create(_options.Concurrency);
         var producing = live.RunAsync(batches.Writer, stopping);
@@ -59,7 +60,7 @@ public sealed class TrafficRun
 
         await stoppingSource.CancelAsync();
         await statusTask;
-        var summary = TrafficSummary.From(counters, _options.RunId, liveElapsed, _options);
+        var summary = TrafficSummary.From(counters, acknowledgedBeforeLive, _options.RunId, liveElapsed, _options);
         await _output.WriteLineAsync(summary.ToText());
         if (_options.JsonSummary)
         {

@@ -11,6 +11,7 @@ public sealed record TrafficSummary(
     TimeSpan LiveElapsed,
     long Sent,
     long Acknowledged,
+    long LiveAcknowledged,
     long Rejected,
     long GaveUp,
     long Requests,
@@ -24,20 +25,20 @@ public sealed record TrafficSummary(
     int BatchSize,
     int Concurrency)
 {
-    /// <summary>Acknowledged records per second of the live phase (a backfill counts into it only if there was no live phase).</summary>
-    public double AcknowledgedPerSecond => LiveElapsed > TimeSpan.Zero ? Acknowledged / LiveElapsed.TotalSeconds : 0;
+    /// <summary>Acknowledged records per second of the live phase (the backfill is not in it).</summary>
+    public double AcknowledgedPerSecond => LiveElapsed > TimeSpan.Zero ? LiveAcknowledged / LiveElapsed.TotalSeconds : 0;
 
-    public static TrafficSummary From(TrafficCounters counters, string runId, TimeSpan elapsed, TrafficRunOptions options) => new(
-        runId, elapsed, counters.Sent, counters.Acknowledged, counters.Rejected, counters.GaveUp, counters.Requests,
+    public static TrafficSummary From(TrafficCounters counters, long acknowledgedBeforeLive, string runId, TimeSpan elapsed, TrafficRunOptions options) => new(
+        runId, elapsed, counters.Sent, counters.Acknowledged, counters.Acknowledged - acknowledgedBeforeLive, counters.Rejected, counters.GaveUp, counters.Requests,
         counters.Retries, counters.Throttled, counters.TransientFailures,
         counters.Latency.QuantileMilliseconds(0.5), counters.Latency.QuantileMilliseconds(0.9), counters.Latency.QuantileMilliseconds(0.99),
         counters.Latency.Max.TotalMilliseconds, options.BatchSize, options.Concurrency);
 
     public string ToText() => string.Create(
         CultureInfo.InvariantCulture,
-        $"summary: run {RunId} elapsed={LiveElapsed.TotalSeconds:0.0}s sent={Sent} acknowledged={Acknowledged} rejected={Rejected} " +
+        $"summary: run {RunId} live={LiveElapsed.TotalSeconds:0.0}s sent={Sent} acknowledged={Acknowledged} rejected={Rejected} " +
         $"gave_up={GaveUp} requests={Requests} retried={Retries} throttled={Throttled} transient_failures={TransientFailures} " +
-        $"achieved={AcknowledgedPerSecond:0.0} predictions/s latency p50={StatusReporter.Format(P50Ms)} p90={StatusReporter.Format(P90Ms)} " +
+        $"live_acknowledged={LiveAcknowledged} achieved={AcknowledgedPerSecond:0.0} predictions/s latency p50={StatusReporter.Format(P50Ms)} p90={StatusReporter.Format(P90Ms)} " +
         $"p99={StatusReporter.Format(P99Ms)} max={MaxMs:0.0}ms (batch {BatchSize}, concurrency {Concurrency})");
 
     public string ToJson()
@@ -47,9 +48,10 @@ public sealed record TrafficSummary(
         {
             writer.WriteStartObject();
             writer.WriteString("run_id", RunId);
-            writer.WriteNumber("elapsed_seconds", Math.Round(LiveElapsed.TotalSeconds, 3));
+            writer.WriteNumber("live_seconds", Math.Round(LiveElapsed.TotalSeconds, 3));
             writer.WriteNumber("sent", Sent);
             writer.WriteNumber("acknowledged", Acknowledged);
+            writer.WriteNumber("live_acknowledged", LiveAcknowledged);
             writer.WriteNumber("rejected", Rejected);
             writer.WriteNumber("gave_up", GaveUp);
             writer.WriteNumber("requests", Requests);

@@ -49,7 +49,7 @@ public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt,
         IncidentKind.DefaultStuck =>
             $"default stuck: {DemoScenarios.PrepTimeModel} feature {DemoScenarios.StuckDefaultFeature} now always uses its default (alert ModelMonitorFeatureDefaultRatioHigh)",
         IncidentKind.NaNValues =>
-            $"NaN values: {DemoScenarios.FraudModel} feature {DemoScenarios.NaNFeature} is NaN in ~{NaNRate:P0} of records (alert ModelMonitorFeatureNonFiniteValues)",
+            $"NaN values: {DemoScenarios.FraudModel} feature {DemoScenarios.NaNFeature} is NaN in ~{NaNRate * 100:0}% of records (alert ModelMonitorFeatureNonFiniteValues)",
         IncidentKind.PredictionShift =>
             $"prediction shift: {DemoScenarios.EtaPrimaryModel} prediction_result is now x{ShiftFactor:0.00} (alert ModelMonitorPredictionShift)",
         IncidentKind.PredictorSilence =>

@@ -63,7 +63,8 @@ public sealed class LatencyHistogram
             seen += Interlocked.Read(ref _buckets[i]);
             if (seen >= rank)
             {
-                return MinMilliseconds * Math.Pow(Gamma, i + 0.5);
+                // The midpoint can overshoot the largest value seen in the top bucket.
+                return Math.Min(MinMilliseconds * Math.Pow(Gamma, i + 0.5), Math.Max(Max.TotalMilliseconds, MinMilliseconds));
             }
         }
 
