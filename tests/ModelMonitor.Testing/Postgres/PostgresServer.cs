@@ -82,6 +82,7 @@ public sealed class PostgresServer : IAsyncDisposable
         }
 
         var binDirectory = FindBinDirectory();
+        DeleteStaleDirectories();
         var runAsPostgres = Environment.UserName == "root" || Environment.GetEnvironmentVariable("USER") == "root";
         var baseDirectory = Path.Combine(Path.GetTempPath(), "modelmonitor-pg-" + Guid.NewGuid().ToString("N")[..12]);
         // World-writable so the postgres user can create the data directory and the socket inside.
@@ -223,6 +224,29 @@ public sealed class PostgresServer : IAsyncDisposable
             ". The integration tests start a private Postgres cluster and cannot run without it. " +
             "Install it (Debian 12: `apt-get install -y postgresql-15`) or set " + BinDirectoryVariable +
             " to the directory holding initdb and pg_ctl.");
+    }
+
+    // A test process killed or cut short at exit (the ProcessExit handler has little time) stops its
+    // server but may leave the directory: remove those whose server no longer runs (no postmaster.pid).
+    private static void DeleteStaleDirectories()
+    {
+        foreach (var directory in Directory.GetDirectories(Path.GetTempPath(), "modelmonitor-pg-*"))
+        {
+            try
+            {
+                if (!File.Exists(Path.Combine(directory, "data", "postmaster.pid"))
+                    && Directory.GetLastWriteTimeUtc(directory) < DateTime.UtcNow.AddMinutes(-2))
+                {
+                    Directory.Delete(directory, recursive: true);
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
     }
 
     private static int FreePort()
