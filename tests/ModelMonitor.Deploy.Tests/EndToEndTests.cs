@@ -1,0 +1,460 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ModelMonitor.Testing.Postgres;
+using ModelMonitor.Testing.Tools;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace ModelMonitor.Deploy.Tests;
+
+/// <summary>
+/// The whole product with real binaries: prediction logs POSTed to the all-in-one host (API, aggregator,
+/// exporter) → Kafka → Postgres → /metrics → Prometheus with the repository's rule files → Alertmanager
+/// with the repository's routing → a webhook receiver run by the test. The same run evaluates every
+/// dashboard query against that Prometheus and every Postgres panel against that database.
+/// </summary>
+/// <remarks>
+/// <para>The all-in-one host runs as a child process (the built ModelMonitor.AllInOne.dll next to this
+/// assembly), not in-process: WebApplicationFactory serves from memory, and Prometheus needs a real port to
+/// scrape. A child process is also exactly what ./run.sh starts, with the same settings mechanism
+/// (environment variables).</para>
+/// <para>Kafka is librdkafka's mock cluster, like the host's embedded one, but owned by this test
+/// (<see cref="FaultyKafka"/>) so the test can make it fail produce requests for a moment: that is the only
+/// way to give the delivery-error and 5xx-ratio panels data. The host then takes the
+/// "Kafka:BootstrapServers is set" path.</para>
+/// <para>Only timings and URLs of alertmanager.yml are changed for the test (group_wait, group_interval,
+/// the webhook URLs); routes, matchers, receivers and inhibitions are the repository's. Rule files are used
+/// as they are: ModelMonitorFeatureDefaultRatioHigh has `for: 1m`, so this test takes about two minutes.</para>
+/// </remarks>
+public sealed partial class EndToEndTests(ITestOutputHelper output)
+{
+    private const string Predictor = "e2e_eta";
+    private const string Model = "e2e_eta_v1";
+    private const string ShadowModel = "e2e_eta_shadow";
+    private const string DefaultedFeature = "weather_index";
+    private static readonly string[] Features = ["distance_km", "market", "courier_rating", DefaultedFeature];
+    private static readonly string[] Markets = ["paris", "lyon", "berlin"];
+    private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+
+    [Fact]
+    public async Task A_feature_always_defaulted_reaches_the_webhook_as_an_alert_and_every_dashboard_query_returns_data()
+    {
+        var clock = Stopwatch.StartNew();
+        var prometheusBinary = ExternalTool.Require("prometheus", "prometheus");
+        var alertmanagerBinary = ExternalTool.Require("prometheus-alertmanager", "prometheus-alertmanager");
+        var promtool = ExternalTool.Require("promtool", "prometheus");
+        var allInOne = Path.Combine(AppContext.BaseDirectory, "ModelMonitor.AllInOne.dll");
+        Assert.True(File.Exists(allInOne), $"{allInOne} is missing: the test project references src/ModelMonitor.AllInOne, build it.");
+
+        using var temp = new TempDir();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+        await using var database = await PostgresDatabaseFixture.CreateAsync("e2e");
+        using var kafka = new FaultyKafka();
+        await using var webhook = await AlertWebhookReceiver.StartAsync();
+        var children = new List<ChildProcess>();
+        try
+        {
+            // --- The pipeline ---
+            var apiPort = FreePort();
+            var api = $"http://127.0.0.1:{apiPort}";
+            children.Add(ChildProcess.Start("ModelMonitor.AllInOne", "dotnet", [allInOne], new Dictionary<string, string>
+            {
+                ["ASPNETCORE_URLS"] = api,
+                ["ASPNETCORE_ENVIRONMENT"] = "Production",
+                ["ConnectionStrings__Postgres"] = database.ConnectionString,
+                ["Kafka__BootstrapServers"] = kafka.BootstrapServers,
+                ["Kafka__CreateTopic"] = "false", // the mock cannot create topics through the Admin API
+                ["Kafka__Topic"] = "modelmonitor.e2e",
+                ["Kafka__DeliveryTimeout"] = "00:00:03", // a failing Kafka answers 503 after 3 s
+                ["Aggregator__Windows"] = "1m,5m,1h",
+                ["Aggregator__FlushInterval"] = "00:00:00.500",
+                ["Exporter__RefreshInterval"] = "00:00:01",
+                ["Exporter__CompletionDelay"] = "00:00:02",
+            }, AppContext.BaseDirectory));
+            await children[^1].WaitUntilReadyAsync(http, $"{api}/readyz", TimeSpan.FromSeconds(90));
+
+            // --- Prometheus: the repository's rule files, a week-old history for the `offset 1w` panels ---
+            var prometheusPort = FreePort();
+            var prometheus = $"http://127.0.0.1:{prometheusPort}";
+            var alertmanagerPort = FreePort();
+            var alertmanager = $"http://127.0.0.1:{alertmanagerPort}";
+            var tsdb = temp.File("prometheus");
+            await BackfillLastWeekAsync(promtool, temp.File("last-week.om"), tsdb);
+            File.WriteAllText(temp.File("prometheus.yml"), $"""
+                # Generated by EndToEndTests: one all-in-one target scraped every second, the repository's rules.
+                global:
+                  scrape_interval: 1s
+                  scrape_timeout: 1s
+                  evaluation_interval: 1s
+                  external_labels:
+                    grafana_url: http://localhost:3000
+                rule_files:
+                  - {Repo.File("deploy", "prometheus", "rules")}/*.yml
+                alerting:
+                  alertmanagers:
+                    - static_configs:
+                        - targets: ["127.0.0.1:{alertmanagerPort}"]
+                scrape_configs:
+                  - job_name: modelmonitor-e2e
+                    static_configs:
+                      - targets: ["127.0.0.1:{apiPort}"]
+                """);
+            children.Add(ChildProcess.Start("prometheus", prometheusBinary,
+                [$"--config.file={temp.File("prometheus.yml")}", $"--storage.tsdb.path={tsdb}", $"--web.listen-address=127.0.0.1:{prometheusPort}"]));
+
+            // --- Alertmanager: the repository's file with short timings and the test's webhook ---
+            File.WriteAllText(temp.File("alertmanager.yml"), AlertmanagerConfigForTest(File.ReadAllText(Repo.File("deploy", "alertmanager", "alertmanager.yml")), webhook.BaseUrl));
+            children.Add(ChildProcess.Start("alertmanager", alertmanagerBinary,
+                [$"--config.file={temp.File("alertmanager.yml")}", $"--storage.path={temp.File("alertmanager")}",
+                 $"--web.listen-address=127.0.0.1:{alertmanagerPort}", "--cluster.listen-address="]));
+            await children[1].WaitUntilReadyAsync(http, $"{prometheus}/-/ready", TimeSpan.FromSeconds(60));
+            await children[2].WaitUntilReadyAsync(http, $"{alertmanager}/-/ready", TimeSpan.FromSeconds(60));
+            Log(clock, "pipeline, Prometheus and Alertmanager ready");
+
+            // --- A Kafka outage of a few seconds: 503s and delivery errors, then the API recovers ---
+            Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, Batch(DateTimeOffset.UtcNow, 5, 0))).StatusCode);
+            kafka.FailProduceRequests(100_000);
+            var duringOutage = await PostAsync(http, api, Batch(DateTimeOffset.UtcNow, 5, 1000));
+            kafka.StopFailingProduceRequests();
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, duringOutage.StatusCode);
+            await RetryUntilAsync(async () => (await PostAsync(http, api, Batch(DateTimeOffset.UtcNow, 5, 2000))).StatusCode == HttpStatusCode.Accepted,
+                TimeSpan.FromSeconds(30), "the API did not accept records again after the Kafka outage", children);
+            // A request of the wrong media type, for the requests-rejected-by-reason panel.
+            using (var wrongType = await http.PostAsync(new Uri($"{api}/v1/predictions"), new StringContent("x", Encoding.UTF8, "text/plain")))
+            {
+                Assert.Equal(HttpStatusCode.UnsupportedMediaType, wrongType.StatusCode);
+            }
+
+            Log(clock, "Kafka outage played");
+
+            // --- Traffic: the last completed minute at once (published at once), then live records ---
+            var now = DateTimeOffset.UtcNow;
+            var currentWindow = new DateTimeOffset(now.Ticks - (now.Ticks % Window.Ticks), TimeSpan.Zero);
+            Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, Batch(currentWindow - TimeSpan.FromSeconds(30), 60, 10_000))).StatusCode);
+            using var stopTraffic = new CancellationTokenSource();
+            var traffic = SendLiveTrafficAsync(http, api, stopTraffic.Token);
+            try
+            {
+                // --- The alert reaches on-call ---
+                var alert = await WaitForAlertAsync(webhook, "ModelMonitorFeatureDefaultRatioHigh", Model, TimeSpan.FromSeconds(150), children);
+                Log(clock, "alert received by the webhook");
+                var (receiver, firing) = alert;
+                Assert.Equal("warning", receiver); // routed by severity to the modelmonitor-warning webhook
+                Assert.Equal("firing", firing.GetProperty("status").GetString());
+                var labels = firing.GetProperty("labels");
+                Assert.Equal("ModelMonitorFeatureDefaultRatioHigh", labels.GetProperty("alertname").GetString());
+                Assert.Equal("warning", labels.GetProperty("severity").GetString());
+                Assert.Equal(Predictor, labels.GetProperty("predictor_name").GetString());
+                Assert.Equal(Model, labels.GetProperty("model_id").GetString());
+                Assert.Equal(DefaultedFeature, labels.GetProperty("feature").GetString());
+                var annotations = firing.GetProperty("annotations");
+                Assert.Equal($"Feature {DefaultedFeature} of {Predictor}/{Model} falls back to its default value", annotations.GetProperty("summary").GetString());
+                Assert.StartsWith("100% of the predictions of model e2e_eta_v1", annotations.GetProperty("description").GetString(), StringComparison.Ordinal);
+                Assert.Equal($"http://localhost:3000/d/modelmonitor-features/modelmonitor-features?var-predictor={Predictor}&var-model={Model}&var-feature={DefaultedFeature}",
+                    annotations.GetProperty("dashboard").GetString());
+                // Only the always-defaulted feature crossed the threshold.
+                Assert.DoesNotContain(webhook.Alerts(), a => a.Alert.GetProperty("labels").GetProperty("alertname").GetString() == "ModelMonitorFeatureDefaultRatioHigh"
+                    && a.Alert.GetProperty("labels").GetProperty("feature").GetString() != DefaultedFeature);
+
+                // --- Every dashboard query, against this Prometheus and this database ---
+                await AssertEveryPrometheusQueryReturnsDataAsync(http, prometheus, children);
+                Log(clock, "every dashboard PromQL expression returned data");
+                await AssertEveryPostgresPanelRunsAsync(database.DataSource);
+                Log(clock, "every Postgres panel returned rows");
+            }
+            finally
+            {
+                await stopTraffic.CancelAsync();
+                await traffic;
+            }
+        }
+        finally
+        {
+            foreach (var child in children.AsEnumerable().Reverse())
+            {
+                child.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Evaluates every PromQL target of every dashboard and the selector of every label_values variable
+    /// (with the variables set to this test's predictor, model, window 1m) as an instant query. Each must
+    /// succeed and return at least one series. A target of a panel repeated per feature must return data
+    /// for at least one of the test's features (a quantile needs a numeric feature, a category mix a
+    /// categorical one, as in Grafana where each repeated row shows one feature).
+    /// </summary>
+    private static async Task AssertEveryPrometheusQueryReturnsDataAsync(HttpClient http, string prometheus, List<ChildProcess> children)
+    {
+        var queries = new List<(string Where, List<string> Variants)>();
+        foreach (var dashboard in DashboardTests.LoadDashboards())
+        {
+            foreach (var target in dashboard.Targets.Where(t => t.Expr is not null))
+            {
+                queries.Add(($"{dashboard.File} '{target.PanelTitle}': {target.Expr}", Variants(target.Expr!)));
+            }
+
+            foreach (var (name, _, query) in dashboard.VariableQueries)
+            {
+                var selector = LabelValues().Match(query);
+                Assert.True(selector.Success, $"{dashboard.File}: variable {name} is not label_values(selector, label)");
+                queries.Add(($"{dashboard.File} variable {name}: {query}", Variants(selector.Groups["selector"].Value)));
+            }
+        }
+
+        Assert.True(queries.Count > 50, $"only {queries.Count} queries found");
+        // The shadow model's records make "primary vs other models" panels show both models.
+        var byModel = await QueryAsync(http, prometheus, $"max by (model_id) (modelmonitor_prediction_count{{predictor_name=\"{Predictor}\", window=\"1m\"}})");
+        Assert.Equal([ShadowModel, Model], byModel.Select(s => s.GetProperty("metric").GetProperty("model_id").GetString()).Order(StringComparer.Ordinal));
+
+        // Rates need two scrapes of a series: retry for a while before calling a query empty.
+        List<string> empty = [];
+        var deadline = Stopwatch.StartNew();
+        do
+        {
+            empty = [];
+            foreach (var (where, variants) in queries)
+            {
+                var any = false;
+                foreach (var variant in variants)
+                {
+                    if ((await QueryAsync(http, prometheus, variant)).Count > 0)
+                    {
+                        any = true;
+                        break;
+                    }
+                }
+
+                if (!any)
+                {
+                    empty.Add(where);
+                }
+            }
+
+            if (empty.Count > 0)
+            {
+                await Task.Delay(2000);
+            }
+        }
+        while (empty.Count > 0 && deadline.Elapsed < TimeSpan.FromSeconds(30));
+
+        Assert.True(empty.Count == 0, $"{empty.Count} of {queries.Count} dashboard queries returned no data:\n{string.Join('\n', empty)}\n{string.Join('\n', children.Select(c => c.Output()))}");
+    }
+
+    /// <summary>Runs the SQL of every Postgres panel (Grafana macros replaced by plain SQL) and expects rows:
+    /// the aggregator writes the open hourly window too.</summary>
+    private static async Task AssertEveryPostgresPanelRunsAsync(NpgsqlDataSource dataSource)
+    {
+        var panels = DashboardTests.LoadDashboards().SelectMany(d => d.Targets.Where(t => t.RawSql is not null).Select(t => (d.File, t.PanelTitle, Sql: t.RawSql!))).ToList();
+        Assert.NotEmpty(panels);
+        foreach (var (file, title, sql) in panels)
+        {
+            var text = TimeFilter().Replace(sql, m => $"{m.Groups["column"].Value} > now() - interval '6 hours'");
+            text = Substitute(text, Features);
+            await using var command = dataSource.CreateCommand(text);
+            var rows = 0;
+            await using (var reader = await command.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    rows++;
+                }
+            }
+
+            Assert.True(rows > 0, $"{file} '{title}' returned no rows:\n{text}");
+        }
+    }
+
+    /// <summary>The expression with Grafana's variables replaced, once per feature if it uses $feature.</summary>
+    private static List<string> Variants(string expression) =>
+        VariableUse().Matches(expression).Any(m => m.Groups["name"].Value == "feature")
+            ? [.. Features.Select(f => Substitute(expression, [f]))]
+            : [Substitute(expression, Features)];
+
+    /// <summary>Grafana's variables as this test's values; ${x:sqlstring} as a quoted SQL list. Built-in
+    /// intervals as DashboardTests substitutes them for promtool ($__rate_interval 1m, $__range 1h).</summary>
+    private static string Substitute(string text, string[] features) => VariableUse().Replace(text, m =>
+    {
+        string[] values = m.Groups["name"].Value switch
+        {
+            "predictor" => [Predictor],
+            "model" => [Model],
+            "window" => ["1m"],
+            "feature" => features,
+            "__rate_interval" or "__interval" => ["1m"],
+            "__range" => ["1h"],
+            var other => throw new InvalidOperationException($"Grafana variable ${other} has no value in {nameof(EndToEndTests)}"),
+        };
+        return m.Groups["format"].Value == "sqlstring"
+            ? string.Join(',', values.Select(v => "'" + v.Replace("'", "''", StringComparison.Ordinal) + "'"))
+            : string.Join('|', values);
+    });
+
+    private static async Task<List<JsonElement>> QueryAsync(HttpClient http, string prometheus, string query)
+    {
+        using var response = await http.GetAsync(new Uri($"{prometheus}/api/v1/query?query={Uri.EscapeDataString(query)}"));
+        var body = await response.Content.ReadAsStringAsync();
+        using var json = JsonDocument.Parse(body);
+        Assert.True(json.RootElement.GetProperty("status").GetString() == "success", $"{query}\n{body}");
+        var data = json.RootElement.GetProperty("data");
+        var result = data.GetProperty("result");
+        return data.GetProperty("resultType").GetString() is "scalar" or "string"
+            ? [result.Clone()]
+            : [.. result.EnumerateArray().Select(e => e.Clone())];
+    }
+
+    private static async Task<(string Receiver, JsonElement Alert)> WaitForAlertAsync(AlertWebhookReceiver webhook, string alertName, string model,
+        TimeSpan timeout, List<ChildProcess> children)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < timeout)
+        {
+            foreach (var (receiver, alert) in webhook.Alerts())
+            {
+                var labels = alert.GetProperty("labels");
+                if (labels.GetProperty("alertname").GetString() == alertName && labels.TryGetProperty("model_id", out var m) && m.GetString() == model)
+                {
+                    return (receiver, alert);
+                }
+            }
+
+            Assert.DoesNotContain(children, c => c.HasExited);
+            await Task.Delay(500);
+        }
+
+        var received = string.Join('\n', webhook.Notifications.Select(n => n.Body.ToString()));
+        throw new TimeoutException($"{alertName} for {model} did not reach the webhook within {timeout}. Received:\n{received}\n{string.Join('\n', children.Select(c => c.Output()))}");
+    }
+
+    /// <summary>Live records every second (sent_at = now) so every completed 1m window of the run shows the
+    /// defaulted feature, for the primary and the shadow model.</summary>
+    private static async Task SendLiveTrafficAsync(HttpClient http, string api, CancellationToken stop)
+    {
+        var sequence = 100_000;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                using var response = await PostAsync(http, api, Batch(DateTimeOffset.UtcNow, 20, sequence), stop);
+                sequence += 20;
+                await Task.Delay(1000, stop);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private static Task<HttpResponseMessage> PostAsync(HttpClient http, string api, string json, CancellationToken cancellationToken = default) =>
+        http.PostAsync(new Uri($"{api}/v1/predictions"), new StringContent(json, Encoding.UTF8, "application/json"), cancellationToken);
+
+    /// <summary>
+    /// <paramref name="count"/> predictions of the primary model and as many of its shadow (same
+    /// prediction_id). weather_index is always listed in default_values_used; courier_rating is NaN in
+    /// one record of ten (a bare NaN token, as the API accepts); market is categorical.
+    /// </summary>
+    private static string Batch(DateTimeOffset sentAt, int count, int firstSequence)
+    {
+        var json = new StringBuilder("[");
+        var random = new Random(firstSequence);
+        for (var i = 0; i < count; i++)
+        {
+            var sequence = firstSequence + i;
+            var distance = 1 + (random.NextDouble() * 9);
+            var rating = sequence % 10 == 0 ? "NaN" : (3 + (random.NextDouble() * 2)).ToString("R", CultureInfo.InvariantCulture);
+            foreach (var (model, shift) in new[] { (Model, 0.0), (ShadowModel, 1.5) })
+            {
+                var result = (8 + (distance * 2) + shift).ToString("R", CultureInfo.InvariantCulture);
+                json.Append(json.Length > 1 ? "," : "").Append(CultureInfo.InvariantCulture,
+                    $"{{\"sent_at\":\"{sentAt.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\",\"prediction_id\":\"e2e-{sequence}\",")
+                    .Append(CultureInfo.InvariantCulture, $"\"predictor_name\":\"{Predictor}\",\"model_id\":\"{model}\",")
+                    .Append(CultureInfo.InvariantCulture, $"\"features\":{{\"distance_km\":{distance.ToString("R", CultureInfo.InvariantCulture)},")
+                    .Append(CultureInfo.InvariantCulture, $"\"market\":\"{Markets[sequence % Markets.Length]}\",\"courier_rating\":{rating},\"{DefaultedFeature}\":0}},")
+                    .Append(CultureInfo.InvariantCulture, $"\"prediction_result\":{result},\"default_values_used\":[\"{DefaultedFeature}\"]}}");
+            }
+        }
+
+        return json.Append(']').ToString();
+    }
+
+    /// <summary>
+    /// A block of last week's history for the panels comparing with `offset 1w` (Prometheus cannot have it
+    /// from a fresh start): the primary model's prediction mean and stddev around now − 1 week, written
+    /// with `promtool tsdb create-blocks-from openmetrics` into the TSDB directory before Prometheus starts.
+    /// </summary>
+    private static async Task BackfillLastWeekAsync(string promtool, string input, string tsdb)
+    {
+        var weekAgo = DateTimeOffset.UtcNow.AddDays(-7).ToUnixTimeSeconds();
+        var text = new StringBuilder();
+        foreach (var (metric, value) in new[] { ("modelmonitor_prediction_mean", 18.0), ("modelmonitor_prediction_stddev", 4.0) })
+        {
+            text.Append(CultureInfo.InvariantCulture, $"# TYPE {metric} gauge\n");
+            for (var t = weekAgo - 900; t <= weekAgo + 900; t += 15)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"{metric}{{predictor_name=\"{Predictor}\",model_id=\"{Model}\",window=\"1m\"}} {value} {t}\n");
+            }
+        }
+
+        File.WriteAllText(input, text.Append("# EOF\n").ToString());
+        Directory.CreateDirectory(tsdb);
+        var (exitCode, toolOutput) = await ExternalTool.RunAsync(promtool, ["tsdb", "create-blocks-from", "openmetrics", input, tsdb]);
+        Assert.True(exitCode == 0, $"promtool tsdb create-blocks-from openmetrics failed:\n{toolOutput}");
+    }
+
+    /// <summary>alertmanager.yml with only timings and URLs changed: every group_wait 1s and group_interval
+    /// 5s (so a notification leaves at once), the webhook URLs pointing at the test's receiver.</summary>
+    internal static string AlertmanagerConfigForTest(string config, string webhookBaseUrl)
+    {
+        var changed = GroupWait().Replace(config, "${indent}group_wait: 1s");
+        changed = GroupInterval().Replace(changed, "${indent}group_interval: 5s");
+        changed = changed.Replace("http://127.0.0.1:5001/alerts/", webhookBaseUrl + "/alerts/", StringComparison.Ordinal);
+        Assert.Contains(webhookBaseUrl + "/alerts/warning", changed, StringComparison.Ordinal);
+        Assert.Contains(webhookBaseUrl + "/alerts/critical", changed, StringComparison.Ordinal);
+        return changed;
+    }
+
+    private static async Task RetryUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string failure, List<ChildProcess> children)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (deadline.Elapsed > timeout)
+            {
+                Assert.Fail($"{failure}\n{string.Join('\n', children.Select(c => c.Output()))}");
+            }
+
+            await Task.Delay(500);
+        }
+    }
+
+    private void Log(Stopwatch clock, string message) =>
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clock.Elapsed.TotalSeconds,6:F1} s  {message}"));
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [GeneratedRegex(@"\$\{(?<name>\w+)(:(?<format>\w+))?\}|\$(?<name>\w+)")]
+    private static partial Regex VariableUse();
+
+    [GeneratedRegex(@"\$__timeFilter\((?<column>\w+)\)")]
+    private static partial Regex TimeFilter();
+
+    [GeneratedRegex(@"^label_values\((?<selector>.+),\s*(?<label>\w+)\)$")]
+    private static partial Regex LabelValues();
+
+    [GeneratedRegex(@"(?m)^(?<indent>\s*)group_wait:.*$")]
+    private static partial Regex GroupWait();
+
+    [GeneratedRegex(@"(?m)^(?<indent>\s*)group_interval:.*$")]
+    private static partial Regex GroupInterval();
+}
