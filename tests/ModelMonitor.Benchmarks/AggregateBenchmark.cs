@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using System.Globalization;
+using Confluent.Kafka;
+using Dapper;
+using ModelMonitor.Core.Contracts;
+using ModelMonitor.Core.Statistics;
+using ModelMonitor.Core.Windows;
+using ModelMonitor.Hosting.Kafka;
+using Npgsql;
+
+namespace ModelMonitor.Benchmarks;
+
+/// <summary>
+/// Scenario 2: predictions/s consumed, aggregated and committed to Postgres by the aggregator (a child
+/// process, default settings: windows 5m,1h, flush every 5 s or 200k records). The topic is pre-filled,
+/// then kept topped up: this process produces only while the aggregator's backlog (produced − consumed,
+/// from its /metrics) is under <see cref="Backlog"/> records, so the aggregator is never starved and the
+/// mock broker never holds more than ~5 MB per partition (it would delete unread data). The rate is
+/// Δ(sum of committed offsets in Postgres) / Δt between the first and the last commit seen.
+/// </summary>
+internal static class AggregateBenchmark
+{
+    private const int Backlog = 30_000;
+
+    public static async Task RunAsync(BenchmarkContext context)
+    {
+        var duration = TimeSpan.FromSeconds(Math.Max(context.Options.Seconds * 2, 15));
+        var records = Workload.Records(50_000, i => DateTimeOffset.UtcNow.AddSeconds(-i % 60));
+        var messages = Workload.KafkaMessages(records);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"records: demo generator, {records.Average(r => r.Features.Count):F1} features, {messages.Average(m => m.Value.Length):F0} B each; measured for {duration.TotalSeconds:F0} s after the first commit; backlog kept ≤ {Backlog:N0}"));
+        Console.WriteLine("run  committed/s  consumed/s  aggregator CPU (cores)  predictions per CPU-second  flushes  flush ms avg  flush share of CPU time");
+        var rates = new List<double[]>();
+        using var cluster = new MockKafkaCluster();
+        for (var run = 1; run <= context.Options.Runs; run++)
+        {
+            rates.Add(await RunOnceAsync(context, cluster, messages, duration, run));
+        }
+        Console.WriteLine("-- median of the runs --");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"committed {Stats.Median(rates.Select(r => r[0])):F0}/s, consumed {Stats.Median(rates.Select(r => r[1])):F0}/s, {Stats.Median(rates.Select(r => r[2])):F2} cores, {Stats.Median(rates.Select(r => r[3])):F0} predictions per CPU-second"));
+        Profile(messages);
+    }
+
+    private static async Task<double[]> RunOnceAsync(BenchmarkContext context, MockKafkaCluster cluster, List<Message<byte[], byte[]>> messages, TimeSpan duration, int run)
+    {
+        var database = await context.NewDatabaseAsync("aggregate");
+        var topic = $"bench.aggregate.{Guid.NewGuid():N}";
+        using var producer = Workload.ApiLikeProducer(cluster.BootstrapServers);
+        long produced = 0;
+        for (; produced < Backlog; produced++)
+        {
+            Workload.Produce(producer, topic, messages[(int)(produced % messages.Count)], _ => { });
+        }
+        producer.Flush(TimeSpan.FromSeconds(30));
+
+        var port = ChildProcess.FreePort();
+        await using var aggregator = ChildProcess.Start("ModelMonitor.Aggregator", [], new Dictionary<string, string>
+        {
+            ["Urls"] = $"http://127.0.0.1:{port}",
+            ["ConnectionStrings__Postgres"] = database,
+            ["Kafka__BootstrapServers"] = cluster.BootstrapServers,
+            ["Kafka__Topic"] = topic,
+        }, context.Options.LogDirectory);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(5) };
+        await aggregator.WaitHttpOkAsync($"http://127.0.0.1:{port}/healthz", TimeSpan.FromSeconds(60));
+
+        using var stop = new CancellationTokenSource();
+        long consumed = 0;
+        var topUp = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    Interlocked.Exchange(ref consumed, (long)Metric(await http.GetStringAsync("/metrics", stop.Token), "modelmonitor_aggregator_records_consumed_total"));
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                }
+                while (!stop.IsCancellationRequested && produced - Interlocked.Read(ref consumed) < Backlog)
+                {
+                    Workload.Produce(producer, topic, messages[(int)(produced % messages.Count)], _ => { });
+                    produced++;
+                }
+                producer.Poll(TimeSpan.Zero);
+                await Task.Delay(50, CancellationToken.None);
+            }
+        });
+
+        await using var db = NpgsqlDataSource.Create(database);
+        (TimeSpan At, long Committed, TimeSpan Cpu, double Consumed)? first = null, last = null;
+        var clock = Stopwatch.StartNew();
+        var lastValue = 0L;
+        while (clock.Elapsed < TimeSpan.FromSeconds(90) && (first is null || clock.Elapsed - first.Value.At < duration))
+        {
+            await Task.Delay(50);
+            long committed;
+            try
+            {
+                await using var connection = await db.OpenConnectionAsync();
+                committed = await connection.ExecuteScalarAsync<long?>("SELECT sum(next_offset)::bigint FROM consumer_offsets") ?? 0;
+            }
+            catch (PostgresException)
+            {
+                continue; // schema not migrated yet
+            }
+            if (committed != lastValue)
+            {
+                lastValue = committed;
+                var sample = (clock.Elapsed, committed, aggregator.CpuTime(), (double)Interlocked.Read(ref consumed));
+                first ??= sample;
+                last = sample;
+            }
+        }
+        var metricsText = await http.GetStringAsync("/metrics");
+        await stop.CancelAsync();
+        await topUp;
+        if (first is null || last is null || last.Value.At == first.Value.At)
+        {
+            Console.WriteLine($"{run,-4} fewer than two commits seen within 90 s; see {aggregator.LogPath}");
+            return [0, 0, 0, 0];
+        }
+        var seconds = (last.Value.At - first.Value.At).TotalSeconds;
+        var committedRate = (last.Value.Committed - first.Value.Committed) / seconds;
+        var consumedRate = (last.Value.Consumed - first.Value.Consumed) / seconds;
+        var cores = (last.Value.Cpu - first.Value.Cpu).TotalSeconds / seconds;
+        var flushes = Metric(metricsText, "modelmonitor_aggregator_flushes_total");
+        var flushSeconds = Metric(metricsText, "modelmonitor_aggregator_flush_duration_seconds_sum");
+        var cpuTotal = aggregator.CpuTime().TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{run,-4} {committedRate,-12:F0} {consumedRate,-11:F0} {cores,-23:F2} {committedRate / cores,-27:F0} {flushes,-8:F0} {1000 * flushSeconds / flushes,-13:F0} {flushSeconds / cpuTotal:P0} (wall time of flushes / process CPU)"));
+        return [committedRate, consumedRate, cores, committedRate / cores];
+    }
+
+    /// <summary>The value of an unlabelled sample in Prometheus text.</summary>
+    public static double Metric(string text, string name)
+    {
+        foreach (var line in text.AsSpan().EnumerateLines())
+        {
+            if (line.StartsWith(name) && line.Length > name.Length && line[name.Length] == ' ')
+            {
+                return double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// Where the time goes, per record, single thread, in this process: decode (PredictionLogCodec.TryDecode,
+    /// as the consumer does) and accumulate (the public accumulators the aggregator's delta uses, for
+    /// 2 windows). The remainder of the aggregator's CPU time is Kafka fetch/consume, flushes and the host.
+    /// </summary>
+    private static void Profile(List<Message<byte[], byte[]>> messages)
+    {
+        var logs = new PredictionLog[messages.Count];
+        var watch = new Stopwatch();
+        double decodeUs = double.MaxValue, accumulateUs = double.MaxValue;
+        var windows = new[] { WindowSize.Parse("5m"), WindowSize.Parse("1h") };
+        for (var round = 0; round < 3; round++)
+        {
+            watch.Restart();
+            for (var i = 0; i < messages.Count; i++)
+            {
+                PredictionLogCodec.TryDecode(messages[i].Value, out var decoded, out _);
+                logs[i] = decoded!;
+            }
+            decodeUs = Math.Min(decodeUs, watch.Elapsed.TotalMicroseconds / messages.Count);
+
+            watch.Restart();
+            var models = new Dictionary<(long, string, string), (ModelAccumulator Model, Dictionary<string, FeatureAccumulator> Features)>();
+            foreach (var log in logs)
+            {
+                foreach (var window in windows)
+                {
+                    var key = (window.WindowStart(log!.SentAt).ToUnixTimeSeconds() * 10 + window.Seconds, log.PredictorName, log.ModelId);
+                    if (!models.TryGetValue(key, out var entry))
+                    {
+                        models[key] = entry = (new ModelAccumulator(), new Dictionary<string, FeatureAccumulator>(StringComparer.Ordinal));
+                    }
+                    entry.Model.Add(log.PredictionResult);
+                    foreach (var (name, value) in log.Features)
+                    {
+                        if (!entry.Features.TryGetValue(name, out var feature))
+                        {
+                            entry.Features[name] = feature = new FeatureAccumulator();
+                        }
+                        feature.Add(value);
+                    }
+                }
+            }
+            accumulateUs = Math.Min(accumulateUs, watch.Elapsed.TotalMicroseconds / messages.Count);
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"profile (one thread, best of 3 over {messages.Count:N0} records): decode {decodeUs:F2} µs/record ({1e6 / decodeUs:F0}/s alone), accumulate 2 windows {accumulateUs:F2} µs/record ({1e6 / accumulateUs:F0}/s alone); decode+accumulate bound {1e6 / (decodeUs + accumulateUs):F0}/s per core"));
+    }
+}

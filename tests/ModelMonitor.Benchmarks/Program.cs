@@ -1,0 +1,73 @@
+using System.Globalization;
+using ModelMonitor.Benchmarks;
+
+// tests/ModelMonitor.Benchmarks/run.sh [scenario...] [--runs N] [--seconds S] [--memory-minutes M] [--freshness-seconds S]
+// Scenarios: ingest aggregate sql-baseline exporter freshness memory (default: all, memory last).
+var all = new[] { "ingest", "aggregate", "sql-baseline", "exporter", "freshness", "memory" };
+var options = BenchmarkOptions.Parse(args, all);
+if (options is null)
+{
+    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150]");
+    return 1;
+}
+
+Console.WriteLine(Machine.Describe());
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"runs per scenario: {options.Runs} (median reported); load per measured phase: {options.Seconds} s; logs: {options.LogDirectory}"));
+await using var context = new BenchmarkContext(options);
+foreach (var scenario in options.Scenarios)
+{
+    Console.WriteLine();
+    Console.WriteLine($"== {scenario} ==");
+    var task = scenario switch
+    {
+        "ingest" => IngestBenchmark.RunAsync(context),
+        "aggregate" => AggregateBenchmark.RunAsync(context),
+        "sql-baseline" => SqlBaselineBenchmark.RunAsync(context),
+        "exporter" => ExporterBenchmark.RunAsync(context),
+        "freshness" => SteadyLoadBenchmark.RunAsync(context, TimeSpan.FromSeconds(options.FreshnessSeconds), memory: false),
+        "memory" => SteadyLoadBenchmark.RunAsync(context, TimeSpan.FromMinutes(options.MemoryMinutes), memory: true),
+        _ => throw new InvalidOperationException(scenario),
+    };
+    await task;
+}
+return 0;
+
+namespace ModelMonitor.Benchmarks
+{
+    internal sealed record BenchmarkOptions(IReadOnlyList<string> Scenarios, int Runs, double Seconds, double MemoryMinutes, double FreshnessSeconds, string LogDirectory)
+    {
+        public static BenchmarkOptions? Parse(string[] args, string[] all)
+        {
+            var scenarios = new List<string>();
+            int runs = 3;
+            double seconds = 8, memoryMinutes = 10, freshnessSeconds = 150;
+            for (var i = 0; i < args.Length; i++)
+            {
+                switch (args[i])
+                {
+                    case "--runs" when i + 1 < args.Length:
+                        runs = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                        break;
+                    case "--seconds" when i + 1 < args.Length:
+                        seconds = double.Parse(args[++i], CultureInfo.InvariantCulture);
+                        break;
+                    case "--memory-minutes" when i + 1 < args.Length:
+                        memoryMinutes = double.Parse(args[++i], CultureInfo.InvariantCulture);
+                        break;
+                    case "--freshness-seconds" when i + 1 < args.Length:
+                        freshnessSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture);
+                        break;
+                    case var name when all.Contains(name):
+                        scenarios.Add(name);
+                        break;
+                    default:
+                        return null;
+                }
+            }
+            var logs = Path.Combine(Path.GetTempPath(), "modelmonitor-bench-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+            Directory.CreateDirectory(logs);
+            return new BenchmarkOptions(scenarios.Count == 0 ? all : scenarios, runs, seconds, memoryMinutes, freshnessSeconds, logs);
+        }
+    }
+}

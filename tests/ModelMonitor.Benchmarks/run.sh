@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# ModelMonitor system benchmarks (issue 6). Usage:
+#   tests/ModelMonitor.Benchmarks/run.sh [ingest|aggregate|sql-baseline|exporter|freshness|memory]... \
+#       [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150]
+# No scenario = all of them (memory last: 10 minutes by default). Builds Release, starts a private
+# Postgres (initdb, random port), librdkafka's mock Kafka cluster and the services as child processes,
+# prints the machine and per scenario the figures of each run and their median. Needs the Debian
+# packages librdkafka1 and postgresql (./test.sh installs them).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+dotnet build -c Release tests/ModelMonitor.Benchmarks/ModelMonitor.Benchmarks.csproj -nologo -v q -clp:ErrorsOnly
+exec dotnet tests/ModelMonitor.Benchmarks/bin/Release/net10.0/ModelMonitor.Benchmarks.dll "$@"
