@@ -161,4 +161,28 @@ internal static class Services
 
         Assert.Fail($"Timed out after {timeout}: {what()}");
     }
+
+    /// <summary>Lines in the ledger so far (read while the generator appends).</summary>
+    public static int LedgerLines(string path)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            var count = 0;
+            int b;
+            while ((b = stream.ReadByte()) >= 0)
+            {
+                if (b == '\n')
+                {
+                    count++;
+                }
+            }
+
+            return count;
+        }
+        catch (FileNotFoundException)
+        {
+            return 0;
+        }
+    }
 }
