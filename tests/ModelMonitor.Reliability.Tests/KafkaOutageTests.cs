@@ -91,18 +91,22 @@ public sealed class KafkaOutageTests(ITestOutputHelper output)
             Assert.True(recovered < TimeSpan.FromSeconds(15), $"recovered only {recovered} after Kafka came back");
             Assert.False(api.HasExited);
 
-            // The generator was throttled and its resends landed: records made during the outage are acknowledged.
+            // The generator was throttled and its resends landed. (Its bounded batch queue stops it from making
+            // records a second or so into the outage: those first records were answered 503 and resent.)
             var acknowledged = Services.ReadLedger(ledger);
             var records = TopicContents.ReadAll(kafka.BootstrapServers, topic, Partitions);
             var missing = TopicContents.Missing(acknowledged, records);
             Assert.True(missing.Count == 0, $"{missing.Count} of {acknowledged.Count} acknowledged generator records are not in Kafka, e.g. {string.Join(", ", missing.Take(5))}");
             var probeMissing = probe.Acknowledged().Except(records.Select(r => r.PredictionId)).ToList();
             Assert.True(probeMissing.Count == 0, $"{probeMissing.Count} acknowledged probe records are not in Kafka");
+            // Throttled batches are resent after Retry-After without limit; none was given up, so every one of
+            // them was acknowledged in the end.
             Assert.Matches(@"throttled=[1-9]", summary);
+            Assert.Contains(" gave_up=0 ", summary, StringComparison.Ordinal);
             var startedAt = DateTimeOffset.UtcNow - clock.Elapsed;
             var acknowledgedKeys = acknowledged.ToHashSet();
             var madeDuringOutage = records.Count(r => r.PredictorName != "probe" && acknowledgedKeys.Contains((r.PredictionId, r.ModelId))
-                && r.SentAt > startedAt + down + TimeSpan.FromSeconds(2) && r.SentAt < startedAt + up - TimeSpan.FromSeconds(2));
+                && r.SentAt > startedAt + down && r.SentAt < startedAt + up);
             output.WriteLine($"{acknowledged.Count} generator records acknowledged, {madeDuringOutage} of them made during the outage");
             Assert.True(madeDuringOutage > 0, "no record generated during the outage was acknowledged after it: the generator's retries did not land");
 

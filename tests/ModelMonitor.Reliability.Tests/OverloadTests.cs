@@ -10,20 +10,20 @@ namespace ModelMonitor.Reliability.Tests;
 /// by clients that ignore Retry-After. It sheds the excess with 429 + Retry-After; the requests it accepts
 /// keep a bounded latency and its memory stays flat.
 /// </summary>
-[Collection(nameof(CpuHeavyCollection))]
+[Collection(nameof(CpuHeavyTests))]
 public sealed class OverloadTests(ITestOutputHelper output)
 {
     private const int MaxConcurrentRequests = 4;
     private const int MaxQueuedRequests = 8;
-    private const int RecordsPerRequest = 20;
+    private const int RecordsPerRequest = 100;
 
-    // Memory bound over the peak at the measured capacity: at most 12 requests of 20 records are held
-    // (a few KB each) and rejected requests hold nothing, so shedding should cost next to no memory; 64 MB
+    // Memory bound over the peak at the measured capacity: at most 12 requests of 100 records are held
+    // (~20 KB each) and rejected requests hold nothing, so shedding should cost next to no memory; 64 MB
     // leaves room for GC heap sizing and Kestrel's connection buffers for the extra connections.
     private const long GrowthBound = 64L * 1024 * 1024;
 
     [Fact]
-    public async Task Twice_the_sustainable_rate_is_shed_with_429_and_Retry_After_with_bounded_latency_and_memory()
+    public async Task Twice_the_sustainable_rate_and_more_is_shed_with_429_and_Retry_After_with_bounded_latency_and_memory()
     {
         using var kafka = new ControllableKafkaCluster();
         var topic = KafkaMockCluster.UniqueTopic("overload");
@@ -38,15 +38,19 @@ public sealed class OverloadTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         await using var memory = new MemorySampler(api.ResidentBytes, clock, TimeSpan.FromMilliseconds(100));
 
-        // Capacity: as many closed-loop clients as the API processes at once, each sending back to back.
+        // Capacity: as many closed-loop clients, each sending back to back, as the API admits (in progress +
+        // queued): the server is never idle and never has to shed.
         var capacity = await MeasureCapacityAsync(port, clock, TimeSpan.FromSeconds(4));
         var capacityEnd = clock.Elapsed;
         Assert.True(capacity > 10, $"the API sustained only {capacity:0} requests/s");
 
-        // Overload: an open loop at twice that rate; nobody waits for Retry-After.
-        await using var probe = new ProbeClient(Services.Url(port), clock, RecordsPerRequest);
+        // Overload: an open loop at five times that rate, nobody waiting for Retry-After, the same 100-record
+        // body every time so the client's own cost stays small. (The closed-loop figure underestimates what
+        // the server sustains, by the clients' overhead on 2 shared cores; the assertion below checks that the
+        // offered rate really was at least twice the goodput achieved under overload.)
+        await using var probe = new ProbeClient(Services.Url(port), clock, RecordsPerRequest, reuseBody: true);
         var overloadStart = clock.Elapsed;
-        probe.Start(requestsPerSecond: 2 * capacity, maxInFlight: 2000);
+        probe.Start(requestsPerSecond: 5 * capacity, maxInFlight: 2000);
         await Task.Delay(TimeSpan.FromSeconds(8));
         await probe.StopAsync();
         var overloadEnd = clock.Elapsed;
@@ -58,16 +62,19 @@ public sealed class OverloadTests(ITestOutputHelper output)
         var goodput = accepted.Count / (overloadEnd - overloadStart).TotalSeconds;
         var before = memory.Peak(TimeSpan.Zero, capacityEnd);
         var during = memory.Peak(overloadStart, overloadEnd);
-        // Little's law: an accepted request waits behind at most the 4 in progress and 8 queued, each served
-        // at the measured rate; 4x that (at least 1 s) for a shared 2-core machine.
-        var latencyBound = TimeSpan.FromSeconds(Math.Max(1, 4 * (MaxConcurrentRequests + MaxQueuedRequests) / capacity));
-        output.WriteLine($"capacity {capacity:0} requests/s ({capacity * RecordsPerRequest:0} predictions/s); offered {2 * capacity:0}/s for 8 s: {ProbeClient.Describe(results)}");
+        // Little's law: an accepted request waits behind at most the 4 in progress and 8 queued, each served at
+        // the measured rate: ~0.1 s. On 2 shared cores the load loop itself takes CPU from the API (measured
+        // p99 0.15-1 s), so the bound is 2.5 s (or 10x Little's figure): it still fails an unbounded queue,
+        // where requests offered at 3x for 8 s would wait ~5 s by the end.
+        var latencyBound = TimeSpan.FromSeconds(Math.Max(2.5, 10 * (MaxConcurrentRequests + MaxQueuedRequests) / capacity));
+        output.WriteLine($"capacity {capacity:0} requests/s ({capacity * RecordsPerRequest:0} predictions/s); offered {results.Count / 8.0:0}/s for 8 s: {ProbeClient.Describe(results)}");
         output.WriteLine($"goodput {goodput:0}/s; accepted p99 {acceptedP99.TotalMilliseconds:0} ms (bound {latencyBound.TotalMilliseconds:0} ms); shed p99 {shedP99.TotalMilliseconds:0} ms");
         output.WriteLine($"RSS peak at capacity {MemorySampler.Megabytes(before)}, under overload {MemorySampler.Megabytes(during)}");
 
         Assert.All(results, r => Assert.True(r.Status is 202 or 429 or 503, $"HTTP {r.Status} {r.Error}"));
         Assert.All(shed, r => Assert.True(r.HasRetryAfter, $"HTTP {r.Status} without Retry-After"));
-        Assert.True(shed.Count >= results.Count / 5, $"only {shed.Count} of {results.Count} requests shed at twice the capacity");
+        Assert.True(results.Count / (overloadEnd - overloadStart).TotalSeconds >= 2 * goodput, $"offered {results.Count} requests in 8 s: not twice the goodput {goodput:0}/s");
+        Assert.True(shed.Count >= results.Count / 4, $"only {shed.Count} of {results.Count} requests shed at twice the capacity");
         Assert.True(goodput >= capacity / 3, $"goodput collapsed to {goodput:0}/s under overload (capacity {capacity:0}/s)");
         Assert.True(acceptedP99 < latencyBound, $"accepted p99 {acceptedP99} over {latencyBound}");
         Assert.True(shedP99 < TimeSpan.FromSeconds(1), $"shedding itself is slow: p99 {shedP99}");
@@ -82,15 +89,15 @@ public sealed class OverloadTests(ITestOutputHelper output)
     private static async Task<double> MeasureCapacityAsync(int port, Stopwatch clock, TimeSpan duration)
     {
         await using var client = new ProbeClient(Services.Url(port), clock, RecordsPerRequest);
+        var (body, _) = client.NextBatch();
         using var http = new HttpClient();
         var endpoint = new Uri(Services.Url(port), "v1/predictions");
         var accepted = 0;
         var end = clock.Elapsed + duration;
-        var workers = Enumerable.Range(0, MaxConcurrentRequests).Select(async _ =>
+        var workers = Enumerable.Range(0, MaxConcurrentRequests + MaxQueuedRequests).Select(async _ =>
         {
             while (clock.Elapsed < end)
             {
-                var (body, _) = client.NextBatch();
                 using var content = new StringContent(body, Encoding.UTF8, "application/json");
                 using var response = await http.PostAsync(endpoint, content);
                 if ((int)response.StatusCode == 202)
@@ -105,5 +112,5 @@ public sealed class OverloadTests(ITestOutputHelper output)
 }
 
 /// <summary>Tests that load the CPU on purpose run alone, after the others, so they do not skew the others' timings.</summary>
-[CollectionDefinition(nameof(CpuHeavyCollection), DisableParallelization = true)]
-public sealed class CpuHeavyCollection;
+[CollectionDefinition(nameof(CpuHeavyTests), DisableParallelization = true)]
+public sealed class CpuHeavyTests;

@@ -27,7 +27,10 @@ internal sealed class ProbeClient : IAsyncDisposable
     private Task? _loop;
     private long _sequence;
 
-    public ProbeClient(Uri baseUrl, Stopwatch clock, int recordsPerRequest = 5, TimeSpan? timeout = null)
+    private readonly (string Body, List<string> Ids)? _fixedBatch;
+
+    /// <param name="reuseBody">Send the same batch every time (overload: keeps the client's own CPU cost low).</param>
+    public ProbeClient(Uri baseUrl, Stopwatch clock, int recordsPerRequest = 5, bool reuseBody = false, TimeSpan? timeout = null)
     {
         _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 2000, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
         {
@@ -36,6 +39,7 @@ internal sealed class ProbeClient : IAsyncDisposable
         _endpoint = new Uri(baseUrl, "v1/predictions");
         _clock = clock;
         _recordsPerRequest = recordsPerRequest;
+        _fixedBatch = reuseBody ? NextBatch() : null;
     }
 
     public IReadOnlyList<ProbeResult> Results => [.. _results];
@@ -121,7 +125,7 @@ internal sealed class ProbeClient : IAsyncDisposable
 
     private async Task SendOneAsync()
     {
-        var (body, ids) = NextBatch();
+        var (body, ids) = _fixedBatch ?? NextBatch();
         var sentAt = _clock.Elapsed;
         try
         {
