@@ -8,7 +8,8 @@
 # Installs what is missing first. Ctrl-C stops everything it started.
 # Options (environment): MM_HTTP_PORT=8080 MM_PROMETHEUS_PORT=9090 MM_ALERTMANAGER_PORT=9093
 #   MM_POSTGRES_PORT=55432 MM_DEMO_RATE=200 MM_BACKFILL_HOURS=6 MM_FRESH=1 (wipe .local first)
-#   MM_NO_TAIL=1 (do not follow the logs on the console)
+#   MM_NO_TAIL=1 (do not follow the logs on the console) MM_STATE_DIR=.local (data and logs; another
+#   directory lets a second run, e.g. deploy/local/check-run.sh, live beside this one)
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -16,7 +17,7 @@ http_port=${MM_HTTP_PORT:-8080}
 prometheus_port=${MM_PROMETHEUS_PORT:-9090}
 alertmanager_port=${MM_ALERTMANAGER_PORT:-9093}
 postgres_port=${MM_POSTGRES_PORT:-55432}
-state=$root/.local
+state=${MM_STATE_DIR:-$root/.local}
 logs=$state/logs
 
 source deploy/local/prerequisites.sh
