@@ -72,7 +72,8 @@ public static class PredictionEndpoints
             metrics.Accepted.Inc(delivered);
             if (delivered == 0)
             {
-                return KafkaUnavailable(context, metrics, settings, $"Kafka did not acknowledge the records ({outcome.FirstError})");
+                return KafkaUnavailable(context, metrics, settings, $"Kafka did not acknowledge the records ({outcome.FirstError})",
+                    outcome.PossiblyStored);
             }
             if (outcome.Failed.Count > 0)
             {
@@ -84,7 +85,7 @@ public static class PredictionEndpoints
                     if (errors.Count < settings.MaxErrorsReported)
                     {
                         errors.Add(new IngestError(batch.AcceptedIndexes[failed], "",
-                            $"not written to Kafka ({outcome.FirstError}); resend this record", Retryable: true));
+                            $"not acknowledged by Kafka ({outcome.FirstError}); resend this record", Retryable: true));
                     }
                 }
                 errors.Sort((a, b) => a.Index.CompareTo(b.Index));
@@ -163,11 +164,17 @@ public static class PredictionEndpoints
         return Problem(StatusCodes.Status413PayloadTooLarge, $"The body may be at most {settings.MaxBodyBytes} bytes.");
     }
 
-    private static IResult KafkaUnavailable(HttpContext context, IngestionMetrics metrics, IngestionOptions settings, string why)
+    private static IResult KafkaUnavailable(HttpContext context, IngestionMetrics metrics, IngestionOptions settings, string why,
+        int possiblyStored = 0)
     {
         metrics.RequestsRejected.WithLabels("kafka_unavailable").Inc();
         context.Response.Headers.RetryAfter = settings.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-        return Problem(StatusCodes.Status503ServiceUnavailable, $"{why}; nothing was stored, retry the whole request later.");
+        // Kafka cannot say whether a request that timed out in flight was written: say so rather than
+        // promise "nothing stored" (a retry may then count those records twice).
+        var stored = possiblyStored == 0
+            ? "nothing was stored"
+            : $"Kafka's answer for {possiblyStored} of them timed out, so they may have been stored";
+        return Problem(StatusCodes.Status503ServiceUnavailable, $"{why}; {stored}; retry the whole request later.");
     }
 
     internal static IResult Problem(int status, string message) =>

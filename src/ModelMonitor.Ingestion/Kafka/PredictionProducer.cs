@@ -37,7 +37,12 @@ public sealed class PredictionProducer : IDisposable
             EnableIdempotence = true,
             Acks = Acks.All,
             LingerMs = _options.LingerMs,
+            // message.timeout.ms bounds a record's time in the producer's queue, but a record already sent
+            // to a broker waits for its request's own timeout (request.timeout.ms, 30 s by default) or the
+            // socket's (60 s): both are aligned with DeliveryTimeout so every report arrives within it.
             MessageTimeoutMs = (int)_options.DeliveryTimeout.TotalMilliseconds,
+            RequestTimeoutMs = (int)_options.DeliveryTimeout.TotalMilliseconds,
+            SocketTimeoutMs = Math.Max(10, (int)_options.DeliveryTimeout.TotalMilliseconds),
             QueueBufferingMaxMessages = _options.ProducerQueueMaxMessages,
             QueueBufferingMaxKbytes = _options.ProducerQueueMaxKBytes,
             CompressionType = Enum.Parse<CompressionType>(_options.Compression, ignoreCase: true),
@@ -89,25 +94,28 @@ public sealed class PredictionProducer : IDisposable
             var index = i;
             try
             {
-                _producer.Produce(_options.Topic, message, report => pending.Complete(index, report.Error));
+                _producer.Produce(_options.Topic, message, report => pending.Complete(index, report.Error, report.Status));
             }
             catch (ProduceException<byte[], byte[]> e)
             {
                 // Queue full (saturation) or a local error: this record and the rest are not written.
                 for (var j = i; j < logs.Count; j++)
                 {
-                    pending.Complete(j, e.Error);
+                    pending.Complete(j, e.Error, PersistenceStatus.NotPersisted);
                 }
                 break;
             }
         }
-        // librdkafka reports every message within message.timeout.ms; the margin covers scheduling only.
+        // The caller gets an answer within DeliveryTimeout. librdkafka usually reports by then, but when a
+        // broker dies its idempotent producer holds queued records until the dead connection is drained
+        // (measured: about twice message.timeout.ms). Records not reported by then are answered as failed and
+        // "possibly stored": a broker that comes back at once may still write them.
         var delivered = pending.Task;
-        var completed = await Task.WhenAny(delivered, Task.Delay(_options.DeliveryTimeout + TimeSpan.FromSeconds(5)));
+        var completed = await Task.WhenAny(delivered, Task.Delay(_options.DeliveryTimeout));
         if (completed != delivered)
         {
-            _logger.LogError("Kafka did not report delivery of {Count} records within {Timeout}", logs.Count, _options.DeliveryTimeout);
-            pending.FailUnreported(new Error(ErrorCode.Local_TimedOut));
+            _logger.LogWarning("Kafka did not report delivery of {Count} records within {Timeout}", logs.Count, _options.DeliveryTimeout);
+            pending.FailUnreported(new Error(ErrorCode.Local_TimedOut), PersistenceStatus.PossiblyPersisted);
         }
         _metrics.DeliveryDuration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         var outcome = pending.ToOutcome();
@@ -117,7 +125,8 @@ public sealed class PredictionProducer : IDisposable
         }
         if (outcome.Failed.Count > 0)
         {
-            _logger.LogWarning("Kafka did not acknowledge {Failed} of {Count} records: {Error}", outcome.Failed.Count, logs.Count, outcome.FirstError);
+            _logger.LogWarning("Kafka did not acknowledge {Failed} of {Count} records ({PossiblyStored} possibly stored): {Error}",
+                outcome.Failed.Count, logs.Count, outcome.PossiblyStored, outcome.FirstError);
         }
         return outcome;
     }
@@ -207,6 +216,7 @@ public sealed class PredictionProducer : IDisposable
     private sealed class PendingDeliveries(int count)
     {
         private readonly Error?[] _errors = new Error?[count];
+        private readonly bool[] _possiblyStored = new bool[count];
         private readonly bool[] _reported = new bool[count];
         private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Lock _gate = new();
@@ -223,7 +233,7 @@ public sealed class PredictionProducer : IDisposable
 
         public Task Task => _done.Task;
 
-        public void Complete(int index, Error error)
+        public void Complete(int index, Error error, PersistenceStatus status)
         {
             lock (_gate)
             {
@@ -233,6 +243,8 @@ public sealed class PredictionProducer : IDisposable
                 }
                 _reported[index] = true;
                 _errors[index] = error.IsError ? error : null;
+                // A record whose request timed out in flight may still have been written by the broker.
+                _possiblyStored[index] = error.IsError && status == PersistenceStatus.PossiblyPersisted;
                 if (--_remaining == 0)
                 {
                     _done.TrySetResult();
@@ -240,7 +252,7 @@ public sealed class PredictionProducer : IDisposable
             }
         }
 
-        public void FailUnreported(Error error)
+        public void FailUnreported(Error error, PersistenceStatus status)
         {
             lock (_gate)
             {
@@ -248,7 +260,7 @@ public sealed class PredictionProducer : IDisposable
                 {
                     if (!_reported[i])
                     {
-                        Complete(i, error);
+                        Complete(i, error, status);
                     }
                 }
             }
@@ -261,21 +273,27 @@ public sealed class PredictionProducer : IDisposable
                 var failed = new List<int>();
                 var counts = new Dictionary<string, int>(StringComparer.Ordinal);
                 string? first = null;
+                var possiblyStored = 0;
                 for (var i = 0; i < _errors.Length; i++)
                 {
                     if (_errors[i] is { } error)
                     {
                         failed.Add(i);
+                        possiblyStored += _possiblyStored[i] ? 1 : 0;
                         var code = error.Code.ToString();
                         counts[code] = counts.GetValueOrDefault(code) + 1;
                         first ??= string.Create(CultureInfo.InvariantCulture, $"{error.Code}: {error.Reason}");
                     }
                 }
-                return new DeliveryOutcome(failed, counts, first);
+                return new DeliveryOutcome(failed, counts, first, possiblyStored);
             }
         }
     }
 }
 
-/// <summary>Which records Kafka did not acknowledge (positions in the produced list), and why.</summary>
-public sealed record DeliveryOutcome(IReadOnlyList<int> Failed, IReadOnlyDictionary<string, int> ErrorCounts, string? FirstError);
+/// <summary>
+/// Which records Kafka did not acknowledge (positions in the produced list), and why. PossiblyStored counts
+/// failed records whose request timed out in flight: the broker may have written them (Kafka cannot tell).
+/// </summary>
+public sealed record DeliveryOutcome(IReadOnlyList<int> Failed, IReadOnlyDictionary<string, int> ErrorCounts, string? FirstError,
+    int PossiblyStored);
