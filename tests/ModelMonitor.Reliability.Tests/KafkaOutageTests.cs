@@ -99,6 +99,11 @@ public sealed class KafkaOutageTests(ITestOutputHelper output)
             Assert.True(missing.Count == 0, $"{missing.Count} of {acknowledged.Count} acknowledged generator records are not in Kafka, e.g. {string.Join(", ", missing.Take(5))}");
             var probeMissing = probe.Acknowledged().Except(records.Select(r => r.PredictionId)).ToList();
             Assert.True(probeMissing.Count == 0, $"{probeMissing.Count} acknowledged probe records are not in Kafka");
+            // Records answered 503 ("nothing was stored, retry") that are in Kafka all the same: a client that
+            // retries them as told gets them counted twice. Reported, not asserted: see the report of issue 6.
+            var inKafka = records.Select(r => r.PredictionId).ToHashSet();
+            var refusedButStored = results.Where(r => r.Status == 503).SelectMany(r => r.PredictionIds).Count(inKafka.Contains);
+            output.WriteLine($"{refusedButStored} probe records answered 503 are in Kafka anyway");
             // Throttled batches are resent after Retry-After without limit; none was given up, so every one of
             // them was acknowledged in the end.
             Assert.Matches(@"throttled=[1-9]", summary);
@@ -111,9 +116,9 @@ public sealed class KafkaOutageTests(ITestOutputHelper output)
             Assert.True(madeDuringOutage > 0, "no record generated during the outage was acknowledged after it: the generator's retries did not land");
 
             // Last, so a failure here does not hide the checks above. README: "requests get 503 within
-            // Kafka:DeliveryTimeout". Observed with librdkafka 2.0.2: requests sent in the first seconds of
-            // the outage (before the producer's statistics show every broker down) are all answered at once
-            // about 2 x DeliveryTimeout after the broker went down.
+            // Kafka:DeliveryTimeout". librdkafka 2.0.2 reports the records of requests sent in the first seconds
+            // of an outage (before its statistics show every broker down) in one burst ~2 x message.timeout.ms
+            // after the broker went down; the API must answer by the timeout without waiting for them.
             Assert.True(p99 < DeliveryTimeout + TimeSpan.FromSeconds(1), $"503 p99 {p99} is not below the delivery timeout + 1 s");
         }
         finally
