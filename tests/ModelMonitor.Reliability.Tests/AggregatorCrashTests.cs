@@ -10,7 +10,6 @@ namespace ModelMonitor.Reliability.Tests;
 /// </summary>
 public sealed class AggregatorCrashTests(ITestOutputHelper output)
 {
-    private const int Kills = 6;
     private const double Rate = 200;
     private const int Partitions = 8;
 
@@ -33,14 +32,14 @@ public sealed class AggregatorCrashTests(ITestOutputHelper output)
         try
         {
             long stored = 0;
-            for (var kill = 1; kill <= Kills; kill++)
+            for (var kill = 1; kill <= Durations.AggregatorKills; kill++)
             {
                 var aggregator = Services.StartAggregator(ServiceProcess.FreePort(), database.ConnectionString, kafka.BootstrapServers, topic, "aggkill");
                 aggregators.Add(aggregator);
-                // Each incarnation first commits at least one flush, then dies at a random moment: before,
-                // during or after its next flush transaction, with records read but not flushed.
+                // Each incarnation first stores some hundred records (several flushes), then dies at a random
+                // moment: before, during or after a flush transaction, with records read but not flushed.
                 var before = stored;
-                await Services.WaitUntilAsync(async () => (stored = await StoredCounts.HourlyPredictionsAsync(database.ConnectionString)) > before,
+                await Services.WaitUntilAsync(async () => (stored = await StoredCounts.HourlyPredictionsAsync(database.ConnectionString)) > before + 300,
                     TimeSpan.FromSeconds(60), () => $"aggregator {kill} stored nothing new (still {stored}).\n{aggregator.Output()}");
                 await Task.Delay(random.Next(0, 1500));
                 Assert.False(generator.HasExited, $"The load ended before kill {kill}.\n{generator.Output()}");

@@ -10,7 +10,6 @@ namespace ModelMonitor.Reliability.Tests;
 /// </summary>
 public sealed class ApiCrashTests(ITestOutputHelper output)
 {
-    private const int Kills = 5;
     private const double Rate = 300;
     private const int Partitions = 8;
 
@@ -29,7 +28,7 @@ public sealed class ApiCrashTests(ITestOutputHelper output)
         using var generator = Services.StartGenerator(port, ledger, Rate, TimeSpan.FromMinutes(3), Services.NewRunId());
         try
         {
-            for (var kill = 1; kill <= Kills; kill++)
+            for (var kill = 1; kill <= Durations.ApiKills; kill++)
             {
                 // This incarnation acknowledges records first, then dies with requests in flight.
                 var before = Services.LedgerLines(ledger);

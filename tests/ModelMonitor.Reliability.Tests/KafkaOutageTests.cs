@@ -13,7 +13,6 @@ public sealed class KafkaOutageTests(ITestOutputHelper output)
 {
     private const int Partitions = 8;
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan Outage = TimeSpan.FromSeconds(30);
 
     // Memory bound during the outage, over the API's own peak before it. Requests cannot pile up: at most
     // 64 in progress and 256 queued (the concurrency limiter), each body a few KB here, and the producer
@@ -35,7 +34,7 @@ public sealed class KafkaOutageTests(ITestOutputHelper output)
         });
         var clock = Stopwatch.StartNew();
         await using var memory = new MemorySampler(api.ResidentBytes, clock, TimeSpan.FromMilliseconds(200));
-        using var generator = Services.StartGenerator(port, ledger, 150, TimeSpan.FromMinutes(3), Services.NewRunId());
+        using var generator = Services.StartGenerator(port, ledger, 150, TimeSpan.FromMinutes(3) + (2 * Durations.Outage), Services.NewRunId());
         await using var probe = new ProbeClient(Services.Url(port), clock);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         try
@@ -47,7 +46,7 @@ public sealed class KafkaOutageTests(ITestOutputHelper output)
 
             kafka.SetAllBrokersDown();
             var down = clock.Elapsed;
-            await Task.Delay(Outage);
+            await Task.Delay(Durations.Outage);
             var readyDuringOutage = (await http.GetAsync(new Uri(Services.Url(port), "readyz"))).IsSuccessStatusCode;
             kafka.SetAllBrokersUp();
             var up = clock.Elapsed;
