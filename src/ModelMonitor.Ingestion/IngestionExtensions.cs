@@ -1,7 +1,4 @@
-using System.Globalization;
 using System.Text.Json;
-using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Ingestion;
@@ -30,33 +27,13 @@ public static class IngestionExtensions
         services.AddHealthChecks().AddCheck<KafkaProducerHealthCheck>("kafka-producer", tags: [ServiceDefaults.ReadyTag]);
 
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
-        services.AddRateLimiter(_ => { });
-        services.AddOptions<RateLimiterOptions>().Configure<IOptions<IngestionOptions>>((limiter, ingestion) =>
-        {
-            var settings = ingestion.Value;
-            limiter.AddConcurrencyLimiter(PredictionEndpoints.RateLimiterPolicy, concurrency =>
-            {
-                concurrency.PermitLimit = settings.MaxConcurrentRequests;
-                concurrency.QueueLimit = settings.MaxQueuedRequests;
-                concurrency.QueueProcessingOrder = QueueProcessingOrder.OldestFirst;
-            });
-            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            limiter.OnRejected = async (rejected, cancellationToken) =>
-            {
-                var http = rejected.HttpContext;
-                http.RequestServices.GetRequiredService<IngestionMetrics>().RequestsRejected.WithLabels("overloaded").Inc();
-                http.Response.Headers.RetryAfter = settings.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-                await http.Response.WriteAsJsonAsync(new ErrorResponse("Too many requests in progress; nothing was stored, retry later."),
-                    cancellationToken);
-            };
-        });
+        services.AddSingleton<IngestionAdmission>();
         return builder;
     }
 
-    /// <summary>Maps POST /v1/predictions (with its concurrency limit).</summary>
+    /// <summary>Maps POST /v1/predictions.</summary>
     public static WebApplication MapIngestionEndpoints(this WebApplication app)
     {
-        app.UseRateLimiter();
         app.MapPredictionEndpoints();
         return app;
     }

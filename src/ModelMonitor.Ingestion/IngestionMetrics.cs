@@ -25,7 +25,9 @@ public sealed class IngestionMetrics
         QueueMessages = registry.CreateGauge("modelmonitor_kafka_producer_queue_messages",
             "Messages waiting in the producer's queue for Kafka (saturation).");
         InFlight = registry.CreateGauge("modelmonitor_ingest_inflight_requests",
-            "POST /v1/predictions requests being processed.");
+            "POST /v1/predictions requests being received or processed.");
+        BufferedBodyBytes = registry.CreateGauge("modelmonitor_ingest_buffered_body_bytes",
+            "Bytes of request bodies held in memory (bounded by Ingestion:MaxBufferedBodyBytes).");
     }
 
     public Counter Accepted { get; }
@@ -34,6 +36,7 @@ public sealed class IngestionMetrics
     public Counter DeliveryErrors { get; }
     public Gauge QueueMessages { get; }
     public Gauge InFlight { get; }
+    public Gauge BufferedBodyBytes { get; }
 
     public void CountRejections(ParsedBatch batch)
     {

@@ -20,9 +20,14 @@ public sealed class IngestionOptions
     /// <summary>Records older than this are rejected; the aggregator uses the same lateness.</summary>
     public TimeSpan AllowedLateness { get; set; } = TimeSpan.FromDays(7);
 
-    /// <summary>Requests processed at once; more wait in a queue of <see cref="MaxQueuedRequests"/>, then get 429.</summary>
+    /// <summary>Requests validated and written to Kafka at once (taken once a body is fully received); more
+    /// wait in a queue of <see cref="MaxQueuedRequests"/>, then get 429.</summary>
     public int MaxConcurrentRequests { get; set; } = 64;
     public int MaxQueuedRequests { get; set; } = 256;
+
+    /// <summary>Memory for request bodies being received or processed, all requests together; beyond it 429.
+    /// At least twice MaxBodyBytes (buffers are pooled in powers of two).</summary>
+    public long MaxBufferedBodyBytes { get; set; } = 256L * 1024 * 1024;
 
     /// <summary>Retry-After (seconds) sent with 429 and 503.</summary>
     public int RetryAfterSeconds { get; set; } = 2;
@@ -64,6 +69,9 @@ internal sealed class IngestionOptionsValidator : IValidateOptions<IngestionOpti
         Require(o.AllowedLateness > TimeSpan.Zero, $"Ingestion:AllowedLateness must be positive (got {o.AllowedLateness}).");
         Require(o.MaxConcurrentRequests >= 1, $"Ingestion:MaxConcurrentRequests must be at least 1 (got {o.MaxConcurrentRequests}).");
         Require(o.MaxQueuedRequests >= 0, $"Ingestion:MaxQueuedRequests must not be negative (got {o.MaxQueuedRequests}).");
+        // Pooled body buffers round up to a power of two: a maximal body can take twice its size.
+        Require(o.MaxBufferedBodyBytes >= 2 * (o.MaxBodyBytes + 1),
+            $"Ingestion:MaxBufferedBodyBytes must be at least twice Ingestion:MaxBodyBytes (got {o.MaxBufferedBodyBytes}, needs {2 * (o.MaxBodyBytes + 1)}).");
         Require(o.RetryAfterSeconds is >= 1 and <= 3600, $"Ingestion:RetryAfterSeconds must be between 1 and 3600 (got {o.RetryAfterSeconds}).");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

@@ -11,19 +11,17 @@ namespace ModelMonitor.Ingestion;
 /// <summary>POST /v1/predictions: validate prediction logs and write them durably to Kafka.</summary>
 public static class PredictionEndpoints
 {
-    public const string RateLimiterPolicy = "ingest";
-
     public static IEndpointRouteBuilder MapPredictionEndpoints(this IEndpointRouteBuilder endpoints)
     {
         var v1 = endpoints.MapGroup("/v1");
         v1.MapPost("/predictions", IngestAsync)
-            .RequireRateLimiting(RateLimiterPolicy)
             .WithName("IngestPredictions");
         return endpoints;
     }
 
     internal static async Task<IResult> IngestAsync(HttpContext context, PredictionProducer producer,
-        IngestionMetrics metrics, IOptions<IngestionOptions> options, PredictionBatchParser parser, TimeProvider clock)
+        IngestionMetrics metrics, IOptions<IngestionOptions> options, PredictionBatchParser parser, TimeProvider clock,
+        IngestionAdmission admission)
     {
         var settings = options.Value;
         metrics.InFlight.Inc();
@@ -39,64 +37,82 @@ public static class PredictionEndpoints
             {
                 return TooLarge(metrics, settings);
             }
-            using var body = await ReadBodyAsync(context, settings.MaxBodyBytes);
-            if (body is null)
+            // Stage 1 (see IngestionAdmission): receive the body, holding memory only.
+            var (body, outcome) = await ReadBodyAsync(context, settings.MaxBodyBytes, admission);
+            using var received = body;
+            if (outcome == BodyOutcome.TooLarge)
             {
                 return TooLarge(metrics, settings);
             }
-
-            var batch = parser.Parse(body.Memory, format, clock.GetUtcNow());
-            if (batch.MalformedMessage is { } malformed)
+            if (outcome == BodyOutcome.OverBudget)
             {
-                metrics.RequestsRejected.WithLabels("malformed").Inc();
-                return Problem(StatusCodes.Status400BadRequest, malformed);
-            }
-            if (batch.TooManyRecordsLimit is { } limit)
-            {
-                metrics.RequestsRejected.WithLabels("too_many_records").Inc();
-                return Problem(StatusCodes.Status413PayloadTooLarge, $"A request may hold at most {limit} prediction logs.");
-            }
-            metrics.CountRejections(batch);
-            var errors = batch.Errors.Select(e => new IngestError(e.Index, e.Field, e.Message, Retryable: false)).ToList();
-            if (batch.Accepted.Count == 0)
-            {
-                return TypedResults.BadRequest(new IngestResponse(0, batch.RejectedCount, errors));
+                return Overloaded(context, metrics, settings, "Too many request bodies in memory");
             }
 
-            if (producer.IsUnavailable)
+            // Stage 2: validate and write to Kafka, holding a processing permit.
+            using var permit = await admission.EnterProcessingAsync(context.RequestAborted);
+            if (!permit.IsAcquired)
             {
-                return KafkaUnavailable(context, metrics, settings, "Kafka is unreachable");
+                return Overloaded(context, metrics, settings, "Too many requests in progress");
             }
-            var outcome = await producer.DeliverAsync(batch.Accepted);
-            var delivered = batch.Accepted.Count - outcome.Failed.Count;
-            metrics.Accepted.Inc(delivered);
-            if (delivered == 0)
-            {
-                return KafkaUnavailable(context, metrics, settings, $"Kafka did not acknowledge the records ({outcome.FirstError})",
-                    outcome.PossiblyStored);
-            }
-            if (outcome.Failed.Count > 0)
-            {
-                // Some records are in Kafka, some are not: acknowledge the first, and list the others as
-                // retryable so the caller resends exactly those (resending all would count some twice).
-                context.Response.Headers.RetryAfter = settings.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-                foreach (var failed in outcome.Failed)
-                {
-                    if (errors.Count < settings.MaxErrorsReported)
-                    {
-                        errors.Add(new IngestError(batch.AcceptedIndexes[failed], "",
-                            $"not acknowledged by Kafka ({outcome.FirstError}); resend this record", Retryable: true));
-                    }
-                }
-                errors.Sort((a, b) => a.Index.CompareTo(b.Index));
-            }
-            return TypedResults.Json(new IngestResponse(delivered, batch.RejectedCount + outcome.Failed.Count, errors),
-                statusCode: StatusCodes.Status202Accepted);
+            return await ProcessAsync(context, received!, format, producer, metrics, settings, parser, clock);
         }
         finally
         {
             metrics.InFlight.Dec();
         }
+    }
+
+    private static async Task<IResult> ProcessAsync(HttpContext context, PooledBody body, BodyFormat format, PredictionProducer producer,
+        IngestionMetrics metrics, IngestionOptions settings, PredictionBatchParser parser, TimeProvider clock)
+    {
+        var batch = parser.Parse(body.Memory, format, clock.GetUtcNow());
+        if (batch.MalformedMessage is { } malformed)
+        {
+            metrics.RequestsRejected.WithLabels("malformed").Inc();
+            return Problem(StatusCodes.Status400BadRequest, malformed);
+        }
+        if (batch.TooManyRecordsLimit is { } limit)
+        {
+            metrics.RequestsRejected.WithLabels("too_many_records").Inc();
+            return Problem(StatusCodes.Status413PayloadTooLarge, $"A request may hold at most {limit} prediction logs.");
+        }
+        metrics.CountRejections(batch);
+        var errors = batch.Errors.Select(e => new IngestError(e.Index, e.Field, e.Message, Retryable: false)).ToList();
+        if (batch.Accepted.Count == 0)
+        {
+            return TypedResults.BadRequest(new IngestResponse(0, batch.RejectedCount, errors));
+        }
+
+        if (producer.IsUnavailable)
+        {
+            return KafkaUnavailable(context, metrics, settings, "Kafka is unreachable");
+        }
+        var outcome = await producer.DeliverAsync(batch.Accepted);
+        var delivered = batch.Accepted.Count - outcome.Failed.Count;
+        metrics.Accepted.Inc(delivered);
+        if (delivered == 0)
+        {
+            return KafkaUnavailable(context, metrics, settings, $"Kafka did not acknowledge the records ({outcome.FirstError})",
+                outcome.PossiblyStored);
+        }
+        if (outcome.Failed.Count > 0)
+        {
+            // Some records are in Kafka, some are not: acknowledge the first, and list the others as
+            // retryable so the caller resends exactly those (resending all would count some twice).
+            context.Response.Headers.RetryAfter = settings.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            foreach (var failed in outcome.Failed)
+            {
+                if (errors.Count < settings.MaxErrorsReported)
+                {
+                    errors.Add(new IngestError(batch.AcceptedIndexes[failed], "",
+                        $"not acknowledged by Kafka ({outcome.FirstError}); resend this record", Retryable: true));
+                }
+            }
+            errors.Sort((a, b) => a.Index.CompareTo(b.Index));
+        }
+        return TypedResults.Json(new IngestResponse(delivered, batch.RejectedCount + outcome.Failed.Count, errors),
+            statusCode: StatusCodes.Status202Accepted);
     }
 
     private static BodyFormat? ReadFormat(string? contentType)
@@ -117,8 +133,15 @@ public static class PredictionEndpoints
         };
     }
 
-    /// <summary>Reads the body into a pooled buffer; null when it exceeds <paramref name="maxBytes"/>.</summary>
-    private static async Task<PooledBody?> ReadBodyAsync(HttpContext context, long maxBytes)
+    private enum BodyOutcome
+    {
+        Complete,
+        TooLarge,
+        OverBudget,
+    }
+
+    /// <summary>Reads the body into a pooled buffer whose memory is reserved from the admission budget.</summary>
+    private static async Task<(PooledBody? Body, BodyOutcome Outcome)> ReadBodyAsync(HttpContext context, long maxBytes, IngestionAdmission admission)
     {
         // Kestrel's own limit is lifted for this endpoint: this method enforces the configured one and
         // answers 413 itself. Slow bodies are cut off by Kestrel's minimum data rate (slowloris).
@@ -127,7 +150,11 @@ public static class PredictionEndpoints
             sizeFeature.MaxRequestBodySize = maxBytes + 1;
         }
         var initial = (int)Math.Min(context.Request.ContentLength ?? 16 * 1024, maxBytes) + 1;
-        var body = new PooledBody(initial);
+        var body = PooledBody.TryRent(initial, admission);
+        if (body is null)
+        {
+            return (null, BodyOutcome.OverBudget);
+        }
         try
         {
             var stream = context.Request.Body;
@@ -136,12 +163,17 @@ public static class PredictionEndpoints
                 if (body.Length > maxBytes)
                 {
                     body.Dispose();
-                    return null;
+                    return (null, BodyOutcome.TooLarge);
                 }
-                var read = await stream.ReadAsync(body.FreeSpace(), context.RequestAborted);
+                if (!body.TryEnsureFreeSpace())
+                {
+                    body.Dispose();
+                    return (null, BodyOutcome.OverBudget);
+                }
+                var read = await stream.ReadAsync(body.FreeSpace, context.RequestAborted);
                 if (read == 0)
                 {
-                    return body;
+                    return (body, BodyOutcome.Complete);
                 }
                 body.Advance(read);
             }
@@ -149,7 +181,7 @@ public static class PredictionEndpoints
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             body.Dispose();
-            return null;
+            return (null, BodyOutcome.TooLarge);
         }
         catch
         {
@@ -162,6 +194,13 @@ public static class PredictionEndpoints
     {
         metrics.RequestsRejected.WithLabels("too_large").Inc();
         return Problem(StatusCodes.Status413PayloadTooLarge, $"The body may be at most {settings.MaxBodyBytes} bytes.");
+    }
+
+    private static IResult Overloaded(HttpContext context, IngestionMetrics metrics, IngestionOptions settings, string why)
+    {
+        metrics.RequestsRejected.WithLabels("overloaded").Inc();
+        context.Response.Headers.RetryAfter = settings.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        return Problem(StatusCodes.Status429TooManyRequests, $"{why}; nothing was stored, retry later.");
     }
 
     private static IResult KafkaUnavailable(HttpContext context, IngestionMetrics metrics, IngestionOptions settings, string why,
@@ -180,33 +219,69 @@ public static class PredictionEndpoints
     internal static IResult Problem(int status, string message) =>
         TypedResults.Json(new ErrorResponse(message), statusCode: status);
 
-    /// <summary>A growable buffer rented from the shared pool.</summary>
-    private sealed class PooledBody(int initialSize) : IDisposable
+    /// <summary>A growable buffer rented from the shared pool, its size reserved from the admission budget.</summary>
+    private sealed class PooledBody : IDisposable
     {
-        private byte[] _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialSize, 4096));
+        private readonly IngestionAdmission _admission;
+        private byte[] _buffer;
+
+        private PooledBody(byte[] buffer, IngestionAdmission admission)
+        {
+            _buffer = buffer;
+            _admission = admission;
+        }
+
+        public static PooledBody? TryRent(int size, IngestionAdmission admission)
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(size, 4096));
+            if (admission.TryReserveBody(buffer.Length))
+            {
+                return new PooledBody(buffer, admission);
+            }
+            ArrayPool<byte>.Shared.Return(buffer);
+            return null;
+        }
 
         public int Length { get; private set; }
 
         public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
 
-        public Memory<byte> FreeSpace()
+        public Memory<byte> FreeSpace => _buffer.AsMemory(Length);
+
+        /// <summary>Doubles the buffer when full; false when the budget does not allow it.</summary>
+        public bool TryEnsureFreeSpace()
         {
-            if (Length == _buffer.Length)
+            if (Length < _buffer.Length)
             {
-                var bigger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
-                _buffer.AsSpan(0, Length).CopyTo(bigger);
-                ArrayPool<byte>.Shared.Return(_buffer);
-                _buffer = bigger;
+                return true;
             }
-            return _buffer.AsMemory(Length);
+            var bigger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
+            if (!_admission.TryReserveBody(bigger.Length))
+            {
+                ArrayPool<byte>.Shared.Return(bigger);
+                return false;
+            }
+            _buffer.AsSpan(0, Length).CopyTo(bigger);
+            Release();
+            _buffer = bigger;
+            return true;
         }
 
         public void Advance(int count) => Length += count;
 
         public void Dispose()
         {
+            if (_buffer.Length > 0)
+            {
+                Release();
+                _buffer = [];
+            }
+        }
+
+        private void Release()
+        {
+            _admission.ReleaseBody(_buffer.Length);
             ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = [];
         }
     }
 }
