@@ -1,5 +1,5 @@
-using ModelMonitor.AllInOne;
 using ModelMonitor.Aggregator;
+using ModelMonitor.AllInOne;
 using ModelMonitor.Exporter;
 using ModelMonitor.Hosting;
 using ModelMonitor.Ingestion;
