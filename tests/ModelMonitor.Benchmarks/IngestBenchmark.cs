@@ -46,13 +46,15 @@ internal static class IngestBenchmark
                     var url = new Uri($"http://127.0.0.1:{port}/v1/predictions");
                     // Warm-up (JIT, connections, topic auto-creation), not measured.
                     await LoadAsync(url, payloads, batch, concurrency, TimeSpan.FromSeconds(2), ratePerSecond: null);
+                    var cpuBefore = api.CpuTime();
                     var max = await LoadAsync(url, payloads, batch, concurrency, seconds, ratePerSecond: null);
+                    var apiCores = (api.CpuTime() - cpuBefore).TotalSeconds / seconds.TotalSeconds;
                     var half = await LoadAsync(url, payloads, batch, 256, seconds, ratePerSecond: max.RequestsPerSecond * 0.5);
                     var ninety = await LoadAsync(url, payloads, batch, 256, seconds, ratePerSecond: max.RequestsPerSecond * 0.9);
                     var bare = BareProducer(cluster.BootstrapServers, topic + ".bare", messages, seconds);
                     results.Add((batch, max.PredictionsPerSecond, bare, [half.PredictionsPerSecond, half.P50, half.P99], [ninety.PredictionsPerSecond, ninety.P50, ninety.P99]));
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{batch,-6} {concurrency,-5} {run,-4} {max.PredictionsPerSecond,-11:F0} {bare,-16:F0} {max.PredictionsPerSecond / bare,-9:P0} {half.PredictionsPerSecond,-11:F0} {half.P50,-7:F1} {half.P99,-7:F1} {ninety.PredictionsPerSecond,-11:F0} {ninety.P50,-7:F1} {ninety.P99,-7:F1}{(max.Failures + half.Failures + ninety.Failures > 0 ? $"  non-202: {max.Failures + half.Failures + ninety.Failures}" : "")}"));
+                        $"{batch,-6} {concurrency,-5} {run,-4} {max.PredictionsPerSecond,-11:F0} {bare,-16:F0} {max.PredictionsPerSecond / bare,-9:P0} {half.PredictionsPerSecond,-11:F0} {half.P50,-7:F1} {half.P99,-7:F1} {ninety.PredictionsPerSecond,-11:F0} {ninety.P50,-7:F1} {ninety.P99,-7:F1}  API process {apiCores:F2} cores = {max.PredictionsPerSecond / apiCores:F0} predictions per API CPU-second{(max.Failures + half.Failures + ninety.Failures > 0 ? $"  non-202: {max.Failures + half.Failures + ninety.Failures}" : "")}"));
                 }
             }
         }
