@@ -18,9 +18,9 @@ trap 'rm -f "$log"' EXIT
 status=0
 dotnet test ModelMonitor.sln --no-build -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=$?
 
-# One closing line for the whole run, summed over the test assemblies.
-awk '/(Passed|Failed)! +- +Failed: /{
-       for (i = 1; i <= NF; i++) { v = $(i+1); gsub(/,/, "", v)
-         if ($i == "Failed:") f += v; if ($i == "Passed:") p += v; if ($i == "Skipped:") s += v }
-     } END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+# One closing line for the whole run, summed over the test assemblies' "Total tests" blocks.
+awk '/^ *Passed: *[0-9]+ *$/  { p += $2 }
+     /^ *Failed: *[0-9]+ *$/  { f += $2 }
+     /^ *Skipped: *[0-9]+ *$/ { s += $2 }
+     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 exit "$status"
