@@ -187,7 +187,8 @@ public static class PredictionRecordReader
             fault = new(field, $"must be a string, got {Describe(reader.TokenType)}", RejectReason.WrongType);
             return null;
         }
-        var text = ReadBoundedString(ref reader, maxLength);
+        // Predictor and model names repeat on every record: shared strings. Prediction ids are unique.
+        var text = ReadBoundedString(ref reader, maxLength, shared: !allowControl);
         if (text is null)
         {
             fault = new(field, $"is longer than {maxLength} characters", RejectReason.TooLong);
@@ -208,7 +209,7 @@ public static class PredictionRecordReader
 
     /// <summary>The string value, or null when it is longer than <paramref name="maxLength"/> UTF-16 characters.
     /// Checks the raw length first so a 5 MB string is never materialized.</summary>
-    private static string? ReadBoundedString(ref Utf8JsonReader reader, int maxLength)
+    private static string? ReadBoundedString(ref Utf8JsonReader reader, int maxLength, bool shared = false)
     {
         var raw = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
         // An escape takes at most 6 bytes (\uXXXX) per UTF-16 character; UTF-8 at most 3.
@@ -216,7 +217,7 @@ public static class PredictionRecordReader
         {
             return null;
         }
-        var text = reader.GetString()!;
+        var text = shared ? RepeatedStrings.Read(ref reader) : reader.GetString()!;
         return text.Length > maxLength ? null : text;
     }
 
@@ -266,8 +267,8 @@ public static class PredictionRecordReader
             reader.Skip();
             return null;
         }
-        var features = new List<KeyValuePair<string, FeatureValue>>();
-        HashSet<string>? names = null;
+        var features = new List<KeyValuePair<string, FeatureValue>>(16);
+        HashSet<string>? names = null; // only for many features: below that a scan is cheaper than hashing
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
             if (fault is not null)
@@ -276,7 +277,7 @@ public static class PredictionRecordReader
                 reader.Skip();
                 continue;
             }
-            var name = ReadBoundedString(ref reader, limits.MaxFeatureNameLength);
+            var name = ReadBoundedString(ref reader, limits.MaxFeatureNameLength, shared: true);
             reader.Read();
             if (name is null || name.Length == 0)
             {
@@ -292,8 +293,7 @@ public static class PredictionRecordReader
                 reader.Skip();
                 continue;
             }
-            names ??= new HashSet<string>(StringComparer.Ordinal);
-            if (!names.Add(name))
+            if (IsDuplicate(features, ref names, name))
             {
                 fault = new($"features.{name}", "appears more than once", RejectReason.DuplicateField);
                 reader.Skip();
@@ -303,6 +303,33 @@ public static class PredictionRecordReader
             features.Add(new(name, value));
         }
         return fault is null ? features : null;
+    }
+
+    private const int ScanLimit = 32;
+
+    /// <summary>Whether <paramref name="name"/> is already among the features read (then it is not added).</summary>
+    private static bool IsDuplicate(List<KeyValuePair<string, FeatureValue>> features, ref HashSet<string>? names, string name)
+    {
+        if (features.Count < ScanLimit)
+        {
+            foreach (var feature in features)
+            {
+                if (string.Equals(feature.Key, name, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+        if (names is null)
+        {
+            names = new HashSet<string>(features.Count * 2, StringComparer.Ordinal);
+            foreach (var feature in features)
+            {
+                names.Add(feature.Key);
+            }
+        }
+        return !names.Add(name);
     }
 
     private static FeatureValue ReadFeatureValue(ref Utf8JsonReader reader, NonFiniteMap nonFinite, IngestionLimits limits,
@@ -318,7 +345,7 @@ public static class PredictionRecordReader
                 fault = new($"features.{name}", "is out of the range of a 64-bit floating-point number", RejectReason.NumberOutOfRange);
                 return FeatureValue.Null;
             case JsonTokenType.String:
-                var text = ReadBoundedString(ref reader, limits.MaxStringValueLength);
+                var text = ReadBoundedString(ref reader, limits.MaxStringValueLength, shared: true);
                 if (text is null)
                 {
                     fault = new($"features.{name}", $"is a string longer than {limits.MaxStringValueLength} characters", RejectReason.TooLong);
