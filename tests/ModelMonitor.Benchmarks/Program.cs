@@ -2,8 +2,8 @@ using System.Globalization;
 using ModelMonitor.Benchmarks;
 
 // tests/ModelMonitor.Benchmarks/run.sh [scenario...] [--runs N] [--seconds S] [--memory-minutes M] [--freshness-seconds S]
-// Scenarios: ingest aggregate sql-baseline exporter freshness memory (default: all, memory last).
-var all = new[] { "ingest", "aggregate", "sql-baseline", "exporter", "freshness", "memory" };
+// Scenarios: codec ingest aggregate sql-baseline exporter freshness memory (default: all, memory last).
+var all = new[] { "codec", "ingest", "aggregate", "sql-baseline", "exporter", "freshness", "memory" };
 var options = BenchmarkOptions.Parse(args, all);
 if (options is null)
 {
@@ -21,6 +21,7 @@ foreach (var scenario in options.Scenarios)
     Console.WriteLine($"== {scenario} ==");
     var task = scenario switch
     {
+        "codec" => CodecBenchmark.RunAsync(context),
         "ingest" => IngestBenchmark.RunAsync(context),
         "aggregate" => AggregateBenchmark.RunAsync(context),
         "sql-baseline" => SqlBaselineBenchmark.RunAsync(context),
