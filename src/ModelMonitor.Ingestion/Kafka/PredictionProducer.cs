@@ -96,9 +96,10 @@ public sealed class PredictionProducer : IDisposable
             {
                 _producer.Produce(_options.Topic, message, report => pending.Complete(index, report.Error, report.Status));
             }
-            catch (ProduceException<byte[], byte[]> e)
+            catch (KafkaException e)
             {
-                // Queue full (saturation) or a local error: this record and the rest are not written.
+                // Queue full (saturation) or another local error (ProduceException is one kind of
+                // KafkaException): this record and the rest are not written.
                 for (var j = i; j < logs.Count; j++)
                 {
                     pending.Complete(j, e.Error, PersistenceStatus.NotPersisted);
