@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
 using ModelMonitor.Testing.Tools;
 using Npgsql;
@@ -24,7 +25,7 @@ namespace ModelMonitor.Deploy.Tests;
 /// scrape. A child process is also exactly what ./run.sh starts, with the same settings mechanism
 /// (environment variables).</para>
 /// <para>Kafka is librdkafka's mock cluster, like the host's embedded one, but owned by this test
-/// (<see cref="FaultyKafka"/>) so the test can make it fail produce requests for a moment: that is the only
+/// (<see cref="ControllableKafkaCluster"/>) so the test can make it fail produce requests for a moment: that is the only
 /// way to give the delivery-error and 5xx-ratio panels data. The host then takes the
 /// "Kafka:BootstrapServers is set" path.</para>
 /// <para>Only timings and URLs of alertmanager.yml are changed for the test (group_wait, group_interval,
@@ -54,7 +55,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
         using var temp = new TempDir();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
         await using var database = await PostgresDatabaseFixture.CreateAsync("e2e");
-        using var kafka = new FaultyKafka();
+        using var kafka = new ControllableKafkaCluster();
         await using var webhook = await AlertWebhookReceiver.StartAsync();
         var children = new List<ChildProcess>();
         try

@@ -92,6 +92,28 @@ public sealed partial class ControllableKafkaCluster : IDisposable
         }
     }
 
+    /// <summary>The next <paramref name="count"/> Produce requests (from any client) fail with
+    /// NOT_ENOUGH_REPLICAS, a retriable error: producers retry until their message timeout. This gives
+    /// real delivery errors and 503s while the broker stays up.</summary>
+    public void FailProduceRequests(int count)
+    {
+        const int NotEnoughReplicas = 19;
+        var errors = Enumerable.Repeat(NotEnoughReplicas, count).ToArray();
+        Call(() =>
+        {
+            rd_kafka_mock_push_request_errors_array(_cluster, ProduceApiKey, (UIntPtr)count, errors);
+            return 0;
+        });
+    }
+
+    public void StopFailingProduceRequests() => Call(() =>
+    {
+        rd_kafka_mock_clear_request_errors(_cluster, ProduceApiKey);
+        return 0;
+    });
+
+    private const short ProduceApiKey = 0;
+
     public void Dispose()
     {
         lock (_gate)
@@ -153,6 +175,12 @@ public sealed partial class ControllableKafkaCluster : IDisposable
 
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int rd_kafka_mock_topic_create(IntPtr cluster, string topic, int partitionCount, int replicationFactor);
+
+    [LibraryImport(Library)]
+    private static partial void rd_kafka_mock_push_request_errors_array(IntPtr cluster, short apiKey, UIntPtr count, [In] int[] errors);
+
+    [LibraryImport(Library)]
+    private static partial void rd_kafka_mock_clear_request_errors(IntPtr cluster, short apiKey);
 
     [LibraryImport(Library)]
     private static partial int rd_kafka_mock_broker_set_down(IntPtr cluster, int brokerId);
