@@ -135,6 +135,7 @@ dotnet src/ModelMonitor.DemoTraffic/bin/Release/net10.0/ModelMonitor.DemoTraffic
 pids+=($!)
 
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+kafka=${Kafka__BootstrapServers:-$(grep -o -m1 'EMBEDDED Kafka ([^)]*) at [0-9.]*:[0-9]*' "$logs/modelmonitor.log" | grep -o '[0-9.]*:[0-9]*$' || true)}
 cat <<INFO
 
 ModelMonitor is running (embedded Kafka unless Kafka__BootstrapServers was set; see $logs/modelmonitor.log).
@@ -142,6 +143,8 @@ ModelMonitor is running (embedded Kafka unless Kafka__BootstrapServers was set; 
   Ingestion API   http://127.0.0.1:$http_port/v1/predictions
     curl -i -H 'Content-Type: application/json' http://127.0.0.1:$http_port/v1/predictions \\
       -d '{"sent_at":"$now","prediction_id":"try-1","predictor_name":"eta_prediction","model_id":"eta_v12","features":{"distance_km":3.2,"market":"paris"},"prediction_result":17.5,"default_values_used":[]}'
+  Kafka           $kafka   read the topic back:
+    kcat -C -b $kafka -t modelmonitor.predictions -o beginning -e -q | tail -3
   Metrics         http://127.0.0.1:$http_port/metrics   (health: /healthz, /readyz)
   Prometheus      http://127.0.0.1:$prometheus_port/graph?g0.expr=modelmonitor_feature_quantile
   Alerts          http://127.0.0.1:$prometheus_port/alerts   Alertmanager: http://127.0.0.1:$alertmanager_port/#/alerts
