@@ -7,6 +7,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
+using ModelMonitor.Testing.Processes;
 using ModelMonitor.Testing.Tools;
 using Npgsql;
 using Xunit.Abstractions;
@@ -63,7 +64,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
             // --- The pipeline ---
             var apiPort = FreePort();
             var api = $"http://127.0.0.1:{apiPort}";
-            children.Add(ChildProcess.Start("ModelMonitor.AllInOne", "dotnet", [allInOne], new Dictionary<string, string>
+            children.Add(ChildProcess.Start("ModelMonitor.AllInOne", "dotnet", [allInOne], new Dictionary<string, string?>
             {
                 ["ASPNETCORE_URLS"] = api,
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",
@@ -77,7 +78,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 ["Exporter__RefreshInterval"] = "00:00:01",
                 ["Exporter__CompletionDelay"] = "00:00:02",
             }, AppContext.BaseDirectory));
-            await children[^1].WaitUntilReadyAsync(http, $"{api}/readyz", TimeSpan.FromSeconds(90));
+            await children[^1].WaitUntilReadyAsync(http, new Uri($"{api}/readyz"), TimeSpan.FromSeconds(90));
 
             // --- Prometheus: the repository's rule files, a week-old history for the `offset 1w` panels ---
             var prometheusPort = FreePort();
@@ -113,8 +114,8 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
             children.Add(ChildProcess.Start("alertmanager", alertmanagerBinary,
                 [$"--config.file={temp.File("alertmanager.yml")}", $"--storage.path={temp.File("alertmanager")}",
                  $"--web.listen-address=127.0.0.1:{alertmanagerPort}", "--cluster.listen-address="]));
-            await children[1].WaitUntilReadyAsync(http, $"{prometheus}/-/ready", TimeSpan.FromSeconds(60));
-            await children[2].WaitUntilReadyAsync(http, $"{alertmanager}/-/ready", TimeSpan.FromSeconds(60));
+            await children[1].WaitUntilReadyAsync(http, new Uri($"{prometheus}/-/ready"), TimeSpan.FromSeconds(60));
+            await children[2].WaitUntilReadyAsync(http, new Uri($"{alertmanager}/-/ready"), TimeSpan.FromSeconds(60));
             Log(clock, "pipeline, Prometheus and Alertmanager ready");
 
             // --- A Kafka outage of a few seconds: 503s and delivery errors, then the API recovers ---

@@ -1,5 +1,6 @@
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
+using ModelMonitor.Testing.Processes;
 using Xunit.Abstractions;
 
 namespace ModelMonitor.Reliability.Tests;
@@ -24,17 +25,17 @@ public sealed class AggregatorCrashTests(ITestOutputHelper output)
         kafka.CreateTopic(topic, Partitions);
         await using var database = await PostgresDatabaseFixture.CreateAsync("aggkill");
         var ledger = Path.Combine(Path.GetTempPath(), $"modelmonitor-ledger-{Guid.NewGuid():N}.txt");
-        var apiPort = ServiceProcess.FreePort();
+        var apiPort = ChildProcess.FreePort();
         using var api = await Services.StartApiAsync(apiPort, kafka.BootstrapServers, topic);
         // A generous duration only as a safety net: the test stops the load itself after the last kill.
         using var generator = Services.StartGenerator(apiPort, ledger, Rate, TimeSpan.FromMinutes(3), Services.NewRunId());
-        var aggregators = new List<ServiceProcess>();
+        var aggregators = new List<ChildProcess>();
         try
         {
             long stored = 0;
             for (var kill = 1; kill <= Durations.AggregatorKills; kill++)
             {
-                var aggregator = Services.StartAggregator(ServiceProcess.FreePort(), database.ConnectionString, kafka.BootstrapServers, topic, "aggkill");
+                var aggregator = Services.StartAggregator(ChildProcess.FreePort(), database.ConnectionString, kafka.BootstrapServers, topic, "aggkill");
                 aggregators.Add(aggregator);
                 // Each incarnation first stores some hundred records (several flushes), then dies at a random
                 // moment: before, during or after a flush transaction, with records read but not flushed.
@@ -54,7 +55,7 @@ public sealed class AggregatorCrashTests(ITestOutputHelper output)
             var acknowledged = Services.ReadLedger(ledger);
             Assert.True(acknowledged.Count > 1000, $"only {acknowledged.Count} records acknowledged");
 
-            var last = Services.StartAggregator(ServiceProcess.FreePort(), database.ConnectionString, kafka.BootstrapServers, topic, "aggkill");
+            var last = Services.StartAggregator(ChildProcess.FreePort(), database.ConnectionString, kafka.BootstrapServers, topic, "aggkill");
             aggregators.Add(last);
             Dictionary<int, long> counts = [];
             await Services.WaitUntilAsync(async () =>

@@ -1,4 +1,5 @@
 using ModelMonitor.Testing.Kafka;
+using ModelMonitor.Testing.Processes;
 using Xunit.Abstractions;
 
 namespace ModelMonitor.Reliability.Tests;
@@ -23,7 +24,7 @@ public sealed class ApiCrashTests(ITestOutputHelper output)
         var topic = KafkaMockCluster.UniqueTopic("apikill");
         kafka.CreateTopic(topic, Partitions);
         var ledger = Path.Combine(Path.GetTempPath(), $"modelmonitor-ledger-{Guid.NewGuid():N}.txt");
-        var port = ServiceProcess.FreePort();
+        var port = ChildProcess.FreePort();
         var api = await Services.StartApiAsync(port, kafka.BootstrapServers, topic);
         using var generator = Services.StartGenerator(port, ledger, Rate, TimeSpan.FromMinutes(3), Services.NewRunId());
         try

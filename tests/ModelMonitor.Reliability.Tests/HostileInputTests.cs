@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using ModelMonitor.Testing.Kafka;
+using ModelMonitor.Testing.Processes;
 using ModelMonitor.Testing.Tools;
 using Xunit.Abstractions;
 
@@ -10,11 +11,11 @@ namespace ModelMonitor.Reliability.Tests;
 public sealed class HostileApiFixture : IAsyncLifetime
 {
     private ControllableKafkaCluster? _kafka;
-    private ServiceProcess? _api;
+    private ChildProcess? _api;
 
-    public int Port { get; } = ServiceProcess.FreePort();
+    public int Port { get; } = ChildProcess.FreePort();
 
-    internal ServiceProcess Api => _api ?? throw new InvalidOperationException("not started");
+    internal ChildProcess Api => _api ?? throw new InvalidOperationException("not started");
 
     public async Task InitializeAsync()
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ModelMonitor.Testing.Kafka;
+using ModelMonitor.Testing.Processes;
 using Xunit.Abstractions;
 
 namespace ModelMonitor.Reliability.Tests;
@@ -27,7 +28,7 @@ public sealed class KafkaOutageTests(ITestOutputHelper output)
         var topic = KafkaMockCluster.UniqueTopic("outage");
         kafka.CreateTopic(topic, Partitions);
         var ledger = Path.Combine(Path.GetTempPath(), $"modelmonitor-ledger-{Guid.NewGuid():N}.txt");
-        var port = ServiceProcess.FreePort();
+        var port = ChildProcess.FreePort();
         using var api = await Services.StartApiAsync(port, kafka.BootstrapServers, topic, new Dictionary<string, string?>
         {
             ["Kafka:DeliveryTimeout"] = "00:00:05",

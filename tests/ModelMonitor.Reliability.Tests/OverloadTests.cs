@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using ModelMonitor.Testing.Kafka;
+using ModelMonitor.Testing.Processes;
 using Xunit.Abstractions;
 
 namespace ModelMonitor.Reliability.Tests;
@@ -28,7 +29,7 @@ public sealed class OverloadTests(ITestOutputHelper output)
         using var kafka = new ControllableKafkaCluster();
         var topic = KafkaMockCluster.UniqueTopic("overload");
         kafka.CreateTopic(topic, 4);
-        var port = ServiceProcess.FreePort();
+        var port = ChildProcess.FreePort();
         using var api = await Services.StartApiAsync(port, kafka.BootstrapServers, topic, new Dictionary<string, string?>
         {
             ["Ingestion:MaxConcurrentRequests"] = $"{MaxConcurrentRequests}",

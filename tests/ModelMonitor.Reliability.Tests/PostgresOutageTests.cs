@@ -1,6 +1,7 @@
 using System.Globalization;
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
+using ModelMonitor.Testing.Processes;
 using Xunit.Abstractions;
 
 namespace ModelMonitor.Reliability.Tests;
@@ -23,9 +24,9 @@ public sealed class PostgresOutageTests(ITestOutputHelper output)
         var topic = KafkaMockCluster.UniqueTopic("pgoutage");
         kafka.CreateTopic(topic, Partitions);
         var ledger = Path.Combine(Path.GetTempPath(), $"modelmonitor-ledger-{Guid.NewGuid():N}.txt");
-        var apiPort = ServiceProcess.FreePort();
+        var apiPort = ChildProcess.FreePort();
         using var api = await Services.StartApiAsync(apiPort, kafka.BootstrapServers, topic);
-        var aggregatorPort = ServiceProcess.FreePort();
+        var aggregatorPort = ChildProcess.FreePort();
         using var aggregator = Services.StartAggregator(aggregatorPort, connectionString, kafka.BootstrapServers, topic, "pgoutage",
             new Dictionary<string, string?>
             {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using ModelMonitor.Testing.Processes;
 
 namespace ModelMonitor.Reliability.Tests;
 
@@ -8,7 +9,7 @@ internal static class Services
     private static readonly HttpClient Probe = new() { Timeout = TimeSpan.FromSeconds(5) };
 
     /// <summary>The ingestion API (ModelMonitor.Ingestion.dll) on <paramref name="port"/>, ready once it reached Kafka.</summary>
-    public static async Task<ServiceProcess> StartApiAsync(int port, string bootstrapServers, string topic,
+    public static async Task<ChildProcess> StartApiAsync(int port, string bootstrapServers, string topic,
         IReadOnlyDictionary<string, string?>? extra = null, bool waitForKafka = true)
     {
         var settings = new Dictionary<string, string?>
@@ -28,7 +29,7 @@ internal static class Services
             settings[key] = value;
         }
 
-        var api = ServiceProcess.Start($"ingestion API :{port}", "ModelMonitor.Ingestion", settings);
+        var api = ChildProcess.StartDotnet($"ingestion API :{port}", "ModelMonitor.Ingestion", settings);
         try
         {
             await api.WaitUntilReadyAsync(Probe, new Uri(Url(port), waitForKafka ? "readyz" : "healthz"), TimeSpan.FromSeconds(60));
@@ -42,7 +43,7 @@ internal static class Services
     }
 
     /// <summary>The aggregator (ModelMonitor.Aggregator.dll); its /metrics on <paramref name="port"/>.</summary>
-    public static ServiceProcess StartAggregator(int port, string connectionString, string bootstrapServers, string topic, string group,
+    public static ChildProcess StartAggregator(int port, string connectionString, string bootstrapServers, string topic, string group,
         IReadOnlyDictionary<string, string?>? extra = null)
     {
         var settings = new Dictionary<string, string?>
@@ -65,14 +66,14 @@ internal static class Services
             settings[key] = value;
         }
 
-        return ServiceProcess.Start($"aggregator :{port}", "ModelMonitor.Aggregator", settings);
+        return ChildProcess.StartDotnet($"aggregator :{port}", "ModelMonitor.Aggregator", settings);
     }
 
     /// <summary>
     /// The demo traffic generator (ModelMonitor.DemoTraffic.dll) against <paramref name="apiPort"/>, writing
     /// "prediction_id TAB model_id" of every acknowledged record to <paramref name="ledger"/>.
     /// </summary>
-    public static ServiceProcess StartGenerator(int apiPort, string ledger, double rate, TimeSpan duration, string runId,
+    public static ChildProcess StartGenerator(int apiPort, string ledger, double rate, TimeSpan duration, string runId,
         IEnumerable<string>? extraArguments = null)
     {
         string[] arguments =
@@ -92,12 +93,12 @@ internal static class Services
             "--max-retries", "40",
             .. extraArguments ?? [],
         ];
-        return ServiceProcess.Start($"demo traffic {runId}", "ModelMonitor.DemoTraffic", new Dictionary<string, string?>(), arguments,
+        return ChildProcess.StartDotnet($"demo traffic {runId}", "ModelMonitor.DemoTraffic", new Dictionary<string, string?>(), arguments,
             keepAllOutput: true);
     }
 
     /// <summary>Waits for the generator to finish (its duration plus the 5 s it gives requests in flight).</summary>
-    public static async Task FinishGeneratorAsync(ServiceProcess generator, TimeSpan duration)
+    public static async Task FinishGeneratorAsync(ChildProcess generator, TimeSpan duration)
     {
         if (!await generator.WaitForExitAsync(duration + TimeSpan.FromSeconds(30)))
         {
@@ -108,7 +109,7 @@ internal static class Services
     }
 
     /// <summary>Ends the generator's load now (SIGTERM: it settles requests in flight, prints its summary, exits 0).</summary>
-    public static async Task StopGeneratorAsync(ServiceProcess generator)
+    public static async Task StopGeneratorAsync(ChildProcess generator)
     {
         await generator.TerminateAsync();
         if (!await generator.WaitForExitAsync(TimeSpan.FromSeconds(30)))
@@ -120,7 +121,7 @@ internal static class Services
     }
 
     /// <summary>The generator's summary line ("summary: run ... acknowledged=N ...").</summary>
-    public static string Summary(ServiceProcess generator) =>
+    public static string Summary(ChildProcess generator) =>
         generator.AllOutput().LastOrDefault(l => l.StartsWith("summary:", StringComparison.Ordinal)) ?? "(no summary)";
 
     /// <summary>The ledger's (prediction_id, model_id) lines.</summary>

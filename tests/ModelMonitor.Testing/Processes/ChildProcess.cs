@@ -3,14 +3,14 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace ModelMonitor.Reliability.Tests;
+namespace ModelMonitor.Testing.Processes;
 
 /// <summary>
-/// One of the project's programs run as its own process (<c>dotnet &lt;name&gt;.dll</c> from this test's
-/// output directory), so a test can kill it with SIGKILL, no graceful step. Output is kept for failure
-/// messages; Dispose kills it whatever state the test is in.
+/// A program a test runs as its own process: one of the project's services (<see cref="StartDotnet"/>,
+/// so a test can kill it with SIGKILL, no graceful step) or a server binary such as prometheus. Output is
+/// kept for failure messages; Dispose kills the whole process tree whatever state the test is in.
 /// </summary>
-internal sealed class ServiceProcess : IDisposable
+public sealed class ChildProcess : IDisposable
 {
     private const int KeptLines = 300;
     private readonly Process _process;
@@ -18,7 +18,7 @@ internal sealed class ServiceProcess : IDisposable
     private readonly List<string> _allOutput = [];
     private readonly bool _keepAll;
 
-    private ServiceProcess(string name, Process process, bool keepAll)
+    private ChildProcess(string name, Process process, bool keepAll)
     {
         Name = name;
         _process = process;
@@ -33,32 +33,45 @@ internal sealed class ServiceProcess : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>Starts <c>dotnet {assembly}.dll args</c>; configuration keys (a:b) become environment variables (a__b).</summary>
-    public static ServiceProcess Start(string name, string assembly, IReadOnlyDictionary<string, string?> settings,
+    /// <summary>Starts <c>dotnet {assembly}.dll args</c> from the test's output directory; configuration keys
+    /// (a:b) become environment variables (a__b).</summary>
+    public static ChildProcess StartDotnet(string name, string assembly, IReadOnlyDictionary<string, string?> settings,
         IEnumerable<string>? arguments = null, bool keepAllOutput = false)
     {
         var directory = AppContext.BaseDirectory;
-        var start = new ProcessStartInfo("dotnet")
+        var environment = new Dictionary<string, string?>
         {
-            WorkingDirectory = directory,
+            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+            ["DOTNET_gcServer"] = "0",
+        };
+        foreach (var (key, value) in settings)
+        {
+            environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+        return Start(name, "dotnet", [Path.Combine(directory, assembly + ".dll"), .. arguments ?? []], environment, directory, keepAllOutput);
+    }
+
+    /// <summary>Starts any program with these arguments and extra environment variables.</summary>
+    public static ChildProcess Start(string name, string fileName, IEnumerable<string> arguments,
+        IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null, bool keepAllOutput = false)
+    {
+        var start = new ProcessStartInfo(fileName)
+        {
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Path.Combine(directory, assembly + ".dll"));
-        foreach (var argument in arguments ?? [])
+        foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }
-
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_gcServer"] = "0";
-        foreach (var (key, value) in settings)
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
         {
-            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+            start.Environment[key] = value;
         }
 
-        var child = new ServiceProcess(name, new Process { StartInfo = start }, keepAllOutput);
+        var child = new ChildProcess(name, new Process { StartInfo = start }, keepAllOutput);
         child._process.OutputDataReceived += (_, e) => child.Keep(e.Data);
         child._process.ErrorDataReceived += (_, e) => child.Keep(e.Data);
         child._process.Start();
@@ -181,12 +194,13 @@ internal sealed class ServiceProcess : IDisposable
     }
 
     /// <summary>The last lines the process wrote (stdout and stderr), for failure messages.</summary>
-    public string Output()
+    public string Output(int lines = KeptLines)
     {
         lock (_lines)
         {
+            var tail = _lines.Skip(Math.Max(0, _lines.Count - lines)).ToList();
             var state = _process.HasExited ? $", exited with {_process.ExitCode}" : "";
-            return $"--- {Name} (pid {_process.Id}, last {_lines.Count} lines{state}) ---\n{string.Join('\n', _lines)}";
+            return $"--- {Name} (pid {_process.Id}, last {tail.Count} lines{state}) ---\n{string.Join('\n', tail)}";
         }
     }
 
