@@ -17,8 +17,6 @@ internal sealed class ExporterWorker(
     TimeProvider time,
     ILogger<ExporterWorker> logger) : BackgroundService
 {
-    private bool _schemaReady;
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
@@ -35,13 +33,9 @@ internal sealed class ExporterWorker(
         var started = Stopwatch.GetTimestamp();
         try
         {
-            if (!_schemaReady)
-            {
-                // The exporter may start before the aggregator created the schema (the all-in-one host
-                // starts both at once). Migrations are idempotent and serialized by an advisory lock.
-                await migrator.MigrateAsync(cancellationToken);
-                _schemaReady = true;
-            }
+            // The exporter may start before the aggregator created the schema (the all-in-one host starts
+            // both at once). The migrator is idempotent and, after one success, returns at once.
+            await migrator.MigrateAsync(cancellationToken);
             var now = time.GetUtcNow();
             var snapshot = await reader.ReadAsync(now, settings, cancellationToken);
             var exposition = ExpositionRenderer.Render(snapshot, settings);

@@ -58,14 +58,13 @@ public static class ServiceDefaults
     /// </summary>
     public static WebApplication MapOperationalEndpoints(this WebApplication app)
     {
-        if (app.Services.GetService<ServiceDefaultsMarker>() is { EndpointsMapped: false } marker)
-        {
-            marker.EndpointsMapped = true;
-        }
-        else
+        // Composed services may each call this; the endpoints are mapped once.
+        var marker = app.Services.GetRequiredService<ServiceDefaultsMarker>();
+        if (marker.EndpointsMapped)
         {
             return app;
         }
+        marker.EndpointsMapped = true;
         app.UseRequestMetrics();
         var registry = app.Services.GetRequiredService<MetricsRegistry>();
         app.MapGet("/metrics", async (HttpContext context) =>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Ingestion;
@@ -36,14 +37,6 @@ public static class IngestionExtensions
     {
         app.MapPredictionEndpoints();
         return app;
-    }
-
-    private static void TryAddSingleton<T>(this IServiceCollection services, T instance) where T : class
-    {
-        if (!services.Any(s => s.ServiceType == typeof(T)))
-        {
-            services.AddSingleton(instance);
-        }
     }
 
     private sealed class BootstrapServersRequired : IValidateOptions<KafkaOptions>

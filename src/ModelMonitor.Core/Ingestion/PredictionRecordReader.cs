@@ -56,13 +56,13 @@ public static class PredictionRecordReader
                     sentAt = ReadTimestamp(ref reader, limits, now, ref fault);
                     break;
                 case SeenFields.PredictionId:
-                    predictionId = ReadName(ref reader, "prediction_id", limits.MaxPredictionIdLength, allowControl: true, ref fault);
+                    predictionId = ReadName(ref reader, "prediction_id", limits.MaxPredictionIdLength, allowControl: true, shared: false, ref fault);
                     break;
                 case SeenFields.PredictorName:
-                    predictorName = ReadName(ref reader, "predictor_name", limits.MaxNameLength, allowControl: false, ref fault);
+                    predictorName = ReadName(ref reader, "predictor_name", limits.MaxNameLength, allowControl: false, shared: true, ref fault);
                     break;
                 case SeenFields.ModelId:
-                    modelId = ReadName(ref reader, "model_id", limits.MaxNameLength, allowControl: false, ref fault);
+                    modelId = ReadName(ref reader, "model_id", limits.MaxNameLength, allowControl: false, shared: true, ref fault);
                     break;
                 case SeenFields.Features:
                     features = ReadFeatures(ref reader, nonFinite, limits, ref fault);
@@ -180,15 +180,15 @@ public static class PredictionRecordReader
     private static bool HasOffset(ReadOnlySpan<byte> text) =>
         text.Length > 6 && (text[^1] is (byte)'Z' or (byte)'z' || (text[^6] is (byte)'+' or (byte)'-' && text[^3] == (byte)':'));
 
-    private static string? ReadName(ref Utf8JsonReader reader, string field, int maxLength, bool allowControl, ref RecordFault? fault)
+    /// <param name="shared">Read through <see cref="RepeatedStrings"/>: for names that repeat on every record, not ids.</param>
+    private static string? ReadName(ref Utf8JsonReader reader, string field, int maxLength, bool allowControl, bool shared, ref RecordFault? fault)
     {
         if (reader.TokenType != JsonTokenType.String)
         {
             fault = new(field, $"must be a string, got {Describe(reader.TokenType)}", RejectReason.WrongType);
             return null;
         }
-        // Predictor and model names repeat on every record: shared strings. Prediction ids are unique.
-        var text = ReadBoundedString(ref reader, maxLength, shared: !allowControl);
+        var text = ReadBoundedString(ref reader, maxLength, shared);
         if (text is null)
         {
             fault = new(field, $"is longer than {maxLength} characters", RejectReason.TooLong);

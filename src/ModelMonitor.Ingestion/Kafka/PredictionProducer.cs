@@ -81,7 +81,7 @@ public sealed class PredictionProducer : IDisposable
     /// </summary>
     public async Task<DeliveryOutcome> DeliverAsync(IReadOnlyList<PredictionLog> logs)
     {
-        var pending = new PendingDeliveries(logs.Count).Start();
+        var pending = new PendingDeliveries(logs.Count);
         var started = Stopwatch.GetTimestamp();
         for (var i = 0; i < logs.Count; i++)
         {
@@ -214,22 +214,25 @@ public sealed class PredictionProducer : IDisposable
     }
 
     /// <summary>Counts delivery reports down; the task completes when every record is reported.</summary>
-    private sealed class PendingDeliveries(int count)
+    private sealed class PendingDeliveries
     {
-        private readonly Error?[] _errors = new Error?[count];
-        private readonly bool[] _possiblyStored = new bool[count];
-        private readonly bool[] _reported = new bool[count];
+        private readonly Error?[] _errors;
+        private readonly bool[] _possiblyStored;
+        private readonly bool[] _reported;
         private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Lock _gate = new();
-        private int _remaining = count;
+        private int _remaining;
 
-        public PendingDeliveries Start()
+        public PendingDeliveries(int count)
         {
-            if (_remaining == 0)
+            _errors = new Error?[count];
+            _possiblyStored = new bool[count];
+            _reported = new bool[count];
+            _remaining = count;
+            if (count == 0)
             {
                 _done.TrySetResult();
             }
-            return this;
         }
 
         public Task Task => _done.Task;
