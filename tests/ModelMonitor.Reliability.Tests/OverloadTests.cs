@@ -49,13 +49,29 @@ public sealed class OverloadTests(ITestOutputHelper output)
         // body every time so the client's own cost stays small. (The closed-loop figure underestimates what
         // the server sustains, by the clients' overhead on 2 shared cores; the assertion below checks that the
         // offered rate really was at least twice the goodput achieved under overload.)
-        await using var probe = new ProbeClient(Services.Url(port), clock, RecordsPerRequest, reuseBody: true);
-        var overloadStart = clock.Elapsed;
-        probe.Start(requestsPerSecond: 5 * capacity, maxInFlight: 2000);
-        await Task.Delay(TimeSpan.FromSeconds(8));
-        await probe.StopAsync();
-        var overloadEnd = clock.Elapsed;
-        var results = probe.Results;
+        // The capacity figure comes from a noisy machine: other test assemblies may have held the cores while it
+        // was measured, so 5x of it can fall short of what the API then serves (seen: capacity 49/s measured, 242/s
+        // served without shedding). The phase is repeated at double the rate until the offered rate is at least
+        // twice the goodput, i.e. until it really is an overload (at most 3 times).
+        List<ProbeResult> results = [];
+        TimeSpan overloadStart = default, overloadEnd = default;
+        var offeredRate = 5 * capacity;
+        for (var attempt = 1; attempt <= 3; attempt++, offeredRate *= 2)
+        {
+            await using var probe = new ProbeClient(Services.Url(port), clock, RecordsPerRequest, reuseBody: true);
+            overloadStart = clock.Elapsed;
+            probe.Start(requestsPerSecond: offeredRate, maxInFlight: 2000);
+            await Task.Delay(TimeSpan.FromSeconds(8));
+            await probe.StopAsync();
+            overloadEnd = clock.Elapsed;
+            results = [.. probe.Results];
+            var served = results.Count(r => r.Status == 202);
+            output.WriteLine($"overload attempt {attempt}: offered {offeredRate:0}/s, sent {results.Count} in 8 s, {served} accepted");
+            if (results.Count >= 2 * served)
+            {
+                break;
+            }
+        }
         var accepted = results.Where(r => r.Status == 202).ToList();
         var shed = results.Where(r => r.Status is 429 or 503).ToList();
         var acceptedP99 = ProbeClient.Quantile(accepted.Select(r => r.Latency), 0.99);
