@@ -88,7 +88,7 @@ public static class PredictionEndpoints
         {
             return KafkaUnavailable(context, metrics, settings, "Kafka is unreachable");
         }
-        var outcome = await producer.DeliverAsync(batch.Accepted);
+        var outcome = await producer.DeliverAsync(batch.Accepted, batch.AcceptedJson);
         var delivered = batch.Accepted.Count - outcome.Failed.Count;
         metrics.Accepted.Inc(delivered);
         if (delivered == 0)

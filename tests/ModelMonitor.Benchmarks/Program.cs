@@ -1,13 +1,13 @@
 using System.Globalization;
 using ModelMonitor.Benchmarks;
 
-// tests/ModelMonitor.Benchmarks/run.sh [scenario...] [--runs N] [--seconds S] [--memory-minutes M] [--freshness-seconds S]
+// tests/ModelMonitor.Benchmarks/run.sh [scenario...] [--runs N] [--seconds S] [--memory-minutes M] [--freshness-seconds S] [--batches 1,100,1000]
 // Scenarios: codec ingest aggregate sql-baseline exporter freshness memory (default: all, memory last).
 var all = new[] { "codec", "ingest", "aggregate", "sql-baseline", "exporter", "freshness", "memory" };
 var options = BenchmarkOptions.Parse(args, all);
 if (options is null)
 {
-    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150]");
+    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000]");
     return 1;
 }
 
@@ -36,13 +36,15 @@ return 0;
 
 namespace ModelMonitor.Benchmarks
 {
-    internal sealed record BenchmarkOptions(IReadOnlyList<string> Scenarios, int Runs, double Seconds, double MemoryMinutes, double FreshnessSeconds, string LogDirectory)
+    internal sealed record BenchmarkOptions(IReadOnlyList<string> Scenarios, int Runs, double Seconds, double MemoryMinutes, double FreshnessSeconds, string LogDirectory,
+        IReadOnlyList<int> Batches)
     {
         public static BenchmarkOptions? Parse(string[] args, string[] all)
         {
             var scenarios = new List<string>();
             int runs = 3;
             double seconds = 8, memoryMinutes = 10, freshnessSeconds = 150;
+            int[] batches = [1, 100, 1000];
             for (var i = 0; i < args.Length; i++)
             {
                 switch (args[i])
@@ -59,6 +61,9 @@ namespace ModelMonitor.Benchmarks
                     case "--freshness-seconds" when i + 1 < args.Length:
                         freshnessSeconds = double.Parse(args[++i], CultureInfo.InvariantCulture);
                         break;
+                    case "--batches" when i + 1 < args.Length:
+                        batches = [.. args[++i].Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture))];
+                        break;
                     case var name when all.Contains(name):
                         scenarios.Add(name);
                         break;
@@ -68,7 +73,7 @@ namespace ModelMonitor.Benchmarks
             }
             var logs = Path.Combine(Path.GetTempPath(), "modelmonitor-bench-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
             Directory.CreateDirectory(logs);
-            return new BenchmarkOptions(scenarios.Count == 0 ? all : scenarios, runs, seconds, memoryMinutes, freshnessSeconds, logs);
+            return new BenchmarkOptions(scenarios.Count == 0 ? all : scenarios, runs, seconds, memoryMinutes, freshnessSeconds, logs, batches);
         }
     }
 }

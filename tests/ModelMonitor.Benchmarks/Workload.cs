@@ -1,6 +1,7 @@
 using System.Text;
 using Confluent.Kafka;
 using ModelMonitor.Core.Contracts;
+using ModelMonitor.Core.Ingestion;
 using ModelMonitor.DemoTraffic.Scenarios;
 using ModelMonitor.DemoTraffic.Sending;
 using ModelMonitor.Hosting.Kafka;
@@ -37,9 +38,25 @@ internal static class Workload
         return payloads;
     }
 
-    /// <summary>Exactly what the API writes to Kafka for each record: key prediction_id, value the codec's JSON.</summary>
-    public static List<Message<byte[], byte[]>> KafkaMessages(IEnumerable<PredictionLog> records) =>
-        records.Select(r => new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(r.PredictionId), Value = PredictionLogCodec.Encode(r) }).ToList();
+    /// <summary>
+    /// Exactly what the API writes to Kafka for each record: key prediction_id, value the record's JSON as the
+    /// client sent it (the demo generator's payload writer) after "v" (<see cref="PredictionLogCodec.EncodeVerbatim"/>).
+    /// </summary>
+    public static List<Message<byte[], byte[]>> KafkaMessages(IReadOnlyList<PredictionLog> records)
+    {
+        var body = PredictionPayloadWriter.ToBytes(records, PayloadFormat.Json);
+        var batch = new PredictionBatchParser(new IngestionLimits { MaxRecordsPerRequest = records.Count })
+            .Parse(body, BodyFormat.Json, DateTimeOffset.UtcNow);
+        if (batch.Accepted.Count != records.Count)
+        {
+            throw new InvalidOperationException($"the workload has {batch.RejectedCount} invalid records");
+        }
+        return [.. batch.Accepted.Select((log, i) => new Message<byte[], byte[]>
+        {
+            Key = Encoding.UTF8.GetBytes(log.PredictionId),
+            Value = batch.AcceptedJson[i].IsEmpty ? PredictionLogCodec.Encode(log) : PredictionLogCodec.EncodeVerbatim(batch.AcceptedJson[i].Span),
+        })];
+    }
 
     /// <summary>The API producer's settings (PredictionProducer with the default KafkaOptions): idempotent, acks=all, linger 5 ms, lz4.</summary>
     public static IProducer<byte[], byte[]> ApiLikeProducer(string bootstrapServers)

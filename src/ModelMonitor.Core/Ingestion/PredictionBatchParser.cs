@@ -79,12 +79,12 @@ public sealed class PredictionBatchParser(IngestionLimits limits)
         {
             while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
             {
-                ReadOne(ref reader, nonFinite, now, batch);
+                ReadOne(ref reader, json, nonFinite, now, batch);
             }
         }
         else
         {
-            ReadOne(ref reader, nonFinite, now, batch);
+            ReadOne(ref reader, json, nonFinite, now, batch);
         }
         // Anything after the value must be whitespace; the reader throws on a second value.
         reader.Read();
@@ -114,16 +114,19 @@ public sealed class PredictionBatchParser(IngestionLimits limits)
         }
     }
 
-    private void ReadOne(ref Utf8JsonReader reader, NonFiniteMap nonFinite, DateTimeOffset now, ParsedBatch batch)
+    /// <param name="json">The bytes the reader reads (not rewritten): the record's own bytes are kept for forwarding.</param>
+    private void ReadOne(ref Utf8JsonReader reader, ReadOnlyMemory<byte> json, NonFiniteMap nonFinite, DateTimeOffset now, ParsedBatch batch)
     {
         if (batch.RecordCount == limits.MaxRecordsPerRequest)
         {
             throw new TooManyRecordsException();
         }
-        var log = PredictionRecordReader.Read(ref reader, nonFinite, limits, now, requireSchemaVersion: null, out var fault);
+        var start = reader.TokenStartIndex;
+        var log = PredictionRecordReader.Read(ref reader, nonFinite, limits, now, requireSchemaVersion: null, out var fault, out var onlyContractFields);
         if (log is not null)
         {
-            batch.Accept(log);
+            // The reader stands on the record's closing brace: BytesConsumed is just past it.
+            batch.Accept(log, onlyContractFields ? json[(int)start..(int)reader.BytesConsumed] : default);
         }
         else
         {
@@ -177,6 +180,7 @@ public sealed class ParsedBatch
     private readonly int _maxErrors;
     private readonly List<PredictionLog> _accepted = [];
     private readonly List<int> _acceptedIndexes = [];
+    private readonly List<ReadOnlyMemory<byte>> _acceptedJson = [];
     private readonly List<RecordError> _errors = [];
     private readonly int[] _rejectedByReason = new int[RejectReasons.All.Count];
 
@@ -189,6 +193,12 @@ public sealed class ParsedBatch
     public int? TooManyRecordsLimit { get; private init; }
 
     public IReadOnlyList<PredictionLog> Accepted => _accepted;
+
+    /// <summary>
+    /// Parallel to <see cref="Accepted"/>: the record's JSON as it came (a slice of the body, valid while the body
+    /// is), or empty when it held fields outside the contract and must be re-encoded.
+    /// </summary>
+    public IReadOnlyList<ReadOnlyMemory<byte>> AcceptedJson => _acceptedJson;
 
     /// <summary>Position in the request of each accepted record, parallel to <see cref="Accepted"/>.</summary>
     public IReadOnlyList<int> AcceptedIndexes => _acceptedIndexes;
@@ -208,9 +218,10 @@ public sealed class ParsedBatch
 
     internal static ParsedBatch TooMany(int limit) => new(0) { TooManyRecordsLimit = limit };
 
-    internal void Accept(PredictionLog log)
+    internal void Accept(PredictionLog log, ReadOnlyMemory<byte> json)
     {
         _accepted.Add(log);
+        _acceptedJson.Add(json);
         _acceptedIndexes.Add(RecordCount++);
     }
 

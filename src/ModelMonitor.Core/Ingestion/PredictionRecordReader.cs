@@ -15,10 +15,13 @@ public static class PredictionRecordReader
     /// <summary>Reads the object at the reader's current StartObject token.</summary>
     /// <param name="now">Wall-clock time for the sent_at window; null skips the time checks (already-accepted data).</param>
     /// <param name="requireSchemaVersion">For Kafka messages: the "v" field must be present and equal to this.</param>
+    /// <param name="onlyContractFields">True when the object holds only the contract's fields (and no "v" when
+    /// <paramref name="requireSchemaVersion"/> is null): its JSON can then be forwarded as it came.</param>
     public static PredictionLog? Read(ref Utf8JsonReader reader, NonFiniteMap nonFinite, IngestionLimits limits,
-        DateTimeOffset? now, int? requireSchemaVersion, out RecordFault? fault)
+        DateTimeOffset? now, int? requireSchemaVersion, out RecordFault? fault, out bool onlyContractFields)
     {
         fault = null;
+        onlyContractFields = true;
         if (reader.TokenType != JsonTokenType.StartObject)
         {
             fault = new("", "a prediction log must be a JSON object", RejectReason.WrongType);
@@ -38,6 +41,10 @@ public static class PredictionRecordReader
         {
             var field = IdentifyField(ref reader);
             reader.Read();
+            if (field == SeenFields.None || (field == SeenFields.Version && requireSchemaVersion is null))
+            {
+                onlyContractFields = false;
+            }
             if (fault is not null || field == SeenFields.None)
             {
                 reader.Skip(); // after the first fault, or an unknown field: ignore the value

@@ -79,7 +79,9 @@ public sealed class PredictionProducer : IDisposable
     /// Produces every record and waits for Kafka's acknowledgement of each (bounded by
     /// Kafka:DeliveryTimeout). The result lists the positions of the records that were not written.
     /// </summary>
-    public async Task<DeliveryOutcome> DeliverAsync(IReadOnlyList<PredictionLog> logs)
+    /// <param name="verbatim">Parallel to <paramref name="logs"/> (or null): a record's JSON to forward as it came
+    /// (<see cref="PredictionLogCodec.EncodeVerbatim"/>), or empty to encode the log.</param>
+    public async Task<DeliveryOutcome> DeliverAsync(IReadOnlyList<PredictionLog> logs, IReadOnlyList<ReadOnlyMemory<byte>>? verbatim = null)
     {
         var pending = new PendingDeliveries(logs.Count);
         var started = Stopwatch.GetTimestamp();
@@ -89,7 +91,9 @@ public sealed class PredictionProducer : IDisposable
             var message = new Message<byte[], byte[]>
             {
                 Key = Encoding.UTF8.GetBytes(log.PredictionId),
-                Value = PredictionLogCodec.Encode(log),
+                Value = verbatim is not null && !verbatim[i].IsEmpty
+                    ? PredictionLogCodec.EncodeVerbatim(verbatim[i].Span)
+                    : PredictionLogCodec.Encode(log),
             };
             var index = i;
             try

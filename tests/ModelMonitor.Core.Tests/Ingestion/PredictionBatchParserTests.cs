@@ -305,4 +305,30 @@ public sealed class PredictionBatchParserTests
         Assert.Equal(5, batch.RejectedCount);
         Assert.Equal(5, batch.RejectedFor(RejectReason.TimestampTooOld));
     }
+
+    [Fact]
+    public void Each_accepted_record_keeps_its_own_bytes_for_forwarding_in_arrays_and_NDJSON()
+    {
+        var first = Record(id: "\"a\"", features: """{ "x" : NaN, "m":"caf\u00e9" }""");
+        var second = Record(id: "\"b\"", sentAt: "2026-11-22T13:30:00+02:00");
+        var array = Parse($"[ {first} ,\n{Record(sentAt: null)},{second}]");
+        var ndjson = Parse($"{first}\n\n{second}\n", BodyFormat.NdJson);
+
+        foreach (var batch in new[] { array, ndjson })
+        {
+            Assert.Equal([first, second], batch.AcceptedJson.Select(j => Encoding.UTF8.GetString(j.Span)));
+        }
+    }
+
+    [Theory]
+    [InlineData("\"trace\":{\"deep\":[1,2,3]}")]
+    [InlineData("\"v\":7")]
+    public void A_record_with_fields_outside_the_contract_is_accepted_but_not_kept_verbatim(string extra)
+    {
+        var batch = Parse($"[{Record(extra: extra)},{Record()}]");
+
+        Assert.Equal(2, batch.Accepted.Count);
+        Assert.True(batch.AcceptedJson[0].IsEmpty);
+        Assert.Equal(Record(), Encoding.UTF8.GetString(batch.AcceptedJson[1].Span));
+    }
 }

@@ -63,4 +63,34 @@ public sealed class PredictionLogCodecTests
         Assert.Null(log);
         Assert.Contains(reason, error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_verbatim_record_gets_the_version_first_and_decodes_like_the_canonical_encoding()
+    {
+        var record = """{ "prediction_id":"d-1", "sent_at":"2026-11-22T12:15:00.123+02:00","predictor_name":"eta","model_id":"eta_v12","features":{"distance_km":3.25,"market":"paris \"nord\" \u00e9","is_new":true,"promo":null,"risk":NaN,"lo":-Infinity},"prediction_result":Infinity,"default_values_used":["promo","promo"]}""";
+
+        var value = PredictionLogCodec.EncodeVerbatim(Encoding.UTF8.GetBytes(record));
+
+        Assert.Equal("{\"v\":1, " + record[2..], Encoding.UTF8.GetString(value));
+        Assert.True(PredictionLogCodec.TryDecode(value, out var log, out var error), error);
+        Assert.True(PredictionLogCodec.TryDecode(PredictionLogCodec.Encode(Sample), out var canonical, out _));
+        Assert.Equal(canonical.SentAt, log.SentAt);
+        Assert.Equal(TimeSpan.Zero, log.SentAt.Offset);
+        Assert.Equal(canonical.PredictionId, log.PredictionId);
+        Assert.Equal(canonical.Features.Select(f => f.Key), log.Features.Select(f => f.Key));
+        Assert.Equal(canonical.Features.Take(4).Select(f => f.Value), log.Features.Take(4).Select(f => f.Value));
+        Assert.True(double.IsNaN(log.Features[4].Value.Number));
+        Assert.Equal(double.NegativeInfinity, log.Features[5].Value.Number);
+        Assert.Equal(double.PositiveInfinity, log.PredictionResult);
+        Assert.Equal(["promo"], log.DefaultValuesUsed);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("[1]")]
+    [InlineData("{\"a\":1")]
+    public void Verbatim_encoding_refuses_what_is_not_one_object(string record)
+    {
+        Assert.Throws<ArgumentException>(() => PredictionLogCodec.EncodeVerbatim(Encoding.UTF8.GetBytes(record)));
+    }
 }
