@@ -17,7 +17,7 @@ internal static class IngestBenchmark
 {
     private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(15);
 
-    private static readonly (int Batch, int Concurrency)[] Shapes = [(1, 64), (100, 8), (1000, 4)];
+    private static readonly (int Batch, int Concurrency)[] Shapes = [(1, 64), (100, 32), (1000, 8)];
 
     public static async Task RunAsync(BenchmarkContext context)
     {

@@ -74,6 +74,7 @@ internal static class Workload
             QueueBufferingMaxKbytes = defaults.ProducerQueueMaxKBytes,
             CompressionType = CompressionType.Lz4,
             ClientId = "modelmonitor-benchmark",
+            DeliveryReportFields = "status",
         }).Build();
     }
 

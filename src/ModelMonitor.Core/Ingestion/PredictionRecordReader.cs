@@ -31,7 +31,7 @@ public static class PredictionRecordReader
 
         DateTimeOffset? sentAt = null;
         string? predictionId = null, predictorName = null, modelId = null;
-        List<KeyValuePair<string, FeatureValue>>? features = null;
+        KeyValuePair<string, FeatureValue>[]? features = null;
         double? predictionResult = null;
         List<string>? defaults = null;
         int? version = null;
@@ -265,7 +265,13 @@ public static class PredictionRecordReader
         return reader.TryGetDouble(out value) && double.IsFinite(value);
     }
 
-    private static List<KeyValuePair<string, FeatureValue>>? ReadFeatures(ref Utf8JsonReader reader, NonFiniteMap nonFinite,
+    // Features are collected in a per-thread scratch list and copied once into an array of the exact size: a
+    // list grown from a guess allocated 2-3 times the memory per record (measured: allocation was about 17% of the
+    // API's CPU time). Read is not re-entrant, so one list per thread is enough.
+    [ThreadStatic]
+    private static List<KeyValuePair<string, FeatureValue>>? t_features;
+
+    private static KeyValuePair<string, FeatureValue>[]? ReadFeatures(ref Utf8JsonReader reader, NonFiniteMap nonFinite,
         IngestionLimits limits, ref RecordFault? fault)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
@@ -274,7 +280,8 @@ public static class PredictionRecordReader
             reader.Skip();
             return null;
         }
-        var features = new List<KeyValuePair<string, FeatureValue>>(16);
+        var features = t_features ??= new List<KeyValuePair<string, FeatureValue>>(64);
+        features.Clear();
         HashSet<string>? names = null; // only for many features: below that a scan is cheaper than hashing
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
@@ -309,7 +316,9 @@ public static class PredictionRecordReader
             var value = ReadFeatureValue(ref reader, nonFinite, limits, name, ref fault);
             features.Add(new(name, value));
         }
-        return fault is null ? features : null;
+        var result = fault is null ? features.ToArray() : null;
+        features.Clear(); // drop the references
+        return result;
     }
 
     private const int ScanLimit = 32;

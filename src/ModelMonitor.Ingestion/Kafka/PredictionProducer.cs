@@ -48,6 +48,8 @@ public sealed class PredictionProducer : IDisposable
             CompressionType = Enum.Parse<CompressionType>(_options.Compression, ignoreCase: true),
             StatisticsIntervalMs = (int)_statisticsInterval.TotalMilliseconds,
             ClientId = "modelmonitor-ingestion",
+            // Reports only need the outcome: not marshalling the timestamp and headers back saves work per record.
+            DeliveryReportFields = "status",
         };
         foreach (var (key, value) in _options.Client)
         {
