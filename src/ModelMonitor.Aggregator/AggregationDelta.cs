@@ -13,6 +13,27 @@ internal sealed class ModelWindowDelta
     public ModelAccumulator Model { get; } = new();
 
     public Dictionary<string, FeatureAccumulator> Features { get; } = new(StringComparer.Ordinal);
+
+    // The feature names of the record added last, by position, and their accumulators. Records of one model
+    // repeat the same names in the same order as the same string instances (decoding shares them), so comparing
+    // references finds the accumulator without hashing the name; anything else falls back to the dictionary.
+    private string?[] _lastNames = [];
+    private FeatureAccumulator?[] _lastAccumulators = [];
+
+    public FeatureAccumulator? Recent(int position, string name) =>
+        position < _lastNames.Length && ReferenceEquals(_lastNames[position], name) ? _lastAccumulators[position] : null;
+
+    public void Remember(int position, string name, FeatureAccumulator accumulator)
+    {
+        if (position >= _lastNames.Length)
+        {
+            var size = Math.Max(position + 1, _lastNames.Length * 2);
+            Array.Resize(ref _lastNames, size);
+            Array.Resize(ref _lastAccumulators, size);
+        }
+        _lastNames[position] = name;
+        _lastAccumulators[position] = accumulator;
+    }
 }
 
 /// <summary>
@@ -50,9 +71,17 @@ internal sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int ca
             }
 
             delta.Model.Add(log.PredictionResult);
-            foreach (var (name, value) in log.Features)
+            var features = log.Features;
+            for (var i = 0; i < features.Count; i++)
             {
-                Feature(delta, name).Add(value);
+                var (name, value) = features[i];
+                var feature = delta.Recent(i, name);
+                if (feature is null)
+                {
+                    feature = Feature(delta, name);
+                    delta.Remember(i, name, feature);
+                }
+                feature.Add(value);
             }
 
             for (var i = 0; i < log.DefaultValuesUsed.Count; i++)

@@ -130,6 +130,9 @@ internal sealed class ConsumerWorker(
             EnableAutoOffsetStore = false,
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnablePartitionEof = false,
+            // Only the value, partition and offset are read: not marshalling topic name, timestamp and headers
+            // saves work per record.
+            ConsumeResultFields = "none",
         };
         foreach (var (key, value) in kafka.Client.Concat(_options.Consumer))
         {
@@ -162,7 +165,7 @@ internal sealed class ConsumerWorker(
             metrics.RecordsPoison.Inc();
             logger.LogWarning(
                 "Skipping malformed record at {Topic} partition {Partition} offset {Offset}: {Error}",
-                result.Topic,
+                _topic,
                 partition,
                 result.Offset.Value,
                 error ?? "null value");

@@ -283,6 +283,7 @@ public static class PredictionRecordReader
         var features = t_features ??= new List<KeyValuePair<string, FeatureValue>>(64);
         features.Clear();
         HashSet<string>? names = null; // only for many features: below that a scan is cheaper than hashing
+        var seen = 0UL;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
             if (fault is not null)
@@ -307,7 +308,7 @@ public static class PredictionRecordReader
                 reader.Skip();
                 continue;
             }
-            if (IsDuplicate(features, ref names, name))
+            if (IsDuplicate(features, ref names, ref seen, name))
             {
                 fault = new($"features.{name}", "appears more than once", RejectReason.DuplicateField);
                 reader.Skip();
@@ -324,10 +325,19 @@ public static class PredictionRecordReader
     private const int ScanLimit = 32;
 
     /// <summary>Whether <paramref name="name"/> is already among the features read (then it is not added).</summary>
-    private static bool IsDuplicate(List<KeyValuePair<string, FeatureValue>> features, ref HashSet<string>? names, string name)
+    /// <param name="seen">Bits of a cheap fingerprint (length and end characters) of the names read so far: only a
+    /// name whose bit is already set needs the scan, so a record without duplicates is checked in O(n) mostly.</param>
+    private static bool IsDuplicate(List<KeyValuePair<string, FeatureValue>> features, ref HashSet<string>? names, ref ulong seen, string name)
     {
         if (features.Count < ScanLimit)
         {
+            var bit = 1UL << ((name.Length * 31 + name[0] * 7 + name[^1]) & 63);
+            var maybe = (seen & bit) != 0;
+            seen |= bit;
+            if (!maybe)
+            {
+                return false;
+            }
             foreach (var feature in features)
             {
                 if (string.Equals(feature.Key, name, StringComparison.Ordinal))

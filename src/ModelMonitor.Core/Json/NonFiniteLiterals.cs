@@ -23,6 +23,12 @@ public static class NonFiniteLiterals
     public static ReadOnlySpan<byte> Rewrite(ReadOnlySpan<byte> json, out NonFiniteMap map)
     {
         map = NonFiniteMap.Empty;
+        // Most records hold neither literal anywhere, not even inside a string: two vectorized searches
+        // settle that faster than the token-by-token scan below (measured: the scan was ~7% of decoding).
+        if (json.IndexOf("NaN"u8) < 0 && json.IndexOf("Infinity"u8) < 0)
+        {
+            return json;
+        }
         var span = json;
         byte[]? copy = null;
         var i = 0;

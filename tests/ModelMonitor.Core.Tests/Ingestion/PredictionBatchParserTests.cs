@@ -331,4 +331,21 @@ public sealed class PredictionBatchParserTests
         Assert.True(batch.AcceptedJson[0].IsEmpty);
         Assert.Equal(Record(), Encoding.UTF8.GetString(batch.AcceptedJson[1].Span));
     }
+
+    [Fact]
+    public void Names_that_look_alike_are_distinct_features_and_a_repeat_is_found_wherever_it_is()
+    {
+        // Same length and end characters (the cheap fingerprint collides), different names: all accepted.
+        var alike = Parse(Record(features: """{"a1z":1,"a2z":2,"a3z":3,"b":4,"a\u0031z_":5}"""));
+        Assert.Equal(["a1z", "a2z", "a3z", "b", "a1z_"], Assert.Single(alike.Accepted).Features.Select(f => f.Key));
+
+        // A repeat far from its first appearance, below and above the size where a hash set takes over, and
+        // one spelled with an escape.
+        foreach (var count in new[] { 20, 40 })
+        {
+            var names = Enumerable.Range(0, count).Select(i => $"\"f{i}\":{i}").ToList();
+            Assert.Equal("features.f3", SingleError(Record(features: "{" + string.Join(",", names) + ",\"f3\":0}")).Field);
+            Assert.Equal("features.f1", SingleError(Record(features: "{" + string.Join(",", names) + ",\"f\u0031\":0}")).Field);
+        }
+    }
 }
