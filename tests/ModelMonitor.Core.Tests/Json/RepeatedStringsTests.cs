@@ -48,4 +48,34 @@ public sealed class RepeatedStringsTests
         Assert.Equal(text, first);
         Assert.NotSame(first, second);
     }
+
+    [Fact]
+    public void Escaped_and_plain_UTF8_spellings_share_one_instance_in_either_order()
+    {
+        var id = Guid.NewGuid().ToString("N");
+
+        var escapedFirst = ReadFirstString($"\"caf\\u00e9_{id}\"");
+        var plain = ReadFirstString($"\"café_{id}\"");
+        var plainAgain = ReadFirstString($"\"café_{id}\"");
+        var other = Guid.NewGuid().ToString("N");
+        var plainFirst = ReadFirstString($"\"ß_{other}\"");
+        var escapedLater = ReadFirstString($"\"\\u00df_{other}\"");
+
+        Assert.Equal($"café_{id}", plain);
+        Assert.Same(escapedFirst, plain);
+        Assert.Same(plain, plainAgain);
+        Assert.Equal($"ß_{other}", plainFirst);
+        Assert.Same(plainFirst, escapedLater);
+    }
+
+    [Fact]
+    public void Strings_that_differ_only_in_bytes_far_apart_are_told_apart()
+    {
+        var stem = new string('n', RepeatedStrings.MaxCachedLength - 40) + Guid.NewGuid().ToString("N");
+
+        Assert.Equal(stem + "a", ReadFirstString($"\"{stem}a\""));
+        Assert.Equal(stem + "b", ReadFirstString($"\"{stem}b\""));
+        Assert.Equal("a" + stem, ReadFirstString($"\"a{stem}\""));
+        Assert.Equal(stem + "a", ReadFirstString($"\"{stem}a\""));
+    }
 }
