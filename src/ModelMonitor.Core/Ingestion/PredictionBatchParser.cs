@@ -30,6 +30,9 @@ public sealed class PredictionBatchParser(IngestionLimits limits)
         AllowTrailingCommas = false,
     };
 
+    /// <summary>Records up to this size are forwarded as sent; larger ones are re-encoded without their whitespace.</summary>
+    public const int MaxVerbatimBytes = 64 * 1024;
+
     public IngestionLimits Limits => limits;
 
     public ParsedBatch Parse(ReadOnlyMemory<byte> body, BodyFormat format, DateTimeOffset now)
@@ -125,8 +128,10 @@ public sealed class PredictionBatchParser(IngestionLimits limits)
         var log = PredictionRecordReader.Read(ref reader, nonFinite, limits, now, requireSchemaVersion: null, out var fault, out var onlyContractFields);
         if (log is not null)
         {
-            // The reader stands on the record's closing brace: BytesConsumed is just past it.
-            batch.Accept(log, onlyContractFields ? json[(int)start..(int)reader.BytesConsumed] : default);
+            // The reader stands on the record's closing brace: BytesConsumed is just past it. A record padded far
+            // beyond its content (whitespace) is re-encoded compactly rather than forwarded.
+            var length = reader.BytesConsumed - start;
+            batch.Accept(log, onlyContractFields && length <= MaxVerbatimBytes ? json[(int)start..(int)reader.BytesConsumed] : default);
         }
         else
         {

@@ -22,6 +22,10 @@ public sealed class PredictionProducer : IDisposable
     private readonly IngestionMetrics _metrics;
     private readonly ILogger<PredictionProducer> _logger;
     private readonly TimeSpan _statisticsInterval = TimeSpan.FromSeconds(1);
+    // Flush and Dispose may be called from two threads at shutdown (a host stopped by its owner while its Run
+    // loop stops and disposes it too, as WebApplicationFactory does): one at a time, nothing after Dispose.
+    private readonly Lock _lifecycle = new();
+    private bool _disposed;
     private long _allBrokersDownSinceTicks; // 0 = some broker up (or not known yet)
     private long _lastStatisticsTicks;
 
@@ -138,18 +142,35 @@ public sealed class PredictionProducer : IDisposable
         return outcome;
     }
 
-    /// <summary>Waits for queued messages (shutdown).</summary>
-    public void Flush(TimeSpan timeout) => _producer.Flush(timeout);
+    /// <summary>Waits for queued messages (shutdown); does nothing once disposed.</summary>
+    public void Flush(TimeSpan timeout)
+    {
+        lock (_lifecycle)
+        {
+            if (!_disposed)
+            {
+                _producer.Flush(timeout);
+            }
+        }
+    }
 
     public void Dispose()
     {
-        try
+        lock (_lifecycle)
         {
-            _producer.Flush(TimeSpan.FromSeconds(5));
-        }
-        finally
-        {
-            _producer.Dispose();
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            try
+            {
+                _producer.Flush(TimeSpan.FromSeconds(5));
+            }
+            finally
+            {
+                _producer.Dispose();
+            }
         }
     }
 

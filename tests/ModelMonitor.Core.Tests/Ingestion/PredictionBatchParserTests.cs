@@ -323,9 +323,11 @@ public sealed class PredictionBatchParserTests
     [Theory]
     [InlineData("\"trace\":{\"deep\":[1,2,3]}")]
     [InlineData("\"v\":7")]
-    public void A_record_with_fields_outside_the_contract_is_accepted_but_not_kept_verbatim(string extra)
+    [InlineData("\"default_values_used\":[]", true)]
+    public void A_record_with_fields_outside_the_contract_or_padded_beyond_the_verbatim_size_is_accepted_but_not_kept_verbatim(string extra, bool padded = false)
     {
-        var batch = Parse($"[{Record(extra: extra)},{Record()}]");
+        var field = padded ? extra + new string(' ', PredictionBatchParser.MaxVerbatimBytes) : extra;
+        var batch = Parse($"[{Record(extra: field)},{Record()}]");
 
         Assert.Equal(2, batch.Accepted.Count);
         Assert.True(batch.AcceptedJson[0].IsEmpty);
