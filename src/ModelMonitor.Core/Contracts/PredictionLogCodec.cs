@@ -88,8 +88,10 @@ public static class PredictionLogCodec
     /// <summary>
     /// The message value of a record forwarded as the client sent it: <paramref name="record"/> is one validated
     /// JSON object (starting with '{', at least one field, only the contract's fields, no "v") and becomes
-    /// {"v":1, followed by the rest of the object, byte for byte (the client's field order, escapes, whitespace and
-    /// bare NaN/Infinity tokens). Cheaper than <see cref="Encode"/>: one copy, no number or date formatting.
+    /// {"v":1, followed by the rest of the object, byte for byte (the client's field order, escapes, spacing and
+    /// bare NaN/Infinity tokens), except that line breaks become spaces: JSON strings cannot hold a raw line
+    /// break, so every CR or LF byte is whitespace between tokens, and each message stays one line for
+    /// line-oriented tools (kcat | grep). Cheaper than <see cref="Encode"/>: one copy, no number or date formatting.
     /// </summary>
     public static byte[] EncodeVerbatim(ReadOnlySpan<byte> record)
     {
@@ -99,7 +101,10 @@ public static class PredictionLogCodec
         }
         var value = new byte[VersionPrefix.Length + record.Length - 1];
         VersionPrefix.CopyTo(value, 0);
-        record[1..].CopyTo(value.AsSpan(VersionPrefix.Length));
+        var rest = value.AsSpan(VersionPrefix.Length);
+        record[1..].CopyTo(rest);
+        rest.Replace((byte)'\n', (byte)' ');
+        rest.Replace((byte)'\r', (byte)' ');
         return value;
     }
 

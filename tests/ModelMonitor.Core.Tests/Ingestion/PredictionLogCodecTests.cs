@@ -67,11 +67,11 @@ public sealed class PredictionLogCodecTests
     [Fact]
     public void A_verbatim_record_gets_the_version_first_and_decodes_like_the_canonical_encoding()
     {
-        var record = """{ "prediction_id":"d-1", "sent_at":"2026-11-22T12:15:00.123+02:00","predictor_name":"eta","model_id":"eta_v12","features":{"distance_km":3.25,"market":"paris \"nord\" \u00e9","is_new":true,"promo":null,"risk":NaN,"lo":-Infinity},"prediction_result":Infinity,"default_values_used":["promo","promo"]}""";
+        var record = """{ "prediction_id":"d-1",""" + "\r\n" + """ "sent_at":"2026-11-22T12:15:00.123+02:00","predictor_name":"eta","model_id":"eta_v12","features":{"distance_km":3.25,"market":"paris \"nord\" \u00e9","is_new":true,"promo":null,"risk":NaN,"lo":-Infinity},"prediction_result":Infinity,"default_values_used":["promo","promo"]}""";
 
         var value = PredictionLogCodec.EncodeVerbatim(Encoding.UTF8.GetBytes(record));
 
-        Assert.Equal("{\"v\":1, " + record[2..], Encoding.UTF8.GetString(value));
+        Assert.Equal("{\"v\":1, " + record[2..].Replace("\r\n", "  ", StringComparison.Ordinal), Encoding.UTF8.GetString(value));
         Assert.True(PredictionLogCodec.TryDecode(value, out var log, out var error), error);
         Assert.True(PredictionLogCodec.TryDecode(PredictionLogCodec.Encode(Sample), out var canonical, out _));
         Assert.Equal(canonical.SentAt, log.SentAt);
