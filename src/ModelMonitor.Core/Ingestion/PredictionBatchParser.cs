@@ -201,7 +201,8 @@ public sealed class ParsedBatch
 
     /// <summary>
     /// Parallel to <see cref="Accepted"/>: the record's JSON as it came (a slice of the body, valid while the body
-    /// is), or empty when it held fields outside the contract and must be re-encoded.
+    /// is), or empty when it must be re-encoded: it held fields outside the contract or was over
+    /// <see cref="MaxVerbatimBytes"/> as sent.
     /// </summary>
     public IReadOnlyList<ReadOnlyMemory<byte>> AcceptedJson => _acceptedJson;
 
