@@ -40,7 +40,7 @@ internal static class Workload
 
     /// <summary>
     /// Exactly what the API writes to Kafka for each record: key prediction_id, value the record's JSON as the
-    /// client sent it (the demo generator's payload writer) after "v" (<see cref="PredictionLogCodec.EncodeVerbatim"/>).
+    /// client sent it (the demo generator's payload writer) after "v" (<see cref="PredictionLogCodec.ValueOf"/>).
     /// </summary>
     public static List<Message<byte[], byte[]>> KafkaMessages(IReadOnlyList<PredictionLog> records)
     {
@@ -54,7 +54,7 @@ internal static class Workload
         return [.. batch.Accepted.Select((log, i) => new Message<byte[], byte[]>
         {
             Key = Encoding.UTF8.GetBytes(log.PredictionId),
-            Value = batch.AcceptedJson[i].IsEmpty ? PredictionLogCodec.Encode(log) : PredictionLogCodec.EncodeVerbatim(batch.AcceptedJson[i].Span),
+            Value = PredictionLogCodec.ValueOf(log, batch.AcceptedJson[i]),
         })];
     }
 

@@ -108,6 +108,14 @@ public static class PredictionLogCodec
         return value;
     }
 
+    /// <summary>
+    /// The message value the API writes for an accepted record: <paramref name="verbatim"/> (the record as sent,
+    /// see <see cref="Ingestion.ParsedBatch.AcceptedJson"/>) after "v", or the canonical encoding of
+    /// <paramref name="log"/> when there is none.
+    /// </summary>
+    public static byte[] ValueOf(PredictionLog log, ReadOnlyMemory<byte> verbatim) =>
+        verbatim.IsEmpty ? Encode(log) : EncodeVerbatim(verbatim.Span);
+
     private static void WriteNumber(Utf8JsonWriter writer, double value)
     {
         if (double.IsFinite(value))

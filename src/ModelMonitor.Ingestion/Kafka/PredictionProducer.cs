@@ -85,8 +85,8 @@ public sealed class PredictionProducer : IDisposable
     /// Produces every record and waits for Kafka's acknowledgement of each (bounded by
     /// Kafka:DeliveryTimeout). The result lists the positions of the records that were not written.
     /// </summary>
-    /// <param name="verbatim">Parallel to <paramref name="logs"/> (or null): a record's JSON to forward as it came
-    /// (<see cref="PredictionLogCodec.EncodeVerbatim"/>), or empty to encode the log.</param>
+    /// <param name="verbatim">Parallel to <paramref name="logs"/> (or null): a record's JSON to forward as it came,
+    /// or empty to encode the log (<see cref="PredictionLogCodec.ValueOf"/>).</param>
     public async Task<DeliveryOutcome> DeliverAsync(IReadOnlyList<PredictionLog> logs, IReadOnlyList<ReadOnlyMemory<byte>>? verbatim = null)
     {
         var pending = new PendingDeliveries(logs.Count);
@@ -97,9 +97,7 @@ public sealed class PredictionProducer : IDisposable
             var message = new Message<byte[], byte[]>
             {
                 Key = Encoding.UTF8.GetBytes(log.PredictionId),
-                Value = verbatim is not null && !verbatim[i].IsEmpty
-                    ? PredictionLogCodec.EncodeVerbatim(verbatim[i].Span)
-                    : PredictionLogCodec.Encode(log),
+                Value = PredictionLogCodec.ValueOf(log, verbatim is null ? default : verbatim[i]),
             };
             var index = i;
             try
