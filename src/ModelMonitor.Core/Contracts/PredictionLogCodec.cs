@@ -10,8 +10,8 @@ using ModelMonitor.Core.Json;
 namespace ModelMonitor.Core.Contracts;
 
 /// <summary>
-/// The Kafka message value of one prediction log: the API's JSON record plus "v" (schema version) as its
-/// first field. Records holding only the contract's fields are forwarded as the client sent them
+/// One prediction log as a record of a Kafka message (a line of the message value, see
+/// <see cref="PredictionMessages"/>): the API's JSON record plus "v" (schema version) as its first field. Records holding only the contract's fields are forwarded as the client sent them
 /// (<see cref="EncodeVerbatim"/>); others are re-written canonically without the extra fields (<see cref="Encode"/>).
 /// Non-finite numbers are written as the bare tokens NaN, Infinity and -Infinity, as on the API.
 /// Example: {"v":1,"sent_at":"2026-11-22T10:15:00.123Z","prediction_id":"d-1","predictor_name":"eta",
@@ -99,13 +99,26 @@ public static class PredictionLogCodec
         {
             throw new ArgumentException("A verbatim record must be one JSON object.", nameof(record));
         }
-        var value = new byte[VersionPrefix.Length + record.Length - 1];
-        VersionPrefix.CopyTo(value, 0);
-        var rest = value.AsSpan(VersionPrefix.Length);
+        var value = new byte[VerbatimLength(record)];
+        WriteVerbatim(record, value);
+        return value;
+    }
+
+    /// <summary>The length of <see cref="EncodeVerbatim"/>'s result for <paramref name="record"/>.</summary>
+    internal static int VerbatimLength(ReadOnlySpan<byte> record) => VersionPrefix.Length + record.Length - 1;
+
+    /// <summary><see cref="EncodeVerbatim"/> into <paramref name="destination"/> (<see cref="VerbatimLength"/> bytes).</summary>
+    internal static void WriteVerbatim(ReadOnlySpan<byte> record, Span<byte> destination)
+    {
+        if (record.IsEmpty || record[0] != (byte)'{' || record[^1] != (byte)'}')
+        {
+            throw new ArgumentException("A verbatim record must be one JSON object.", nameof(record));
+        }
+        VersionPrefix.CopyTo(destination);
+        var rest = destination.Slice(VersionPrefix.Length, record.Length - 1);
         record[1..].CopyTo(rest);
         rest.Replace((byte)'\n', (byte)' ');
         rest.Replace((byte)'\r', (byte)' ');
-        return value;
     }
 
     /// <summary>
