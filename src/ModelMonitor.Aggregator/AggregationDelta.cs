@@ -46,13 +46,13 @@ internal sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int ca
 
     public Dictionary<(string PredictorName, string ModelId), (DateTimeOffset First, DateTimeOffset Last)> Seen { get; } = [];
 
-    /// <summary>Partition → the offset after the last record read (consumed, late or poison).</summary>
+    /// <summary>Partition → the offset after the last message read.</summary>
     public Dictionary<int, long> NextOffsets { get; } = [];
 
     /// <summary>Model rows plus feature rows held.</summary>
     public int RowCount { get; private set; }
 
-    /// <summary>Records read since the last flush (all kinds).</summary>
+    /// <summary>Prediction logs read since the last flush (all kinds).</summary>
     public int RecordCount { get; private set; }
 
     public bool IsEmpty => NextOffsets.Count == 0;
@@ -101,10 +101,11 @@ internal sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int ca
     }
 
     /// <summary>Records that the partition was read up to (excluding) <paramref name="nextOffset"/>.</summary>
-    public void Advance(int partition, long nextOffset)
+    /// <summary>Marks a message read up to <paramref name="nextOffset"/>; it held <paramref name="records"/> prediction logs.</summary>
+    public void Advance(int partition, long nextOffset, int records = 1)
     {
         NextOffsets[partition] = nextOffset;
-        RecordCount++;
+        RecordCount += records;
     }
 
     public void Clear()

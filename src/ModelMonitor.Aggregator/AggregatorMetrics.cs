@@ -13,9 +13,10 @@ internal sealed class AggregatorMetrics
 
     public AggregatorMetrics(MetricsRegistry registry)
     {
-        RecordsConsumed = registry.CreateCounter("modelmonitor_aggregator_records_consumed_total", "Kafka records consumed (valid, late and poison).");
+        MessagesConsumed = registry.CreateCounter("modelmonitor_aggregator_messages_consumed_total", "Kafka messages consumed (each holds one or more prediction logs).");
+        RecordsConsumed = registry.CreateCounter("modelmonitor_aggregator_records_consumed_total", "Prediction logs consumed (valid, late and poison).");
         RecordsLate = registry.CreateCounter("modelmonitor_aggregator_records_late_total", "Records older than the allowed lateness, skipped.");
-        RecordsPoison = registry.CreateCounter("modelmonitor_aggregator_records_poison_total", "Malformed or unknown-version records, skipped.");
+        RecordsPoison = registry.CreateCounter("modelmonitor_aggregator_records_poison_total", "Malformed or unknown-version prediction logs, skipped.");
         Flushes = registry.CreateCounter("modelmonitor_aggregator_flushes_total", "Successful flushes of windowed statistics and offsets to Postgres.");
         FlushErrors = registry.CreateCounter("modelmonitor_aggregator_flush_errors_total", "Flushes that failed (Postgres errors and fenced offsets).");
         FlushDuration = registry.CreateHistogram(
@@ -27,6 +28,8 @@ internal sealed class AggregatorMetrics
         OpenWindowRows = registry.CreateGauge("modelmonitor_aggregator_open_window_rows", "Window rows held in memory, not yet flushed.");
         registry.AddCollector(WriteLag);
     }
+
+    public Counter MessagesConsumed { get; }
 
     public Counter RecordsConsumed { get; }
 

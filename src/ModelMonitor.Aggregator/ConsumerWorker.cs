@@ -32,6 +32,8 @@ internal sealed class ConsumerWorker(
     private readonly string _topic = kafkaOptions.Value.Topic;
     private readonly StatisticsStore _store = new(dataSource, aggregatorOptions.Value.CategoryCapacity);
     private readonly AggregationDelta _delta = new(aggregatorOptions.Value.ParsedWindows, aggregatorOptions.Value.CategoryCapacity);
+    private readonly List<PredictionLog> _decoded = [];
+    private readonly List<string> _decodeErrors = [];
 
     // Partition → next_offset stored in Postgres (absent: no row yet), for the partitions we own.
     private readonly Dictionary<int, long> _stored = [];
@@ -150,42 +152,55 @@ internal sealed class ConsumerWorker(
 
     private void Process(ConsumeResult<Ignore, byte[]> result)
     {
-        metrics.RecordsConsumed.Inc();
+        metrics.MessagesConsumed.Inc();
         var partition = result.Partition.Value;
         if (!_assigned.Contains(partition))
         {
-            // A record of a partition we no longer own (fetched before a rebalance): not ours to count.
+            // A message of a partition we no longer own (fetched before a rebalance): not ours to count.
             return;
         }
 
-        PredictionLog? log = null;
-        string? error = null;
-        if (result.Message.Value is null || !PredictionLogCodec.TryDecode(result.Message.Value, out log, out error))
+        _decoded.Clear();
+        _decodeErrors.Clear();
+        var records = result.Message.Value is null ? 1 : PredictionMessages.Decode(result.Message.Value, _decoded, _decodeErrors);
+        metrics.RecordsConsumed.Inc(records);
+        if (result.Message.Value is null)
         {
-            metrics.RecordsPoison.Inc();
+            _decodeErrors.Add("null value");
+        }
+        if (_decodeErrors.Count > 0)
+        {
+            metrics.RecordsPoison.Inc(_decodeErrors.Count);
             logger.LogWarning(
-                "Skipping malformed record at {Topic} partition {Partition} offset {Offset}: {Error}",
+                "Skipping {Count} malformed of {Records} records at {Topic} partition {Partition} offset {Offset}: {Error}",
+                _decodeErrors.Count,
+                records,
                 _topic,
                 partition,
                 result.Offset.Value,
-                error ?? "null value");
-        }
-        else if (log.SentAt < time.GetUtcNow() - _options.AllowedLateness)
-        {
-            metrics.RecordsLate.Inc();
-            logger.LogWarning(
-                "Skipping late record at partition {Partition} offset {Offset}: sent_at {SentAt} is older than the allowed lateness {Lateness}",
-                partition,
-                result.Offset.Value,
-                log.SentAt,
-                _options.AllowedLateness);
-        }
-        else
-        {
-            _delta.Add(log);
+                _decodeErrors[0]);
         }
 
-        _delta.Advance(partition, result.Offset.Value + 1);
+        var oldest = time.GetUtcNow() - _options.AllowedLateness;
+        foreach (var log in _decoded)
+        {
+            if (log.SentAt < oldest)
+            {
+                metrics.RecordsLate.Inc();
+                logger.LogWarning(
+                    "Skipping late record at partition {Partition} offset {Offset}: sent_at {SentAt} is older than the allowed lateness {Lateness}",
+                    partition,
+                    result.Offset.Value,
+                    log.SentAt,
+                    _options.AllowedLateness);
+            }
+            else
+            {
+                _delta.Add(log);
+            }
+        }
+
+        _delta.Advance(partition, result.Offset.Value + 1, records);
         metrics.OpenWindowRows.Set(_delta.RowCount);
     }
 

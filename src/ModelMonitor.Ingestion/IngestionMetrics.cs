@@ -21,9 +21,9 @@ public sealed class IngestionMetrics
         DeliveryDuration = registry.CreateHistogram("modelmonitor_kafka_delivery_duration_seconds",
             "Time from producing a request's records to Kafka's acknowledgement of all of them.", Histogram.LatencyBuckets);
         DeliveryErrors = registry.CreateCounter("modelmonitor_kafka_delivery_errors_total",
-            "Records Kafka did not acknowledge, by librdkafka error code.", "error");
+            "Prediction logs Kafka did not acknowledge, by librdkafka error code.", "error");
         QueueMessages = registry.CreateGauge("modelmonitor_kafka_producer_queue_messages",
-            "Messages waiting in the producer's queue for Kafka (saturation).");
+            "Kafka messages (each up to one request's records for one partition) waiting in the producer's queue (saturation).");
         InFlight = registry.CreateGauge("modelmonitor_ingest_inflight_requests",
             "POST /v1/predictions requests being received or processed.");
         BufferedBodyBytes = registry.CreateGauge("modelmonitor_ingest_buffered_body_bytes",
@@ -37,6 +37,8 @@ public sealed class IngestionMetrics
     public Gauge QueueMessages { get; }
     public Gauge InFlight { get; }
     public Gauge BufferedBodyBytes { get; }
+
+    public void CountRejected(RejectReason reason, int count) => _rejectedByReason[(int)reason].Inc(count);
 
     public void CountRejections(ParsedBatch batch)
     {

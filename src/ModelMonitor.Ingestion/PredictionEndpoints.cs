@@ -89,8 +89,24 @@ public static class PredictionEndpoints
             return KafkaUnavailable(context, metrics, settings, "Kafka is unreachable");
         }
         var outcome = await producer.DeliverAsync(batch.Accepted, batch.AcceptedJson);
-        var delivered = batch.Accepted.Count - outcome.Failed.Count;
+        var delivered = batch.Accepted.Count - outcome.Failed.Count - outcome.Refused.Count;
         metrics.Accepted.Inc(delivered);
+        if (outcome.Refused.Count > 0)
+        {
+            metrics.CountRejected(RejectReason.TooLargeForKafka, outcome.Refused.Count);
+            foreach (var (record, why) in outcome.Refused)
+            {
+                if (errors.Count < settings.MaxErrorsReported)
+                {
+                    errors.Add(new IngestError(batch.AcceptedIndexes[record], "", why, Retryable: false));
+                }
+            }
+            errors.Sort((a, b) => a.Index.CompareTo(b.Index));
+        }
+        if (delivered == 0 && outcome.Failed.Count == 0)
+        {
+            return TypedResults.BadRequest(new IngestResponse(0, batch.RejectedCount + outcome.Refused.Count, errors));
+        }
         if (delivered == 0)
         {
             return KafkaUnavailable(context, metrics, settings, $"Kafka did not acknowledge the records ({outcome.FirstError})",
@@ -111,7 +127,7 @@ public static class PredictionEndpoints
             }
             errors.Sort((a, b) => a.Index.CompareTo(b.Index));
         }
-        return TypedResults.Json(new IngestResponse(delivered, batch.RejectedCount + outcome.Failed.Count, errors),
+        return TypedResults.Json(new IngestResponse(delivered, batch.RejectedCount + outcome.Failed.Count + outcome.Refused.Count, errors),
             statusCode: StatusCodes.Status202Accepted);
     }
 

@@ -13,8 +13,17 @@ public sealed class ExactlyOnceTests : IDisposable
 
     public void Dispose() => _kafka.Dispose();
 
-    private void Produce(string topic, IEnumerable<PredictionLog> logs) =>
-        _kafka.Produce(topic, logs.Select(l => ((byte[]?)null, PredictionLogCodec.Encode(l))));
+    /// <summary>As the API writes them: requests of 25 records, one message per partition of each request. Returns the message count.</summary>
+    private int Produce(string topic, IEnumerable<PredictionLog> logs)
+    {
+        var messages = Pack(logs, 25).ToList();
+        _kafka.Produce(topic, messages.Select(m => ((byte[]?)null, m)));
+        return messages.Count;
+    }
+
+    private static IEnumerable<byte[]> Pack(IEnumerable<PredictionLog> logs, int perRequest) =>
+        logs.Chunk(perRequest).SelectMany(request => PredictionMessages.Plan(request, verbatim: null, partitionCount: 4, maxMessageBytes: 900_000).Messages)
+            .Select(m => m.Value);
 
     [Fact]
     public async Task Poison_and_late_records_are_skipped_counted_and_their_offsets_still_advance()
@@ -30,10 +39,16 @@ public sealed class ExactlyOnceTests : IDisposable
             Encoding.UTF8.GetBytes("{\"v\":1}"),
             Array.Empty<byte>(),
         };
+        // One message holds good records around a bad line: the line is skipped, the records around it are counted.
+        var mixed = Encoding.UTF8.GetBytes(string.Join('\n',
+            good.Skip(100).Take(5).Select(l => Encoding.UTF8.GetString(PredictionLogCodec.Encode(l)))
+                .Append("{\"v\":1,\"truncated\":")
+                .Concat(good.Skip(105).Take(5).Select(l => Encoding.UTF8.GetString(PredictionLogCodec.Encode(l))))));
         var messages = good.Take(100).Select(PredictionLogCodec.Encode)
             .Concat(poison)
             .Concat(late.Select(PredictionLogCodec.Encode))
-            .Concat(good.Skip(100).Select(PredictionLogCodec.Encode))
+            .Append(mixed)
+            .Concat(Pack(good.Skip(110), 20))
             .ToList();
         _kafka.Produce(topic, messages.Select(m => ((byte[]?)null, m)));
 
@@ -41,9 +56,10 @@ public sealed class ExactlyOnceTests : IDisposable
         await AggregatorHarness.WaitForCountAsync(database.ConnectionString, good.Count, TimeSpan.FromSeconds(60));
         await WaitUntilAsync(async () => await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "poison") == messages.Count, TimeSpan.FromSeconds(20));
 
-        Assert.Equal(poison.Length, AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_poison_total"));
+        Assert.Equal(poison.Length + 1, AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_poison_total"));
         Assert.Equal(late.Count, AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_late_total"));
-        Assert.Equal(messages.Count, AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_consumed_total"));
+        Assert.Equal(good.Count + poison.Length + 1 + late.Count, AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_consumed_total"));
+        Assert.Equal(messages.Count, AggregatorHarness.Metric(host, "modelmonitor_aggregator_messages_consumed_total"));
         Assert.True(AggregatorHarness.Metric(host, "modelmonitor_aggregator_flushes_total") >= 1);
         Assert.True(AggregatorHarness.Metric(host, "modelmonitor_aggregator_rows_written_total") >= 1);
         Assert.True(AggregatorHarness.Metric(host, "modelmonitor_aggregator_last_flush_timestamp_seconds") > 0);
@@ -60,7 +76,7 @@ public sealed class ExactlyOnceTests : IDisposable
         var logs = TestData.Generate(8_000, seed: 3, TestData.BaseHour());
         var chunks = logs.Chunk(1_000).ToList();
 
-        Produce(topic, chunks[0]);
+        var messages = Produce(topic, chunks[0]);
         var produced = chunks[0].Length;
         for (var crash = 0; crash < 3; crash++)
         {
@@ -68,18 +84,18 @@ public sealed class ExactlyOnceTests : IDisposable
             // Let it consume and flush some, produce more while it runs, then kill it mid-stream:
             // no Close(), no final flush, possibly in the middle of a transaction.
             await WaitUntilAsync(async () => (await AggregatorHarness.PredictionCountsAsync(database.ConnectionString)).Values.DefaultIfEmpty().Max() > 0, TimeSpan.FromSeconds(60));
-            Produce(topic, chunks[1 + (2 * crash)]);
+            messages += Produce(topic, chunks[1 + (2 * crash)]);
             produced += chunks[1 + (2 * crash)].Length;
             await Task.Delay(300 + (crash * 200));
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
-            Produce(topic, chunks[2 + (2 * crash)]);
+            messages += Produce(topic, chunks[2 + (2 * crash)]);
             produced += chunks[2 + (2 * crash)].Length;
             var stored = await AggregatorHarness.PredictionCountsAsync(database.ConnectionString);
             Assert.All(stored.Values, count => Assert.True(count <= produced, $"stored {count} > produced {produced}"));
         }
 
-        Produce(topic, chunks[7]);
+        messages += Produce(topic, chunks[7]);
         produced += chunks[7].Length;
         Assert.Equal(logs.Count, produced);
 
@@ -90,7 +106,7 @@ public sealed class ExactlyOnceTests : IDisposable
             await last.WaitForExitAsync();
         }
 
-        Assert.Equal(produced, await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "crash"));
+        Assert.Equal(messages, await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "crash"));
     }
 
     [Fact]
@@ -101,14 +117,14 @@ public sealed class ExactlyOnceTests : IDisposable
         var topic = KafkaMockCluster.UniqueTopic("pair");
         var logs = TestData.Generate(4_000, seed: 4, TestData.BaseHour());
         var chunks = logs.Chunk(500).ToList();
-        Produce(topic, chunks[0]);
+        _ = Produce(topic, chunks[0]);
 
         using var one = await AggregatorHarness.StartAsync(AggregatorHarness.Settings(single.ConnectionString, _kafka.BootstrapServers, topic, "single"));
         using var first = await AggregatorHarness.StartAsync(AggregatorHarness.Settings(pair.ConnectionString, _kafka.BootstrapServers, topic, "pair"));
         using var second = await AggregatorHarness.StartAsync(AggregatorHarness.Settings(pair.ConnectionString, _kafka.BootstrapServers, topic, "pair"));
         foreach (var chunk in chunks.Skip(1))
         {
-            Produce(topic, chunk);
+            _ = Produce(topic, chunk);
             await Task.Delay(150);
         }
 
@@ -146,20 +162,20 @@ public sealed class ExactlyOnceTests : IDisposable
         // A small bound, so the outage also exercises pausing the partitions.
         settings["Aggregator:MaxBufferedRecords"] = "500";
 
-        Produce(topic, chunks[0]);
+        var messages = Produce(topic, chunks[0]);
         using var host = await AggregatorHarness.StartAsync(settings);
         await AggregatorHarness.WaitForCountAsync(connectionString, chunks[0].Length, TimeSpan.FromSeconds(60));
 
         await server.StopAsync();
-        Produce(topic, chunks[1]);
+        messages += Produce(topic, chunks[1]);
         await WaitUntilAsync(() => Task.FromResult(AggregatorHarness.Metric(host, "modelmonitor_aggregator_flush_errors_total") >= 2), TimeSpan.FromSeconds(30));
         // Consumption stopped at the bound instead of buffering the whole backlog.
         Assert.True(AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_consumed_total") < chunks[0].Length + chunks[1].Length);
 
         await server.StartAsync();
-        Produce(topic, chunks[2]);
+        messages += Produce(topic, chunks[2]);
         await AggregatorHarness.WaitForCountAsync(connectionString, logs.Count, TimeSpan.FromSeconds(90));
-        Assert.Equal(logs.Count, await AggregatorHarness.StoredOffsetSumAsync(connectionString, "restart"));
+        Assert.Equal(messages, await AggregatorHarness.StoredOffsetSumAsync(connectionString, "restart"));
         await host.StopAsync();
     }
 

@@ -12,15 +12,18 @@ namespace ModelMonitor.Benchmarks;
 
 /// <summary>
 /// Scenario 2: predictions/s consumed, aggregated and committed to Postgres by the aggregator (a child
-/// process, default settings: windows 5m,1h, flush every 5 s or 200k records). The topic is pre-filled,
-/// then kept topped up: this process produces only while the aggregator's backlog (produced − consumed,
-/// from its /metrics) is under <see cref="Backlog"/> records, so the aggregator is never starved and the
-/// mock broker never holds more than ~5 MB per partition (it would delete unread data). The rate is
-/// Δ(sum of committed offsets in Postgres) / Δt between the first and the last commit seen.
+/// process, default settings: windows 5m,1h, flush every 5 s or 200k records). The topic holds what the API
+/// writes for requests of 100 records (one message per partition per request). It is pre-filled, then kept
+/// topped up: this process produces only while the aggregator's backlog (produced − consumed, from its /metrics)
+/// is under <see cref="Backlog"/> records, so the aggregator is never starved and the mock broker never holds
+/// more than ~5 MB per partition (it would delete unread data). The rate is Δ(predictions committed in Postgres:
+/// the sum of the 5-minute windows' prediction_count) / Δt between the first and the last commit seen.
 /// </summary>
 internal static class AggregateBenchmark
 {
     private const int Backlog = 30_000;
+    private const int RequestSize = 100;
+    private const int Partitions = 4; // the mock cluster's auto-created topics
 
     // Not measured: the first seconds after the first commit, while tiered compilation still re-compiles the hot
     // path (profiled: the JIT thread took ~9% of the aggregator's CPU in them).
@@ -30,10 +33,10 @@ internal static class AggregateBenchmark
     {
         var duration = TimeSpan.FromSeconds(Math.Max(context.Options.Seconds * 2, 15));
         var records = Workload.Records(50_000, i => DateTimeOffset.UtcNow.AddSeconds(-i % 60));
-        var messages = Workload.KafkaMessages(records);
+        var messages = Workload.ApiMessages(records, RequestSize, Partitions);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"records: demo generator, {records.Average(r => r.Features.Count):F1} features, {messages.Average(m => m.Value.Length):F0} B each; measured for {duration.TotalSeconds:F0} s from {WarmUp.TotalSeconds:F0} s after the first commit; backlog kept ≤ {Backlog:N0}"));
-        Console.WriteLine("run  committed/s  consumed/s  aggregator CPU (cores)  predictions per CPU-second  flushes  flush ms avg  flush share of CPU time");
+            $"records: demo generator, {records.Average(r => r.Features.Count):F1} features; as the API writes requests of {RequestSize}: {messages.Average(m => m.Records):F1} records and {messages.Average(m => m.Message.Value.Length):F0} B per message; measured for {duration.TotalSeconds:F0} s from {WarmUp.TotalSeconds:F0} s after the first commit; backlog kept ≤ {Backlog:N0} records"));
+        Console.WriteLine("run  committed/s  messages/s  aggregator CPU (cores)  predictions per CPU-second  flushes  flush ms avg  flush share of CPU time");
         var rates = new List<double[]>();
         using var cluster = new MockKafkaCluster();
         for (var run = 1; run <= context.Options.Runs; run++)
@@ -42,19 +45,28 @@ internal static class AggregateBenchmark
         }
         Console.WriteLine("-- median of the runs --");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"committed {Stats.Median(rates.Select(r => r[0])):F0}/s, consumed {Stats.Median(rates.Select(r => r[1])):F0}/s, {Stats.Median(rates.Select(r => r[2])):F2} cores, {Stats.Median(rates.Select(r => r[3])):F0} predictions per CPU-second"));
-        Profile(messages);
+            $"committed {Stats.Median(rates.Select(r => r[0])):F0} predictions/s, consumed {Stats.Median(rates.Select(r => r[1])):F0} messages/s, {Stats.Median(rates.Select(r => r[2])):F2} cores, {Stats.Median(rates.Select(r => r[3])):F0} predictions per CPU-second"));
+        Profile(Workload.PerRecordMessages(records));
     }
 
-    private static async Task<double[]> RunOnceAsync(BenchmarkContext context, MockKafkaCluster cluster, List<Message<byte[], byte[]>> messages, TimeSpan duration, int run)
+    private static async Task<double[]> RunOnceAsync(BenchmarkContext context, MockKafkaCluster cluster,
+        List<(int Partition, Message<byte[], byte[]> Message, int Records)> messages, TimeSpan duration, int run)
     {
         var database = await context.NewDatabaseAsync("aggregate");
         var topic = $"bench.aggregate.{Guid.NewGuid():N}";
         using var producer = Workload.ApiLikeProducer(cluster.BootstrapServers);
+        // produced and consumed count messages; the backlog bound is in records.
+        var backlog = (long)(Backlog / messages.Average(m => m.Records));
         long produced = 0;
-        for (; produced < Backlog; produced++)
+        void ProduceNext()
         {
-            Workload.Produce(producer, topic, messages[(int)(produced % messages.Count)], _ => { });
+            var (partition, message, _) = messages[(int)(produced % messages.Count)];
+            Workload.Produce(producer, new TopicPartition(topic, partition), message, _ => { });
+            produced++;
+        }
+        while (produced < backlog)
+        {
+            ProduceNext();
         }
         producer.Flush(TimeSpan.FromSeconds(30));
 
@@ -77,15 +89,14 @@ internal static class AggregateBenchmark
             {
                 try
                 {
-                    Interlocked.Exchange(ref consumed, (long)Metric(await http.GetStringAsync("/metrics", stop.Token), "modelmonitor_aggregator_records_consumed_total"));
+                    Interlocked.Exchange(ref consumed, (long)Metric(await http.GetStringAsync("/metrics", stop.Token), "modelmonitor_aggregator_messages_consumed_total"));
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                 {
                 }
-                while (!stop.IsCancellationRequested && produced - Interlocked.Read(ref consumed) < Backlog)
+                while (!stop.IsCancellationRequested && produced - Interlocked.Read(ref consumed) < backlog)
                 {
-                    Workload.Produce(producer, topic, messages[(int)(produced % messages.Count)], _ => { });
-                    produced++;
+                    ProduceNext();
                 }
                 producer.Poll(TimeSpan.Zero);
                 await Task.Delay(50, CancellationToken.None);
@@ -104,7 +115,7 @@ internal static class AggregateBenchmark
             try
             {
                 await using var connection = await db.OpenConnectionAsync();
-                committed = await connection.ExecuteScalarAsync<long?>("SELECT sum(next_offset)::bigint FROM consumer_offsets") ?? 0;
+                committed = await connection.ExecuteScalarAsync<long?>("SELECT sum(prediction_count)::bigint FROM model_window_stats WHERE window_seconds = 300") ?? 0;
             }
             catch (PostgresException)
             {

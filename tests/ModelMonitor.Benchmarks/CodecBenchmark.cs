@@ -16,7 +16,7 @@ internal static class CodecBenchmark
     public static Task RunAsync(BenchmarkContext context)
     {
         var records = Workload.Records(50_000, i => DateTimeOffset.UtcNow.AddSeconds(-i % 3600));
-        var messages = Workload.KafkaMessages(records).Select(m => m.Value).ToList();
+        var messages = Workload.PerRecordMessages(records).Select(m => m.Value).ToList();
         var bodies = Workload.Payloads(records, 100);
         var parser = new PredictionBatchParser(new IngestionLimits());
         var verbatim = bodies.SelectMany(b => parser.Parse(b, BodyFormat.Json, DateTimeOffset.UtcNow).AcceptedJson).ToList();

@@ -126,7 +126,7 @@ internal static class SqlBaselineBenchmark
 
         using var cluster = new MockKafkaCluster();
         var topic = $"bench.sql.{Guid.NewGuid():N}";
-        var messages = Workload.KafkaMessages(records);
+        var messages = Workload.PerRecordMessages(records);
         var port = ChildProcess.FreePort();
         await using var aggregator = ChildProcess.Start("ModelMonitor.Aggregator", [], new Dictionary<string, string>
         {

@@ -39,10 +39,41 @@ internal static class Workload
     }
 
     /// <summary>
-    /// Exactly what the API writes to Kafka for each record: key prediction_id, value the record's JSON as the
-    /// client sent it (the demo generator's payload writer) after "v" (<see cref="PredictionLogCodec.ValueOf"/>).
+    /// One message per prediction, keyed by prediction_id, the value the record's JSON as the client sent it (the demo
+    /// generator's payload writer) after "v" (<see cref="PredictionLogCodec.ValueOf"/>): what a prediction service
+    /// writing straight to Kafka would produce, and the single-record form the aggregator also reads.
     /// </summary>
-    public static List<Message<byte[], byte[]>> KafkaMessages(IReadOnlyList<PredictionLog> records)
+    public static List<Message<byte[], byte[]>> PerRecordMessages(IReadOnlyList<PredictionLog> records)
+    {
+        var batch = Parse(records);
+        return [.. batch.Accepted.Select((log, i) => new Message<byte[], byte[]>
+        {
+            Key = Encoding.UTF8.GetBytes(log.PredictionId),
+            Value = PredictionLogCodec.ValueOf(log, batch.AcceptedJson[i]),
+        })];
+    }
+
+    /// <summary>
+    /// Exactly what the API writes for <paramref name="records"/> sent in requests of <paramref name="requestSize"/>:
+    /// per request, one message per partition (<see cref="PredictionMessages.Plan"/>, default Kafka:MaxMessageBytes).
+    /// </summary>
+    public static List<(int Partition, Message<byte[], byte[]> Message, int Records)> ApiMessages(
+        IReadOnlyList<PredictionLog> records, int requestSize, int partitions)
+    {
+        var output = new List<(int, Message<byte[], byte[]>, int)>();
+        var maxBytes = new KafkaOptions().MaxMessageBytes;
+        foreach (var request in records.Chunk(requestSize))
+        {
+            var batch = Parse(request);
+            foreach (var message in PredictionMessages.Plan(batch.Accepted, batch.AcceptedJson, partitions, maxBytes).Messages)
+            {
+                output.Add((message.Partition, new Message<byte[], byte[]> { Value = message.Value }, message.Records.Length));
+            }
+        }
+        return output;
+    }
+
+    private static ParsedBatch Parse(IReadOnlyList<PredictionLog> records)
     {
         var body = PredictionPayloadWriter.ToBytes(records, PayloadFormat.Json);
         var batch = new PredictionBatchParser(new IngestionLimits { MaxRecordsPerRequest = records.Count })
@@ -51,11 +82,7 @@ internal static class Workload
         {
             throw new InvalidOperationException($"the workload has {batch.RejectedCount} invalid records");
         }
-        return [.. batch.Accepted.Select((log, i) => new Message<byte[], byte[]>
-        {
-            Key = Encoding.UTF8.GetBytes(log.PredictionId),
-            Value = PredictionLogCodec.ValueOf(log, batch.AcceptedJson[i]),
-        })];
+        return batch;
     }
 
     /// <summary>The API producer's settings (PredictionProducer with the default KafkaOptions): idempotent, acks=all, linger 5 ms, lz4.</summary>
@@ -79,13 +106,17 @@ internal static class Workload
     }
 
     /// <summary>Produces, waiting on a full local queue rather than failing; returns failed deliveries.</summary>
-    public static void Produce(IProducer<byte[], byte[]> producer, string topic, Message<byte[], byte[]> message, Action<DeliveryReport<byte[], byte[]>> report)
+    public static void Produce(IProducer<byte[], byte[]> producer, string topic, Message<byte[], byte[]> message, Action<DeliveryReport<byte[], byte[]>> report) =>
+        Produce(producer, new TopicPartition(topic, Partition.Any), message, report);
+
+    /// <summary>Produces to one partition (or <see cref="Partition.Any"/>), waiting on a full local queue rather than failing.</summary>
+    public static void Produce(IProducer<byte[], byte[]> producer, TopicPartition partition, Message<byte[], byte[]> message, Action<DeliveryReport<byte[], byte[]>> report)
     {
         while (true)
         {
             try
             {
-                producer.Produce(topic, message, report);
+                producer.Produce(partition, message, report);
                 return;
             }
             catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)

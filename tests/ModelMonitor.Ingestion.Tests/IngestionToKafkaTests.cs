@@ -43,11 +43,13 @@ public sealed class IngestionToKafkaTests(KafkaMockCluster kafka) : IClassFixtur
         Assert.Equal("model_id", error.GetProperty("field").GetString());
         Assert.False(error.GetProperty("retryable").GetBoolean());
 
-        var messages = kafka.ReadAll(api.Topic, expected: 2, TimeSpan.FromSeconds(20));
-        Assert.Equal(2, messages.Count);
-        var logs = messages.Select(m => Decode(m.Message.Value)).OrderBy(l => l.PredictionId).ToList();
+        var records = kafka.ReadRecords(api.Topic, expected: 2, TimeSpan.FromSeconds(20));
+        Assert.Equal(2, records.Count);
+        var logs = records.Select(r => r.Log).OrderBy(l => l.PredictionId).ToList();
         Assert.Equal(["p-1", "p-2"], logs.Select(l => l.PredictionId));
-        Assert.All(messages, m => Assert.Equal(Decode(m.Message.Value).PredictionId, Encoding.UTF8.GetString(m.Message.Key!)));
+        // Each record sits on the partition of its prediction_id (the mock topic has 4); messages carry no key.
+        Assert.All(records, r => Assert.Equal(PredictionPartitioner.PartitionOf(r.Log.PredictionId, 4), r.Message.Partition.Value));
+        Assert.All(records, r => Assert.Null(r.Message.Message.Key));
 
         var first = logs[0];
         Assert.Equal("eta", first.PredictorName);
@@ -75,8 +77,10 @@ public sealed class IngestionToKafkaTests(KafkaMockCluster kafka) : IClassFixtur
         using var response = await client.PostAsync("/v1/predictions", Json($"[{plain},\n{extra}]"));
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var values = kafka.ReadAll(api.Topic, expected: 2, TimeSpan.FromSeconds(20))
-            .ToDictionary(m => Encoding.UTF8.GetString(m.Message.Key!), m => Encoding.UTF8.GetString(m.Message.Value));
+        var values = kafka.ReadAll(api.Topic, expected: 1, TimeSpan.FromSeconds(20))
+            .SelectMany(m => Encoding.UTF8.GetString(m.Message.Value).Split('\n'))
+            .ToDictionary(line => line.Contains("\"v-1\"", StringComparison.Ordinal) ? "v-1" : "v-2");
+        Assert.Equal(2, values.Count);
         Assert.Equal("{\"v\":1, " + plain[2..].Replace('\n', ' '), values["v-1"]);
         Assert.StartsWith("{\"v\":1,\"sent_at\":", values["v-2"], StringComparison.Ordinal);
         Assert.DoesNotContain("trace", values["v-2"], StringComparison.Ordinal);
@@ -95,8 +99,72 @@ public sealed class IngestionToKafkaTests(KafkaMockCluster kafka) : IClassFixtur
         using var response = await client.PostAsync("/v1/predictions", Json(lines + "\n", "application/x-ndjson"));
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var messages = kafka.ReadAll(api.Topic, expected: 50, TimeSpan.FromSeconds(20));
-        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"n-{i}").Order(), messages.Select(m => Decode(m.Message.Value).PredictionId).Order());
+        var records = kafka.ReadRecords(api.Topic, expected: 50, TimeSpan.FromSeconds(20));
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"n-{i}").Order(), records.Select(r => r.Log.PredictionId).Order());
+    }
+
+    [Fact]
+    public async Task A_requests_records_travel_as_one_message_per_partition_placed_as_Kafkas_murmur2_partitioner_places_their_ids()
+    {
+        await using var api = IngestionApiFactory.For(kafka);
+        using var client = api.CreateClient();
+        var ids = Enumerable.Range(0, 300).Select(i => $"order-{i * 7919}-é").ToList();
+        var body = "[" + string.Join(",", ids.Select(id =>
+            $$"""{"sent_at":"{{Now()}}","prediction_id":"{{id}}","predictor_name":"eta","model_id":"m","features":{"x":1},"prediction_result":1}""")) + "]";
+
+        using var response = await client.PostAsync("/v1/predictions", Json(body));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+
+        var records = kafka.ReadRecords(api.Topic, expected: 300, TimeSpan.FromSeconds(20));
+        Assert.Equal(ids.Order(), records.Select(r => r.Log.PredictionId).Order());
+        var messages = records.GroupBy(r => r.Message.TopicPartitionOffset).ToList();
+        Assert.Equal(4, messages.Count);
+        Assert.Equal(4, messages.Select(m => m.Key.Partition.Value).Distinct().Count());
+        foreach (var message in messages)
+        {
+            // Request order is kept within a message.
+            Assert.Equal(ids.Where(message.Select(r => r.Log.PredictionId).Contains), message.Select(r => r.Log.PredictionId));
+        }
+
+        // The same ids as keys, placed by librdkafka's own murmur2 partitioner on a topic of the same partition count.
+        var keyed = KafkaMockCluster.UniqueTopic("keyed");
+        kafka.Produce(keyed, ids.Select(id => ((byte[]?)Encoding.UTF8.GetBytes(id), Encoding.UTF8.GetBytes(id))), Confluent.Kafka.Partitioner.Murmur2);
+        var librdkafka = kafka.ReadAll(keyed, expected: 300, TimeSpan.FromSeconds(20))
+            .ToDictionary(m => Encoding.UTF8.GetString(m.Message.Value), m => m.Partition.Value);
+        Assert.Equal(300, librdkafka.Count);
+        Assert.All(records, r => Assert.Equal(librdkafka[r.Log.PredictionId], r.Message.Partition.Value));
+    }
+
+    [Fact]
+    public async Task A_record_too_large_for_a_Kafka_message_is_refused_for_good_and_the_others_are_written()
+    {
+        await using var api = IngestionApiFactory.For(kafka, new Dictionary<string, string?> { ["Kafka:MaxMessageBytes"] = "16384" });
+        using var client = api.CreateClient();
+        var big = string.Join(",", Enumerable.Range(0, 20).Select(i => $"\"f{i}\":\"{new string('x', 1000)}\""));
+        var body = $$"""
+        [{"sent_at":"{{Now()}}","prediction_id":"small","predictor_name":"p","model_id":"m","features":{"x":1},"prediction_result":1},
+         {"sent_at":"{{Now()}}","prediction_id":"big","predictor_name":"p","model_id":"m","features":{{{big}}},"prediction_result":1}]
+        """;
+
+        using var response = await client.PostAsync("/v1/predictions", Json(body));
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, text);
+        using var result = JsonDocument.Parse(text);
+        Assert.Equal(1, result.RootElement.GetProperty("accepted").GetInt32());
+        Assert.Equal(1, result.RootElement.GetProperty("rejected").GetInt32());
+        var error = Assert.Single(result.RootElement.GetProperty("errors").EnumerateArray());
+        Assert.Equal(1, error.GetProperty("index").GetInt32());
+        Assert.False(error.GetProperty("retryable").GetBoolean());
+        Assert.Contains("Kafka:MaxMessageBytes", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(["small"], kafka.ReadRecords(api.Topic, expected: 1, TimeSpan.FromSeconds(20)).Select(r => r.Log.PredictionId));
+        Assert.Contains("modelmonitor_ingest_predictions_rejected_total{reason=\"too_large_for_kafka\"} 1\n",
+            await client.GetStringAsync("/metrics"), StringComparison.Ordinal);
+
+        // Alone, it gets a 400 that says why.
+        using var alone = await client.PostAsync("/v1/predictions", Json($$"""{"sent_at":"{{Now()}}","prediction_id":"big","predictor_name":"p","model_id":"m","features":{{{big}}},"prediction_result":1}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, alone.StatusCode);
+        Assert.Contains("too large", await alone.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
@@ -167,11 +235,5 @@ public sealed class IngestionToKafkaTests(KafkaMockCluster kafka) : IClassFixtur
         Assert.Contains("modelmonitor_http_requests_total{route=\"/v1/predictions\",method=\"POST\",status=\"202\"} 1\n", metrics, StringComparison.Ordinal);
         Assert.Contains("modelmonitor_kafka_delivery_duration_seconds_count 1\n", metrics, StringComparison.Ordinal);
         Assert.Contains("process_resident_memory_bytes ", metrics, StringComparison.Ordinal);
-    }
-
-    private static PredictionLog Decode(byte[] value)
-    {
-        Assert.True(PredictionLogCodec.TryDecode(value, out var log, out var error), error);
-        return log;
     }
 }

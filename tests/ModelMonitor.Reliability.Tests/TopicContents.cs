@@ -8,7 +8,7 @@ namespace ModelMonitor.Reliability.Tests;
 internal static class TopicContents
 {
     /// <summary>
-    /// Every record of <paramref name="topic"/>. Fails if the mock cluster's retention already deleted
+    /// Every prediction log of <paramref name="topic"/> (a message holds one or more). Fails if the mock cluster's retention already deleted
     /// the start of a partition (low watermark above 0): the check would then be incomplete.
     /// </summary>
     public static List<PredictionLog> ReadAll(string bootstrapServers, string topic, int partitions)
@@ -54,8 +54,9 @@ internal static class TopicContents
                 continue;
             }
 
-            Assert.True(PredictionLogCodec.TryDecode(result.Message.Value, out var log, out var error), $"undecodable record at {result.TopicPartitionOffset}: {error}");
-            logs.Add(log);
+            var errors = new List<string>();
+            PredictionMessages.Decode(result.Message.Value, logs, errors);
+            Assert.True(errors.Count == 0, $"undecodable record in the message at {result.TopicPartitionOffset}: {errors.FirstOrDefault()}");
             if (result.Offset.Value + 1 >= highs[result.Partition.Value])
             {
                 open.Remove(result.Partition.Value);

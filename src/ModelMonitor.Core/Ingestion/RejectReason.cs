@@ -16,6 +16,9 @@ public enum RejectReason
     TimestampInFuture,
     TimestampTooOld,
     UnsupportedSchemaVersion,
+
+    /// <summary>Valid, but larger as a Kafka message than Kafka:MaxMessageBytes (or the broker) allows.</summary>
+    TooLargeForKafka,
 }
 
 public static class RejectReasons
@@ -24,7 +27,7 @@ public static class RejectReasons
     [
         "missing_field", "wrong_type", "too_long", "empty", "control_characters", "too_many_features",
         "duplicate_field", "nested_value", "number_out_of_range", "invalid_timestamp", "timestamp_in_future",
-        "timestamp_too_old", "unsupported_schema_version",
+        "timestamp_too_old", "unsupported_schema_version", "too_large_for_kafka",
     ];
 
     public static IReadOnlyList<RejectReason> All { get; } = Enum.GetValues<RejectReason>();

@@ -34,6 +34,13 @@ public sealed class KafkaOptions
     /// <summary>How long the producer waits to fill a batch.</summary>
     public double LingerMs { get; set; } = 5;
 
+    /// <summary>
+    /// Largest Kafka message the API writes, in bytes (uncompressed). A request's records for one partition travel in
+    /// as few messages as this allows; a single record larger than this is refused with a 400. Keep it below the
+    /// topic's max.message.bytes (broker default 1 MB) and librdkafka's message.max.bytes (default 1,000,000).
+    /// </summary>
+    public int MaxMessageBytes { get; set; } = 900_000;
+
     /// <summary>none, gzip, snappy, lz4 or zstd.</summary>
     public string Compression { get; set; } = "lz4";
 
@@ -71,6 +78,10 @@ internal sealed class KafkaOptionsValidator : IValidateOptions<KafkaOptions>
         if (options.ProducerQueueMaxKBytes < 1024)
         {
             errors.Add($"Kafka:ProducerQueueMaxKBytes must be at least 1024 (got {options.ProducerQueueMaxKBytes}).");
+        }
+        if (options.MaxMessageBytes < 16 * 1024 || options.MaxMessageBytes > 100_000_000)
+        {
+            errors.Add($"Kafka:MaxMessageBytes must be between 16384 and 100000000 (got {options.MaxMessageBytes}).");
         }
         if (!Compressions.Contains(options.Compression))
         {

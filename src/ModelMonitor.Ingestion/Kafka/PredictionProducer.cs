@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
@@ -11,9 +10,11 @@ namespace ModelMonitor.Ingestion.Kafka;
 
 /// <summary>
 /// Writes prediction logs to Kafka and reports, per record, whether Kafka acknowledged it. One idempotent
-/// producer per process (acks=all), so a record acknowledged here is durably in Kafka. The message key is
-/// the prediction_id: records spread over all partitions even when one model sends most of the traffic,
-/// and the records of one prediction (primary and shadow models, later its outcome) share a partition.
+/// producer per process (acks=all), so a record acknowledged here is durably in Kafka. A record's partition is
+/// Kafka's default partitioning of its prediction_id (<see cref="PredictionPartitioner"/>): records spread over
+/// all partitions even when one model sends most of the traffic, and the records of one prediction (primary and
+/// shadow models, later its outcome) share a partition. The records of one request that share a partition
+/// travel as one message (<see cref="PredictionMessages"/>): Kafka's cost is per message, not per record.
 /// </summary>
 public sealed class PredictionProducer : IDisposable
 {
@@ -28,6 +29,15 @@ public sealed class PredictionProducer : IDisposable
     private bool _disposed;
     private long _allBrokersDownSinceTicks; // 0 = some broker up (or not known yet)
     private long _lastStatisticsTicks;
+
+    // The topic's partition count, from metadata through the producer's own connections (no second client).
+    private static readonly TimeSpan PartitionsRefresh = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan PartitionsRetry = TimeSpan.FromSeconds(1);
+    private readonly IAdminClient _metadata;
+    private readonly SemaphoreSlim _metadataGate = new(1, 1);
+    private volatile int _partitionCount; // 0 = not known yet
+    private long _partitionsCheckedTicks;
+    private long _partitionsFailedTicks;
 
     public PredictionProducer(IOptions<KafkaOptions> options, IngestionMetrics metrics, ILogger<PredictionProducer> logger)
     {
@@ -64,6 +74,7 @@ public sealed class PredictionProducer : IDisposable
             .SetErrorHandler((_, error) => OnError(error))
             .SetLogHandler((_, message) => OnLog(message))
             .Build();
+        _metadata = new DependentAdminClientBuilder(_producer.Handle).Build();
     }
 
     /// <summary>True once statistics showed a broker up and none showed all brokers down since.</summary>
@@ -91,28 +102,38 @@ public sealed class PredictionProducer : IDisposable
     {
         var pending = new PendingDeliveries(logs.Count);
         var started = Stopwatch.GetTimestamp();
-        for (var i = 0; i < logs.Count; i++)
+        var partitions = await PartitionCountAsync();
+        if (partitions == 0)
         {
-            var log = logs[i];
-            var message = new Message<byte[], byte[]>
+            pending.FailUnreported(new Error(ErrorCode.Local_UnknownTopic, $"the partitions of topic {_options.Topic} are not known yet"),
+                PersistenceStatus.NotPersisted);
+        }
+        else
+        {
+            var plan = PredictionMessages.Plan(logs, verbatim, partitions, _options.MaxMessageBytes);
+            foreach (var (record, bytes) in plan.TooLarge)
             {
-                Key = Encoding.UTF8.GetBytes(log.PredictionId),
-                Value = PredictionLogCodec.ValueOf(log, verbatim is null ? default : verbatim[i]),
-            };
-            var index = i;
-            try
-            {
-                _producer.Produce(_options.Topic, message, report => pending.Complete(index, report.Error, report.Status));
+                pending.Refuse(record, $"the record is too large for Kafka: {bytes} bytes as a message, over the limit of {_options.MaxMessageBytes} (Kafka:MaxMessageBytes)");
             }
-            catch (KafkaException e)
+            for (var m = 0; m < plan.Messages.Count; m++)
             {
-                // Queue full (saturation) or another local error (ProduceException is one kind of
-                // KafkaException): this record and the rest are not written.
-                for (var j = i; j < logs.Count; j++)
+                var message = plan.Messages[m];
+                try
                 {
-                    pending.Complete(j, e.Error, PersistenceStatus.NotPersisted);
+                    _producer.Produce(new TopicPartition(_options.Topic, new Partition(message.Partition)),
+                        new Message<byte[], byte[]> { Value = message.Value },
+                        report => pending.Complete(message.Records, report.Error, report.Status));
                 }
-                break;
+                catch (KafkaException e)
+                {
+                    // Queue full (saturation) or another local error (ProduceException is one kind of
+                    // KafkaException): this message and the rest are not written.
+                    for (var rest = m; rest < plan.Messages.Count; rest++)
+                    {
+                        pending.Complete(plan.Messages[rest].Records, e.Error, PersistenceStatus.NotPersisted);
+                    }
+                    break;
+                }
             }
         }
         // The caller gets an answer within DeliveryTimeout. librdkafka usually reports by then, but when a
@@ -131,6 +152,10 @@ public sealed class PredictionProducer : IDisposable
         foreach (var (code, count) in outcome.ErrorCounts)
         {
             _metrics.DeliveryErrors.WithLabels(code).Inc(count);
+            if (code is nameof(ErrorCode.UnknownTopicOrPart) or nameof(ErrorCode.Local_UnknownPartition))
+            {
+                Interlocked.Exchange(ref _partitionsCheckedTicks, 0); // the topic changed under us: read its metadata again
+            }
         }
         if (outcome.Failed.Count > 0)
         {
@@ -138,6 +163,85 @@ public sealed class PredictionProducer : IDisposable
                 outcome.Failed.Count, logs.Count, outcome.PossiblyStored, outcome.FirstError);
         }
         return outcome;
+    }
+
+    /// <summary>
+    /// The topic's partition count: read once, then refreshed in the background every 30 s (partitions can be added
+    /// while we run). 0 while it cannot be read (broker unreachable, topic missing); a request then fails at once
+    /// rather than waiting, and the next attempt is at most once a second.
+    /// </summary>
+    private async ValueTask<int> PartitionCountAsync()
+    {
+        var known = _partitionCount;
+        if (known > 0)
+        {
+            if (Stopwatch.GetElapsedTime(Interlocked.Read(ref _partitionsCheckedTicks)) > PartitionsRefresh && _metadataGate.Wait(0))
+            {
+                _ = Task.Run(() =>
+                {
+                    try
+                    {
+                        ReadPartitionCount();
+                    }
+                    finally
+                    {
+                        _metadataGate.Release();
+                    }
+                });
+            }
+            return known;
+        }
+        var failed = Interlocked.Read(ref _partitionsFailedTicks);
+        if (failed != 0 && Stopwatch.GetElapsedTime(failed) < PartitionsRetry)
+        {
+            return 0;
+        }
+        await _metadataGate.WaitAsync();
+        try
+        {
+            if (_partitionCount == 0)
+            {
+                await Task.Run(ReadPartitionCount);
+            }
+            return _partitionCount;
+        }
+        finally
+        {
+            _metadataGate.Release();
+        }
+    }
+
+    private void ReadPartitionCount()
+    {
+        try
+        {
+            var timeout = TimeSpan.FromTicks(Math.Min(_options.DeliveryTimeout.Ticks, TimeSpan.FromSeconds(5).Ticks));
+            TopicMetadata? topic;
+            lock (_lifecycle) // not while Dispose destroys the handle
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+                topic = _metadata.GetMetadata(_options.Topic, timeout).Topics.FirstOrDefault(t => t.Topic == _options.Topic);
+            }
+            if (topic is null || topic.Error.IsError || topic.Partitions.Count == 0)
+            {
+                throw new KafkaException(topic?.Error ?? new Error(ErrorCode.UnknownTopicOrPart));
+            }
+            if (topic.Partitions.Count != _partitionCount)
+            {
+                _logger.LogInformation("Kafka topic {Topic} has {Partitions} partitions", _options.Topic, topic.Partitions.Count);
+            }
+            _partitionCount = topic.Partitions.Count;
+            Interlocked.Exchange(ref _partitionsCheckedTicks, Stopwatch.GetTimestamp());
+            Interlocked.Exchange(ref _partitionsFailedTicks, 0);
+        }
+        catch (KafkaException e)
+        {
+            Interlocked.Exchange(ref _partitionsFailedTicks, Stopwatch.GetTimestamp());
+            _logger.LogWarning("Cannot read the partitions of Kafka topic {Topic}: {Reason}", _options.Topic, e.Error.Reason);
+        }
     }
 
     /// <summary>Waits for queued messages (shutdown); does nothing once disposed.</summary>
@@ -167,6 +271,7 @@ public sealed class PredictionProducer : IDisposable
             }
             finally
             {
+                _metadata.Dispose();
                 _producer.Dispose();
             }
         }
@@ -242,6 +347,7 @@ public sealed class PredictionProducer : IDisposable
     private sealed class PendingDeliveries
     {
         private readonly Error?[] _errors;
+        private readonly string?[] _refused;
         private readonly bool[] _possiblyStored;
         private readonly bool[] _reported;
         private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -251,6 +357,7 @@ public sealed class PredictionProducer : IDisposable
         public PendingDeliveries(int count)
         {
             _errors = new Error?[count];
+            _refused = new string?[count];
             _possiblyStored = new bool[count];
             _reported = new bool[count];
             _remaining = count;
@@ -262,22 +369,32 @@ public sealed class PredictionProducer : IDisposable
 
         public Task Task => _done.Task;
 
-        public void Complete(int index, Error error, PersistenceStatus status)
+        public void Complete(int[] records, Error error, PersistenceStatus status)
         {
             lock (_gate)
             {
-                if (_reported[index])
+                foreach (var record in records)
                 {
-                    return;
+                    if (error.Code == ErrorCode.MsgSizeTooLarge)
+                    {
+                        // The broker's limit is below Kafka:MaxMessageBytes: resending the same records cannot succeed.
+                        Report(record, null, $"Kafka refused the message holding this record as too large ({error.Reason}); " +
+                            "Kafka:MaxMessageBytes is above the topic's max.message.bytes", possiblyStored: false);
+                    }
+                    else
+                    {
+                        // A record whose request timed out in flight may still have been written by the broker.
+                        Report(record, error.IsError ? error : null, null, error.IsError && status == PersistenceStatus.PossiblyPersisted);
+                    }
                 }
-                _reported[index] = true;
-                _errors[index] = error.IsError ? error : null;
-                // A record whose request timed out in flight may still have been written by the broker.
-                _possiblyStored[index] = error.IsError && status == PersistenceStatus.PossiblyPersisted;
-                if (--_remaining == 0)
-                {
-                    _done.TrySetResult();
-                }
+            }
+        }
+
+        public void Refuse(int record, string why)
+        {
+            lock (_gate)
+            {
+                Report(record, null, why, possiblyStored: false);
             }
         }
 
@@ -289,9 +406,25 @@ public sealed class PredictionProducer : IDisposable
                 {
                     if (!_reported[i])
                     {
-                        Complete(i, error, status);
+                        Report(i, error, null, status == PersistenceStatus.PossiblyPersisted);
                     }
                 }
+            }
+        }
+
+        private void Report(int record, Error? error, string? refused, bool possiblyStored)
+        {
+            if (_reported[record])
+            {
+                return;
+            }
+            _reported[record] = true;
+            _errors[record] = error;
+            _refused[record] = refused;
+            _possiblyStored[record] = possiblyStored;
+            if (--_remaining == 0)
+            {
+                _done.TrySetResult();
             }
         }
 
@@ -300,12 +433,17 @@ public sealed class PredictionProducer : IDisposable
             lock (_gate)
             {
                 var failed = new List<int>();
+                var refused = new List<(int, string)>();
                 var counts = new Dictionary<string, int>(StringComparer.Ordinal);
                 string? first = null;
                 var possiblyStored = 0;
                 for (var i = 0; i < _errors.Length; i++)
                 {
-                    if (_errors[i] is { } error)
+                    if (_refused[i] is { } why)
+                    {
+                        refused.Add((i, why));
+                    }
+                    else if (_errors[i] is { } error)
                     {
                         failed.Add(i);
                         possiblyStored += _possiblyStored[i] ? 1 : 0;
@@ -314,7 +452,7 @@ public sealed class PredictionProducer : IDisposable
                         first ??= string.Create(CultureInfo.InvariantCulture, $"{error.Code}: {error.Reason}");
                     }
                 }
-                return new DeliveryOutcome(failed, counts, first, possiblyStored);
+                return new DeliveryOutcome(failed, counts, first, possiblyStored, refused);
             }
         }
     }
@@ -323,6 +461,7 @@ public sealed class PredictionProducer : IDisposable
 /// <summary>
 /// Which records Kafka did not acknowledge (positions in the produced list), and why. PossiblyStored counts
 /// failed records whose request timed out in flight: the broker may have written them (Kafka cannot tell).
+/// Refused records are too large for a Kafka message: not written, and resending them cannot help.
 /// </summary>
 public sealed record DeliveryOutcome(IReadOnlyList<int> Failed, IReadOnlyDictionary<string, int> ErrorCounts, string? FirstError,
-    int PossiblyStored);
+    int PossiblyStored, IReadOnlyList<(int Record, string Why)> Refused);

@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using ModelMonitor.Core.Contracts;
 using ModelMonitor.Hosting.Kafka;
 
 namespace ModelMonitor.Testing.Kafka;
@@ -20,14 +21,18 @@ public sealed class KafkaMockCluster : IDisposable
     public static string UniqueTopic(string prefix = "test") => $"{prefix}.{Guid.NewGuid():N}";
 
     /// <summary>Produces raw messages and waits until Kafka acknowledged all of them.</summary>
-    public void Produce(string topic, IEnumerable<(byte[]? Key, byte[] Value)> messages)
+    /// <param name="partitioner">Where keyed messages go; null for the shared producer's default (consistent_random).</param>
+    public void Produce(string topic, IEnumerable<(byte[]? Key, byte[] Value)> messages, Partitioner? partitioner = null)
     {
-        var producer = _producer ??= new ProducerBuilder<byte[]?, byte[]>(new ProducerConfig
+        var config = new ProducerConfig
         {
             BootstrapServers = BootstrapServers,
             EnableIdempotence = true,
             LingerMs = 2,
-        }).Build();
+            Partitioner = partitioner,
+        };
+        using var own = partitioner is null ? null : new ProducerBuilder<byte[]?, byte[]>(config).Build();
+        var producer = own ?? (_producer ??= new ProducerBuilder<byte[]?, byte[]>(config).Build());
         var failures = 0;
         foreach (var (key, value) in messages)
         {
@@ -75,6 +80,48 @@ public sealed class KafkaMockCluster : IDisposable
         }
         consumer.Close();
         return results;
+    }
+
+    /// <summary>
+    /// Reads the topic's messages (all partitions, from the start) until they hold at least <paramref name="expected"/>
+    /// prediction logs and one more poll brings nothing, and decodes each (a message holds one or more, see
+    /// <see cref="PredictionMessages"/>). Throws on a record that does not decode.
+    /// </summary>
+    public IReadOnlyList<(ConsumeResult<byte[]?, byte[]> Message, PredictionLog Log)> ReadRecords(string topic, int expected, TimeSpan timeout)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = BootstrapServers,
+            GroupId = $"reader-{Guid.NewGuid():N}",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false,
+            EnablePartitionEof = false,
+        }).Build();
+        consumer.Subscribe(topic);
+        var records = new List<(ConsumeResult<byte[]?, byte[]>, PredictionLog)>();
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var message = consumer.Consume(TimeSpan.FromMilliseconds(200));
+            if (message is null)
+            {
+                if (records.Count >= expected)
+                {
+                    break;
+                }
+                continue;
+            }
+            var logs = new List<PredictionLog>();
+            var errors = new List<string>();
+            PredictionMessages.Decode(message.Message.Value, logs, errors);
+            if (errors.Count > 0)
+            {
+                throw new InvalidOperationException($"Undecodable record at {message.TopicPartitionOffset}: {errors[0]}");
+            }
+            records.AddRange(logs.Select(l => (message, l)));
+        }
+        consumer.Close();
+        return records;
     }
 
     public void Dispose()
