@@ -33,7 +33,6 @@ public sealed class PredictionProducer : IDisposable
     // The topic's partition count, from metadata through the producer's own connections (no second client).
     private static readonly TimeSpan PartitionsRefresh = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan PartitionsRetry = TimeSpan.FromSeconds(1);
-    private readonly IAdminClient _metadata;
     private readonly SemaphoreSlim _metadataGate = new(1, 1);
     private volatile int _partitionCount; // 0 = not known yet
     private long _partitionsCheckedTicks;
@@ -74,7 +73,6 @@ public sealed class PredictionProducer : IDisposable
             .SetErrorHandler((_, error) => OnError(error))
             .SetLogHandler((_, message) => OnLog(message))
             .Build();
-        _metadata = new DependentAdminClientBuilder(_producer.Handle).Build();
     }
 
     /// <summary>True once statistics showed a broker up and none showed all brokers down since.</summary>
@@ -223,7 +221,10 @@ public sealed class PredictionProducer : IDisposable
                 {
                     return;
                 }
-                topic = _metadata.GetMetadata(_options.Topic, timeout).Topics.FirstOrDefault(t => t.Topic == _options.Topic);
+                // Created for the call only: a live AdminClient's poll task keeps spinning on a core with this
+                // librdkafka (measured: 19% of the API's CPU under load when it was kept).
+                using var metadata = new DependentAdminClientBuilder(_producer.Handle).Build();
+                topic = metadata.GetMetadata(_options.Topic, timeout).Topics.FirstOrDefault(t => t.Topic == _options.Topic);
             }
             if (topic is null || topic.Error.IsError || topic.Partitions.Count == 0)
             {
@@ -271,7 +272,6 @@ public sealed class PredictionProducer : IDisposable
             }
             finally
             {
-                _metadata.Dispose();
                 _producer.Dispose();
             }
         }
