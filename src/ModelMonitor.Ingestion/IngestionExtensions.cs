@@ -20,7 +20,8 @@ public static class IngestionExtensions
         services.AddSingleton<IValidateOptions<IngestionOptions>, IngestionOptionsValidator>();
         services.AddSingleton<IValidateOptions<KafkaOptions>, BootstrapServersRequired>();
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new PredictionBatchParser(sp.GetRequiredService<IOptions<IngestionOptions>>().Value.ToLimits()));
+        // The API forwards accepted records as sent, so it does not need their features materialized.
+        services.AddSingleton(sp => new PredictionBatchParser(sp.GetRequiredService<IOptions<IngestionOptions>>().Value.ToLimits(), omitForwardedFeatures: true));
         services.AddSingleton<IngestionMetrics>();
         services.AddSingleton<PredictionProducer>();
         services.AddHostedService<TopicInitializer>();

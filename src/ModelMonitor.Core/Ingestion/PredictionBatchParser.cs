@@ -21,7 +21,10 @@ public enum BodyFormat
 /// accepted, invalid ones rejected with their index. A body that is not well-formed JSON, not UTF-8, or has
 /// too many records is rejected whole.
 /// </summary>
-public sealed class PredictionBatchParser(IngestionLimits limits)
+/// <param name="omitForwardedFeatures">For a caller that forwards the accepted JSON (the API): records forwarded as sent
+/// (<see cref="ParsedBatch.AcceptedJson"/> not empty) are validated in full but carry no features in
+/// <see cref="ParsedBatch.Accepted"/>, which saves copying them out; records to re-encode keep theirs.</param>
+public sealed class PredictionBatchParser(IngestionLimits limits, bool omitForwardedFeatures = false)
 {
     private static readonly JsonReaderOptions ReaderOptions = new()
     {
@@ -125,7 +128,8 @@ public sealed class PredictionBatchParser(IngestionLimits limits)
             throw new TooManyRecordsException();
         }
         var start = reader.TokenStartIndex;
-        var log = PredictionRecordReader.Read(ref reader, nonFinite, limits, now, requireSchemaVersion: null, out var fault, out var onlyContractFields);
+        var log = PredictionRecordReader.Read(ref reader, nonFinite, limits, now, requireSchemaVersion: null, out var fault, out var onlyContractFields,
+            omitForwardedFeatures ? MaxVerbatimBytes : null);
         if (log is not null)
         {
             // The reader stands on the record's closing brace: BytesConsumed is just past it. A record padded far

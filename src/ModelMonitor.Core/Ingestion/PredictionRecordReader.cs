@@ -17,8 +17,12 @@ public static class PredictionRecordReader
     /// <param name="requireSchemaVersion">For Kafka messages: the "v" field must be present and equal to this.</param>
     /// <param name="onlyContractFields">True when the object holds only the contract's fields (and no "v" when
     /// <paramref name="requireSchemaVersion"/> is null): its JSON can then be forwarded as it came.</param>
+    /// <param name="omitFeaturesIfForwardableUpTo">When set, a record with <paramref name="onlyContractFields"/> that is at
+    /// most this many bytes as sent is validated in full but returned with no features: its caller forwards the JSON
+    /// and does not need them, and copying them out is a large part of the API's allocation. Other records keep theirs.</param>
     public static PredictionLog? Read(ref Utf8JsonReader reader, NonFiniteMap nonFinite, IngestionLimits limits,
-        DateTimeOffset? now, int? requireSchemaVersion, out RecordFault? fault, out bool onlyContractFields)
+        DateTimeOffset? now, int? requireSchemaVersion, out RecordFault? fault, out bool onlyContractFields,
+        int? omitFeaturesIfForwardableUpTo = null)
     {
         fault = null;
         onlyContractFields = true;
@@ -28,10 +32,29 @@ public static class PredictionRecordReader
             reader.Skip();
             return null;
         }
+        var start = reader.TokenStartIndex;
+        var features = t_features ??= new List<KeyValuePair<string, FeatureValue>>(64);
+        features.Clear();
+        try
+        {
+            return ReadFields(ref reader, nonFinite, limits, now, requireSchemaVersion, features, start, omitFeaturesIfForwardableUpTo,
+                ref fault, ref onlyContractFields);
+        }
+        finally
+        {
+            features.Clear(); // drop the references
+        }
+    }
+
+    /// <param name="features">Scratch list the features are read into.</param>
+    /// <param name="start">Where the object starts in the reader's buffer.</param>
+    private static PredictionLog? ReadFields(ref Utf8JsonReader reader, NonFiniteMap nonFinite, IngestionLimits limits,
+        DateTimeOffset? now, int? requireSchemaVersion, List<KeyValuePair<string, FeatureValue>> features, long start,
+        int? omitFeaturesIfForwardableUpTo, ref RecordFault? fault, ref bool onlyContractFields)
+    {
 
         DateTimeOffset? sentAt = null;
         string? predictionId = null, predictorName = null, modelId = null;
-        KeyValuePair<string, FeatureValue>[]? features = null;
         double? predictionResult = null;
         List<string>? defaults = null;
         int? version = null;
@@ -72,7 +95,7 @@ public static class PredictionRecordReader
                     modelId = ReadName(ref reader, "model_id", limits.MaxNameLength, allowControl: false, shared: true, ref fault);
                     break;
                 case SeenFields.Features:
-                    features = ReadFeatures(ref reader, nonFinite, limits, ref fault);
+                    ReadFeatures(ref reader, nonFinite, limits, features, ref fault);
                     break;
                 case SeenFields.PredictionResult:
                     predictionResult = ReadNumber(ref reader, nonFinite, "prediction_result", ref fault);
@@ -105,8 +128,9 @@ public static class PredictionRecordReader
             }
         }
 
+        var omit = omitFeaturesIfForwardableUpTo is { } limit && onlyContractFields && reader.BytesConsumed - start <= limit;
         return new PredictionLog(sentAt!.Value, predictionId!, predictorName!, modelId!,
-            features ?? [], predictionResult!.Value, defaults ?? (IReadOnlyList<string>)[]);
+            omit || features.Count == 0 ? [] : features.ToArray(), predictionResult!.Value, defaults ?? (IReadOnlyList<string>)[]);
     }
 
     private static readonly (SeenFields Flag, string Name)[] RequiredFields =
@@ -271,17 +295,15 @@ public static class PredictionRecordReader
     [ThreadStatic]
     private static List<KeyValuePair<string, FeatureValue>>? t_features;
 
-    private static KeyValuePair<string, FeatureValue>[]? ReadFeatures(ref Utf8JsonReader reader, NonFiniteMap nonFinite,
-        IngestionLimits limits, ref RecordFault? fault)
+    private static void ReadFeatures(ref Utf8JsonReader reader, NonFiniteMap nonFinite, IngestionLimits limits,
+        List<KeyValuePair<string, FeatureValue>> features, ref RecordFault? fault)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
             fault = new("features", $"must be an object of feature name to value, got {Describe(reader.TokenType)}", RejectReason.WrongType);
             reader.Skip();
-            return null;
+            return;
         }
-        var features = t_features ??= new List<KeyValuePair<string, FeatureValue>>(64);
-        features.Clear();
         HashSet<string>? names = null; // only for many features: below that a scan is cheaper than hashing
         var seen = 0UL;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
@@ -317,9 +339,6 @@ public static class PredictionRecordReader
             var value = ReadFeatureValue(ref reader, nonFinite, limits, name, ref fault);
             features.Add(new(name, value));
         }
-        var result = fault is null ? features.ToArray() : null;
-        features.Clear(); // drop the references
-        return result;
     }
 
     private const int ScanLimit = 32;

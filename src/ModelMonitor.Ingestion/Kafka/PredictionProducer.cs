@@ -138,9 +138,12 @@ public sealed class PredictionProducer : IDisposable
         // broker dies its idempotent producer holds queued records until the dead connection is drained
         // (measured: about twice message.timeout.ms). Records not reported by then are answered as failed and
         // "possibly stored": a broker that comes back at once may still write them.
-        var delivered = pending.Task;
-        var completed = await Task.WhenAny(delivered, Task.Delay(_options.DeliveryTimeout));
-        if (completed != delivered)
+        // WaitAsync removes its timer when the reports are in (a Task.Delay would stay queued for the whole timeout).
+        try
+        {
+            await pending.Task.WaitAsync(_options.DeliveryTimeout);
+        }
+        catch (TimeoutException)
         {
             _logger.LogWarning("Kafka did not report delivery of {Count} records within {Timeout}", logs.Count, _options.DeliveryTimeout);
             pending.FailUnreported(new Error(ErrorCode.Local_TimedOut), PersistenceStatus.PossiblyPersisted);

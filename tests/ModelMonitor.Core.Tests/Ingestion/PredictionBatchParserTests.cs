@@ -350,4 +350,32 @@ public sealed class PredictionBatchParserTests
             Assert.Equal("features.f1", SingleError(Record(features: "{" + string.Join(",", names) + ",\"f\u0031\":0}")).Field);
         }
     }
+
+    [Fact]
+    public void The_API_parser_validates_forwarded_records_in_full_but_keeps_features_only_for_records_it_re_encodes()
+    {
+        var forwarding = new PredictionBatchParser(new IngestionLimits(), omitForwardedFeatures: true);
+        var body = "[" + string.Join(",",
+            Record(features: """{"x":1,"m":"paris"}"""),
+            Record(features: """{"x":2}""", extra: "\"trace\":1"),
+            Record(features: """{"x":1,"x":2}"""),
+            Record(features: """{"x":1e999}"""),
+            Record(features: """{"x":NaN,"s":{"nested":1}}""")) + "]";
+
+        var batch = forwarding.Parse(Encoding.UTF8.GetBytes(body), BodyFormat.Json, Now);
+
+        // The same verdicts as the full parser: feature rules still apply to forwarded records.
+        var full = Parser.Parse(Encoding.UTF8.GetBytes(body), BodyFormat.Json, Now);
+        Assert.Equal(full.AcceptedIndexes, batch.AcceptedIndexes);
+        Assert.Equal(full.Errors, batch.Errors);
+        Assert.Equal([0, 1], batch.AcceptedIndexes);
+        Assert.Equal(["features.x", "features.x", "features.s"], batch.Errors.Select(e => e.Field));
+        // Forwarded as sent, without features; re-encoded (extra field), with them.
+        Assert.False(batch.AcceptedJson[0].IsEmpty);
+        Assert.Empty(batch.Accepted[0].Features);
+        Assert.True(batch.AcceptedJson[1].IsEmpty);
+        Assert.Equal([new("x", FeatureValue.FromNumber(2))], batch.Accepted[1].Features);
+        Assert.Equal(full.Accepted[1].Features, batch.Accepted[1].Features);
+        Assert.Equal("id-1", batch.Accepted[0].PredictionId);
+    }
 }
