@@ -176,7 +176,9 @@ public sealed class PredictionProducer : IDisposable
         var known = _partitionCount;
         if (known > 0)
         {
-            if (Stopwatch.GetElapsedTime(Interlocked.Read(ref _partitionsCheckedTicks)) > PartitionsRefresh && _metadataGate.Wait(0))
+            if (Stopwatch.GetElapsedTime(Interlocked.Read(ref _partitionsCheckedTicks)) > PartitionsRefresh
+                && Stopwatch.GetElapsedTime(Interlocked.Read(ref _partitionsFailedTicks)) > PartitionsRetry
+                && _metadataGate.Wait(0))
             {
                 _ = Task.Run(() =>
                 {
