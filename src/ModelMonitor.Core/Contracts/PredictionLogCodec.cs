@@ -141,7 +141,7 @@ public static class PredictionLogCodec
         }
     }
 
-    /// <summary>Decodes a message value; never throws on bad input (a poison message gives false and why).</summary>
+    /// <summary>Decodes one record (a line of a message value, see <see cref="PredictionMessages.Decode"/>); never throws on bad input (a poison record gives false and why).</summary>
     public static bool TryDecode(ReadOnlySpan<byte> utf8, [NotNullWhen(true)] out PredictionLog? log, [NotNullWhen(false)] out string? error)
     {
         log = null;
