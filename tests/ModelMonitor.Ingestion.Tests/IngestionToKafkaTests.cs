@@ -168,6 +168,35 @@ public sealed class IngestionToKafkaTests(KafkaMockCluster kafka) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_message_over_Kafkas_own_size_limit_is_refused_for_good_and_the_other_partitions_messages_are_written()
+    {
+        // librdkafka's limit below Kafka:MaxMessageBytes (a misconfiguration): the big record's message is refused at
+        // produce time, the small record on another partition still goes through.
+        await using var api = IngestionApiFactory.For(kafka, new Dictionary<string, string?> { ["Kafka:Client:message.max.bytes"] = "8000" });
+        using var client = api.CreateClient();
+        var ids = Enumerable.Range(0, 50).Select(i => $"limit-{i}").ToList();
+        var bigId = ids.First(id => PredictionPartitioner.PartitionOf(id, 4) == 0);
+        var smallId = ids.First(id => PredictionPartitioner.PartitionOf(id, 4) != 0);
+        var big = string.Join(",", Enumerable.Range(0, 10).Select(i => $"\"f{i}\":\"{new string('x', 1000)}\""));
+        var body = $$"""
+        [{"sent_at":"{{Now()}}","prediction_id":"{{smallId}}","predictor_name":"p","model_id":"m","features":{"x":1},"prediction_result":1},
+         {"sent_at":"{{Now()}}","prediction_id":"{{bigId}}","predictor_name":"p","model_id":"m","features":{{{big}}},"prediction_result":1}]
+        """;
+
+        using var response = await client.PostAsync("/v1/predictions", Json(body));
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, text);
+        using var result = JsonDocument.Parse(text);
+        Assert.Equal(1, result.RootElement.GetProperty("accepted").GetInt32());
+        var error = Assert.Single(result.RootElement.GetProperty("errors").EnumerateArray());
+        Assert.Equal(1, error.GetProperty("index").GetInt32());
+        Assert.False(error.GetProperty("retryable").GetBoolean());
+        Assert.Contains("message.max.bytes", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal([smallId], kafka.ReadRecords(api.Topic, expected: 1, TimeSpan.FromSeconds(20)).Select(r => r.Log.PredictionId));
+    }
+
+    [Fact]
     public async Task A_rejected_request_writes_nothing_to_Kafka()
     {
         await using var api = IngestionApiFactory.For(kafka);

@@ -122,6 +122,11 @@ public sealed class PredictionProducer : IDisposable
                         new Message<byte[], byte[]> { Value = message.Value },
                         report => pending.Complete(message.Records, report.Error, report.Status));
                 }
+                catch (KafkaException e) when (e.Error.Code == ErrorCode.MsgSizeTooLarge)
+                {
+                    // Over librdkafka's message.max.bytes (set below Kafka:MaxMessageBytes): this message only.
+                    pending.Complete(message.Records, e.Error, PersistenceStatus.NotPersisted);
+                }
                 catch (KafkaException e)
                 {
                     // Queue full (saturation) or another local error (ProduceException is one kind of
@@ -382,9 +387,9 @@ public sealed class PredictionProducer : IDisposable
                 {
                     if (error.Code == ErrorCode.MsgSizeTooLarge)
                     {
-                        // The broker's limit is below Kafka:MaxMessageBytes: resending the same records cannot succeed.
+                        // The broker's or librdkafka's limit is below Kafka:MaxMessageBytes: resending cannot succeed.
                         Report(record, null, $"Kafka refused the message holding this record as too large ({error.Reason}); " +
-                            "Kafka:MaxMessageBytes is above the topic's max.message.bytes", possiblyStored: false);
+                            "Kafka:MaxMessageBytes is above the topic's max.message.bytes or the client's message.max.bytes", possiblyStored: false);
                     }
                     else
                     {
