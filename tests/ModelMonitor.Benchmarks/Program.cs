@@ -2,8 +2,8 @@ using System.Globalization;
 using ModelMonitor.Benchmarks;
 
 // tests/ModelMonitor.Benchmarks/run.sh [scenario...] [--runs N] [--seconds S] [--memory-minutes M] [--freshness-seconds S] [--batches 1,100,1000]
-// Scenarios: codec ingest aggregate sql-baseline exporter freshness memory (default: all, memory last).
-var all = new[] { "codec", "ingest", "aggregate", "sql-baseline", "exporter", "freshness", "memory" };
+// Scenarios: codec ingest aggregate sql-baseline exporter freshness memory memory-services (default: all, the memory ones last).
+var all = new[] { "codec", "ingest", "aggregate", "sql-baseline", "exporter", "freshness", "memory", "memory-services" };
 var options = BenchmarkOptions.Parse(args, all);
 if (options is null)
 {
@@ -28,6 +28,7 @@ foreach (var scenario in options.Scenarios)
         "exporter" => ExporterBenchmark.RunAsync(context),
         "freshness" => SteadyLoadBenchmark.RunAsync(context, TimeSpan.FromSeconds(options.FreshnessSeconds), memory: false),
         "memory" => SteadyLoadBenchmark.RunAsync(context, TimeSpan.FromMinutes(options.MemoryMinutes), memory: true),
+        "memory-services" => ServicesMemoryBenchmark.RunAsync(context, TimeSpan.FromMinutes(options.MemoryMinutes)),
         _ => throw new InvalidOperationException(scenario),
     };
     await task;

@@ -183,7 +183,7 @@ internal static class SteadyLoadBenchmark
     }
 
     /// <summary>Least-squares slope in MB per minute.</summary>
-    private static double Slope(List<(double Minutes, double Mb)> samples)
+    internal static double Slope(List<(double Minutes, double Mb)> samples)
     {
         if (samples.Count < 2)
         {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ModelMonitor system benchmarks (issue 6). Usage:
-#   tests/ModelMonitor.Benchmarks/run.sh [ingest|aggregate|sql-baseline|exporter|freshness|memory]... \
+#   tests/ModelMonitor.Benchmarks/run.sh [codec|ingest|aggregate|sql-baseline|exporter|freshness|memory|memory-services]... \
 #       [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000 (ingest)]
-# No scenario = all of them (memory last: 10 minutes by default). Builds Release, starts a private
+# No scenario = all of them (memory and memory-services last: 10 minutes each by default). Builds Release, starts a private
 # Postgres (initdb, random port), librdkafka's mock Kafka cluster and the services as child processes,
 # prints the machine and per scenario the figures of each run and their median. Needs the Debian
 # packages librdkafka1 and postgresql (./test.sh installs them).
