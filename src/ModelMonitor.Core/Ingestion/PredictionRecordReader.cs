@@ -52,7 +52,6 @@ public static class PredictionRecordReader
         DateTimeOffset? now, int? requireSchemaVersion, List<KeyValuePair<string, FeatureValue>> features, long start,
         int? omitFeaturesIfForwardableUpTo, ref RecordFault? fault, ref bool onlyContractFields)
     {
-
         DateTimeOffset? sentAt = null;
         string? predictionId = null, predictorName = null, modelId = null;
         double? predictionResult = null;
