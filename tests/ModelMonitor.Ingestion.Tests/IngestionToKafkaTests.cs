@@ -135,19 +135,19 @@ public sealed class IngestionToKafkaTests(KafkaMockCluster kafka) : IClassFixtur
         Assert.All(records, r => Assert.Equal(librdkafka[r.Log.PredictionId], r.Message.Partition.Value));
     }
 
-    [Fact]
-    public async Task A_record_too_large_for_a_Kafka_message_is_refused_for_good_and_the_others_are_written()
-    {
-        await using var api = IngestionApiFactory.For(kafka, new Dictionary<string, string?> { ["Kafka:MaxMessageBytes"] = "16384" });
-        using var client = api.CreateClient();
-        var big = string.Join(",", Enumerable.Range(0, 20).Select(i => $"\"f{i}\":\"{new string('x', 1000)}\""));
-        var body = $$"""
-        [{"sent_at":"{{Now()}}","prediction_id":"small","predictor_name":"p","model_id":"m","features":{"x":1},"prediction_result":1},
-         {"sent_at":"{{Now()}}","prediction_id":"big","predictor_name":"p","model_id":"m","features":{{{big}}},"prediction_result":1}]
+    /// <summary>A small record, then one with ten (or more) 1,000-character string features.</summary>
+    private static string SmallThenBig(string smallId, string bigId, int bigFeatures) =>
+        $$"""
+        [{"sent_at":"{{Now()}}","prediction_id":"{{smallId}}","predictor_name":"p","model_id":"m","features":{"x":1},"prediction_result":1},
+         {"sent_at":"{{Now()}}","prediction_id":"{{bigId}}","predictor_name":"p","model_id":"m","features":{{{BigFeatures(bigFeatures)}}},"prediction_result":1}]
         """;
 
-        using var response = await client.PostAsync("/v1/predictions", Json(body));
+    private static string BigFeatures(int count) =>
+        string.Join(",", Enumerable.Range(0, count).Select(i => $"\"f{i}\":\"{new string('x', 1000)}\""));
 
+    /// <summary>Asserts a 202 that accepted the first record and refused the second for good, saying <paramref name="why"/>.</summary>
+    private static async Task AssertSecondRefusedAsync(HttpResponseMessage response, string why)
+    {
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.Accepted, text);
         using var result = JsonDocument.Parse(text);
@@ -156,13 +156,24 @@ public sealed class IngestionToKafkaTests(KafkaMockCluster kafka) : IClassFixtur
         var error = Assert.Single(result.RootElement.GetProperty("errors").EnumerateArray());
         Assert.Equal(1, error.GetProperty("index").GetInt32());
         Assert.False(error.GetProperty("retryable").GetBoolean());
-        Assert.Contains("Kafka:MaxMessageBytes", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains(why, error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_record_too_large_for_a_Kafka_message_is_refused_for_good_and_the_others_are_written()
+    {
+        await using var api = IngestionApiFactory.For(kafka, new Dictionary<string, string?> { ["Kafka:MaxMessageBytes"] = "16384" });
+        using var client = api.CreateClient();
+
+        using var response = await client.PostAsync("/v1/predictions", Json(SmallThenBig("small", "big", bigFeatures: 20)));
+
+        await AssertSecondRefusedAsync(response, "Kafka:MaxMessageBytes");
         Assert.Equal(["small"], kafka.ReadRecords(api.Topic, expected: 1, TimeSpan.FromSeconds(20)).Select(r => r.Log.PredictionId));
         Assert.Contains("modelmonitor_ingest_predictions_rejected_total{reason=\"too_large_for_kafka\"} 1\n",
             await client.GetStringAsync("/metrics"), StringComparison.Ordinal);
 
         // Alone, it gets a 400 that says why.
-        using var alone = await client.PostAsync("/v1/predictions", Json($$"""{"sent_at":"{{Now()}}","prediction_id":"big","predictor_name":"p","model_id":"m","features":{{{big}}},"prediction_result":1}"""));
+        using var alone = await client.PostAsync("/v1/predictions", Json($$"""{"sent_at":"{{Now()}}","prediction_id":"big","predictor_name":"p","model_id":"m","features":{{{BigFeatures(20)}}},"prediction_result":1}"""));
         Assert.Equal(HttpStatusCode.BadRequest, alone.StatusCode);
         Assert.Contains("too large", await alone.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
     }
@@ -177,22 +188,10 @@ public sealed class IngestionToKafkaTests(KafkaMockCluster kafka) : IClassFixtur
         var ids = Enumerable.Range(0, 50).Select(i => $"limit-{i}").ToList();
         var bigId = ids.First(id => PredictionPartitioner.PartitionOf(id, 4) == 0);
         var smallId = ids.First(id => PredictionPartitioner.PartitionOf(id, 4) != 0);
-        var big = string.Join(",", Enumerable.Range(0, 10).Select(i => $"\"f{i}\":\"{new string('x', 1000)}\""));
-        var body = $$"""
-        [{"sent_at":"{{Now()}}","prediction_id":"{{smallId}}","predictor_name":"p","model_id":"m","features":{"x":1},"prediction_result":1},
-         {"sent_at":"{{Now()}}","prediction_id":"{{bigId}}","predictor_name":"p","model_id":"m","features":{{{big}}},"prediction_result":1}]
-        """;
 
-        using var response = await client.PostAsync("/v1/predictions", Json(body));
+        using var response = await client.PostAsync("/v1/predictions", Json(SmallThenBig(smallId, bigId, bigFeatures: 10)));
 
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Accepted, text);
-        using var result = JsonDocument.Parse(text);
-        Assert.Equal(1, result.RootElement.GetProperty("accepted").GetInt32());
-        var error = Assert.Single(result.RootElement.GetProperty("errors").EnumerateArray());
-        Assert.Equal(1, error.GetProperty("index").GetInt32());
-        Assert.False(error.GetProperty("retryable").GetBoolean());
-        Assert.Contains("message.max.bytes", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        await AssertSecondRefusedAsync(response, "message.max.bytes");
         Assert.Equal([smallId], kafka.ReadRecords(api.Topic, expected: 1, TimeSpan.FromSeconds(20)).Select(r => r.Log.PredictionId));
     }
 

@@ -54,15 +54,7 @@ public sealed class KafkaMockCluster : IDisposable
     /// <summary>Reads every message currently in the topic (all partitions, from the start).</summary>
     public IReadOnlyList<ConsumeResult<byte[]?, byte[]>> ReadAll(string topic, int expected, TimeSpan timeout)
     {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = BootstrapServers,
-            GroupId = $"reader-{Guid.NewGuid():N}",
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            EnableAutoCommit = false,
-            EnablePartitionEof = false,
-        }).Build();
-        consumer.Subscribe(topic);
+        using var consumer = SubscribeFromStart(topic);
         var results = new List<ConsumeResult<byte[]?, byte[]>>();
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
@@ -89,15 +81,7 @@ public sealed class KafkaMockCluster : IDisposable
     /// </summary>
     public IReadOnlyList<(ConsumeResult<byte[]?, byte[]> Message, PredictionLog Log)> ReadRecords(string topic, int expected, TimeSpan timeout)
     {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = BootstrapServers,
-            GroupId = $"reader-{Guid.NewGuid():N}",
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            EnableAutoCommit = false,
-            EnablePartitionEof = false,
-        }).Build();
-        consumer.Subscribe(topic);
+        using var consumer = SubscribeFromStart(topic);
         var records = new List<(ConsumeResult<byte[]?, byte[]>, PredictionLog)>();
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
@@ -122,6 +106,21 @@ public sealed class KafkaMockCluster : IDisposable
         }
         consumer.Close();
         return records;
+    }
+
+    /// <summary>A consumer of its own group on every partition of <paramref name="topic"/>, from the first offset.</summary>
+    private IConsumer<byte[]?, byte[]> SubscribeFromStart(string topic)
+    {
+        var consumer = new ConsumerBuilder<byte[]?, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = BootstrapServers,
+            GroupId = $"reader-{Guid.NewGuid():N}",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false,
+            EnablePartitionEof = false,
+        }).Build();
+        consumer.Subscribe(topic);
+        return consumer;
     }
 
     public void Dispose()
