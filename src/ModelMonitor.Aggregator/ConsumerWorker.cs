@@ -162,12 +162,16 @@ internal sealed class ConsumerWorker(
 
         _decoded.Clear();
         _decodeErrors.Clear();
-        var records = result.Message.Value is null ? 1 : PredictionMessages.Decode(result.Message.Value, _decoded, _decodeErrors);
-        metrics.RecordsConsumed.Inc(records);
+        var records = 1;
         if (result.Message.Value is null)
         {
             _decodeErrors.Add("null value");
         }
+        else
+        {
+            records = PredictionMessages.Decode(result.Message.Value, _decoded, _decodeErrors);
+        }
+        metrics.RecordsConsumed.Inc(records);
         if (_decodeErrors.Count > 0)
         {
             metrics.RecordsPoison.Inc(_decodeErrors.Count);

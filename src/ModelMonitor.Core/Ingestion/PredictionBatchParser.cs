@@ -201,6 +201,8 @@ public sealed class ParsedBatch
     /// <summary>Set when the body holds more records than allowed (413).</summary>
     public int? TooManyRecordsLimit { get; private init; }
 
+    /// <summary>The valid records, in request order. A parser built with omitForwardedFeatures leaves the features of
+    /// records forwarded as sent (<see cref="AcceptedJson"/> not empty) empty.</summary>
     public IReadOnlyList<PredictionLog> Accepted => _accepted;
 
     /// <summary>
