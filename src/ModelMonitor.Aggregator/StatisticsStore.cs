@@ -62,6 +62,26 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
             return (FlushOutcome.Fenced, 0);
         }
 
+        var rows = await WriteStatisticsAsync(connection, transaction, delta, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (FlushOutcome.Committed, rows);
+    }
+
+    /// <summary>
+    /// Writes the statistics of <paramref name="delta"/> (no offsets) in a transaction that is then rolled back:
+    /// whether Postgres accepts these values. Throws what the write throws (see <see cref="PoisonReplay"/>).
+    /// </summary>
+    public async Task TryWriteAsync(AggregationDelta delta, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await WriteStatisticsAsync(connection, transaction, delta, cancellationToken);
+        await transaction.RollbackAsync(cancellationToken);
+    }
+
+    private async Task<int> WriteStatisticsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, AggregationDelta delta,
+        CancellationToken cancellationToken)
+    {
         var models = delta.Windows.Keys.ToArray();
         var features = delta.Windows.SelectMany(w => w.Value.Features.Keys.Select(f => (Model: w.Key, Feature: f))).ToArray();
         if (models.Length > 0)
@@ -79,8 +99,7 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
             await WriteModelsSeenAsync(connection, transaction, delta, cancellationToken);
         }
 
-        await transaction.CommitAsync(cancellationToken);
-        return (FlushOutcome.Committed, models.Length + features.Length);
+        return models.Length + features.Length;
     }
 
     /// <summary>Deletes up to <paramref name="batchSize"/> rows of windows older than the cutoff; returns rows deleted.</summary>
@@ -173,7 +192,7 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
             ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.st
             ON CONFLICT (window_seconds, predictor_name, model_id, window_start) DO UPDATE SET updated_at = now()
             RETURNING window_seconds, window_start, predictor_name, model_id,
-                      prediction_count, nonfinite_count, numeric_count, mean, m2, min, max, sketch
+                      prediction_count, nonfinite_count, numeric_count, mean, m2, min, max, sketch, m2_scale
             """,
             connection,
             transaction))
@@ -183,7 +202,7 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
             while (await reader.ReadAsync(cancellationToken))
             {
                 var key = ReadKey(reader);
-                stored[key] = ModelAccumulator.FromParts(reader.GetInt64(4), reader.GetInt64(5), ReadDistribution(reader, countOrdinal: 6));
+                stored[key] = ModelAccumulator.FromParts(reader.GetInt64(4), reader.GetInt64(5), ReadDistribution(reader, countOrdinal: 6, scaleOrdinal: 12));
             }
         }
 
@@ -204,11 +223,11 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
             """
             UPDATE model_window_stats AS t
             SET prediction_count = u.pc, nonfinite_count = u.nf, numeric_count = u.nc,
-                mean = u.mean, m2 = u.m2, stddev = u.sd, min = u.mn, max = u.mx,
+                mean = u.mean, m2 = u.m2, m2_scale = u.m2s, stddev = u.sd, min = u.mn, max = u.mx,
                 p05 = u.p05, p25 = u.p25, p50 = u.p50, p75 = u.p75, p95 = u.p95,
                 sketch = u.sk, updated_at = now()
-            FROM unnest(@ws, @st, @p, @m, @pc, @nf, @nc, @mean, @m2, @sd, @mn, @mx, @p05, @p25, @p50, @p75, @p95, @sk)
-                 AS u(ws, st, p, m, pc, nf, nc, mean, m2, sd, mn, mx, p05, p25, p50, p75, p95, sk)
+            FROM unnest(@ws, @st, @p, @m, @pc, @nf, @nc, @mean, @m2, @m2s, @sd, @mn, @mx, @p05, @p25, @p50, @p75, @p95, @sk)
+                 AS u(ws, st, p, m, pc, nf, nc, mean, m2, m2s, sd, mn, mx, p05, p25, p50, p75, p95, sk)
             WHERE t.window_seconds = u.ws AND t.window_start = u.st AND t.predictor_name = u.p AND t.model_id = u.m
             """,
             connection,
@@ -238,7 +257,7 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
             ON CONFLICT (window_seconds, predictor_name, model_id, feature, window_start) DO UPDATE SET updated_at = now()
             RETURNING window_seconds, window_start, predictor_name, model_id,
                       value_count, null_count, default_count, nonfinite_count,
-                      numeric_count, mean, m2, min, max, sketch, categories::text, feature
+                      numeric_count, mean, m2, min, max, sketch, categories::text, feature, m2_scale
             """,
             connection,
             transaction))
@@ -254,7 +273,7 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
                     nullCount: reader.GetInt64(5),
                     defaultCount: reader.GetInt64(6),
                     nonFiniteCount: reader.GetInt64(7),
-                    numeric: ReadDistribution(reader, countOrdinal: 8),
+                    numeric: ReadDistribution(reader, countOrdinal: 8, scaleOrdinal: 16),
                     categories: ParseCategories(reader.GetString(14)),
                     categoryCapacity);
             }
@@ -285,11 +304,11 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
             """
             UPDATE feature_window_stats AS t
             SET value_count = u.vc, null_count = u.nu, default_count = u.dc, nonfinite_count = u.nf, numeric_count = u.nc,
-                mean = u.mean, m2 = u.m2, stddev = u.sd, min = u.mn, max = u.mx,
+                mean = u.mean, m2 = u.m2, m2_scale = u.m2s, stddev = u.sd, min = u.mn, max = u.mx,
                 p05 = u.p05, p25 = u.p25, p50 = u.p50, p75 = u.p75, p95 = u.p95,
                 sketch = u.sk, categorical_count = u.cc, categories = u.cat::jsonb, updated_at = now()
-            FROM unnest(@ws, @st, @p, @m, @f, @vc, @nu, @dc, @nf, @nc, @mean, @m2, @sd, @mn, @mx, @p05, @p25, @p50, @p75, @p95, @sk, @cc, @cat)
-                 AS u(ws, st, p, m, f, vc, nu, dc, nf, nc, mean, m2, sd, mn, mx, p05, p25, p50, p75, p95, sk, cc, cat)
+            FROM unnest(@ws, @st, @p, @m, @f, @vc, @nu, @dc, @nf, @nc, @mean, @m2, @m2s, @sd, @mn, @mx, @p05, @p25, @p50, @p75, @p95, @sk, @cc, @cat)
+                 AS u(ws, st, p, m, f, vc, nu, dc, nf, nc, mean, m2, m2s, sd, mn, mx, p05, p25, p50, p75, p95, sk, cc, cat)
             WHERE t.window_seconds = u.ws AND t.window_start = u.st AND t.predictor_name = u.p AND t.model_id = u.m AND t.feature = u.f
             """,
             connection,
@@ -343,8 +362,8 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
         reader.GetString(2),
         reader.GetString(3));
 
-    // Columns from countOrdinal: numeric_count, mean, m2, min, max, sketch.
-    private static NumericDistribution ReadDistribution(NpgsqlDataReader reader, int countOrdinal)
+    // Columns from countOrdinal: numeric_count, mean, m2, min, max, sketch; m2_scale at scaleOrdinal.
+    private static NumericDistribution ReadDistribution(NpgsqlDataReader reader, int countOrdinal, int scaleOrdinal)
     {
         var count = reader.GetInt64(countOrdinal);
         if (count == 0)
@@ -357,7 +376,8 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
             reader.GetDouble(countOrdinal + 1),
             reader.GetDouble(countOrdinal + 2),
             reader.GetDouble(countOrdinal + 3),
-            reader.GetDouble(countOrdinal + 4));
+            reader.GetDouble(countOrdinal + 4),
+            reader.GetInt32(scaleOrdinal));
         var sketch = DDSketch.Deserialize(reader.GetFieldValue<byte[]>(countOrdinal + 5));
         return NumericDistribution.FromParts(moments, sketch);
     }
@@ -391,6 +411,7 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
         private readonly long[] _count = new long[n];
         private readonly double?[] _mean = new double?[n];
         private readonly double[] _m2 = new double[n];
+        private readonly int[] _m2Scale = new int[n];
         private readonly double?[] _stddev = new double?[n];
         private readonly double?[] _min = new double?[n];
         private readonly double?[] _max = new double?[n];
@@ -400,7 +421,9 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
         public void Set(int i, NumericDistribution distribution)
         {
             _count[i] = distribution.Count;
-            _m2[i] = distribution.Moments.M2;
+            // M2 / 4^m2_scale: M2 itself leaves the double range for values near it (see RunningMoments).
+            _m2[i] = distribution.Moments.ScaledM2;
+            _m2Scale[i] = distribution.Moments.ScaleExponent;
             if (distribution.Count == 0)
             {
                 return;
@@ -423,6 +446,7 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
             command.Parameters.Add(new NpgsqlParameter<long[]>("nc", _count));
             command.Parameters.Add(new NpgsqlParameter<double?[]>("mean", _mean));
             command.Parameters.Add(new NpgsqlParameter<double[]>("m2", _m2));
+            command.Parameters.Add(new NpgsqlParameter<int[]>("m2s", _m2Scale));
             command.Parameters.Add(new NpgsqlParameter<double?[]>("sd", _stddev));
             command.Parameters.Add(new NpgsqlParameter<double?[]>("mn", _min));
             command.Parameters.Add(new NpgsqlParameter<double?[]>("mx", _max));

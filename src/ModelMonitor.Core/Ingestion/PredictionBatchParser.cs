@@ -60,6 +60,12 @@ public sealed class PredictionBatchParser(IngestionLimits limits, bool omitForwa
         {
             return ParsedBatch.Malformed(DescribeJsonError(e, batch.LineOffsetOfError));
         }
+        catch (InvalidOperationException e)
+        {
+            // The reader refuses a value it cannot represent (the record reader checks for these first; this is the
+            // net under it, so bad input never becomes a 500).
+            return ParsedBatch.Malformed($"malformed JSON: {e.Message.TrimEnd('.')}");
+        }
         catch (TooManyRecordsException)
         {
             return ParsedBatch.TooMany(limits.MaxRecordsPerRequest);

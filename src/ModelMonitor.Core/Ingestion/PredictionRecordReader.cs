@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Json;
@@ -106,6 +107,12 @@ public static class PredictionRecordReader
                     version = ReadVersion(ref reader, ref fault);
                     break;
             }
+            if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+            {
+                // A field of the wrong type (an array where a string belongs): step over the whole value, so the
+                // next token read is the next field's name.
+                reader.Skip();
+            }
         }
 
         if (fault is not null)
@@ -118,13 +125,10 @@ public static class PredictionRecordReader
                 RejectReason.UnsupportedSchemaVersion);
             return null;
         }
-        foreach (var (flag, name) in RequiredFields)
+        if (MissingFields(seen) is { } missing)
         {
-            if ((seen & flag) == 0)
-            {
-                fault = new(name, "is required", RejectReason.MissingField);
-                return null;
-            }
+            fault = new(missing, missing.Contains(',', StringComparison.Ordinal) ? "are required" : "is required", RejectReason.MissingField);
+            return null;
         }
 
         var omit = omitFeaturesIfForwardableUpTo is { } limit && onlyContractFields && reader.BytesConsumed - start <= limit;
@@ -138,6 +142,20 @@ public static class PredictionRecordReader
         (SeenFields.PredictorName, "predictor_name"), (SeenFields.ModelId, "model_id"),
         (SeenFields.Features, "features"), (SeenFields.PredictionResult, "prediction_result"),
     ];
+
+    /// <summary>Every required field not seen, joined with ", " (all of them, so one round trip fixes the record), or null.</summary>
+    private static string? MissingFields(SeenFields seen)
+    {
+        string? missing = null;
+        foreach (var (flag, name) in RequiredFields)
+        {
+            if ((seen & flag) == 0)
+            {
+                missing = missing is null ? name : missing + ", " + name;
+            }
+        }
+        return missing;
+    }
 
     [Flags]
     private enum SeenFields
@@ -155,6 +173,10 @@ public static class PredictionRecordReader
 
     private static SeenFields IdentifyField(ref Utf8JsonReader reader)
     {
+        if (StorableText.Problem(ref reader) is not null)
+        {
+            return SeenFields.None; // not a contract name (and comparing it would throw on a lone surrogate)
+        }
         if (reader.ValueTextEquals("sent_at"u8)) return SeenFields.SentAt;
         if (reader.ValueTextEquals("prediction_id"u8)) return SeenFields.PredictionId;
         if (reader.ValueTextEquals("predictor_name"u8)) return SeenFields.PredictorName;
@@ -218,6 +240,11 @@ public static class PredictionRecordReader
             fault = new(field, $"must be a string, got {Describe(reader.TokenType)}", RejectReason.WrongType);
             return null;
         }
+        if (StorableText.Problem(ref reader) is { } unstorable)
+        {
+            fault = new(field, unstorable, RejectReason.UnstorableText);
+            return null;
+        }
         var text = ReadBoundedString(ref reader, maxLength, shared);
         if (text is null)
         {
@@ -238,7 +265,8 @@ public static class PredictionRecordReader
     }
 
     /// <summary>The string value, or null when it is longer than <paramref name="maxLength"/> UTF-16 characters.
-    /// Checks the raw length first so a 5 MB string is never materialized.</summary>
+    /// Checks the raw length first so a 5 MB string is never materialized. The caller checks
+    /// <see cref="StorableText"/> first (reading a lone surrogate as a string throws).</summary>
     private static string? ReadBoundedString(ref Utf8JsonReader reader, int maxLength, bool shared = false)
     {
         var raw = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
@@ -249,6 +277,25 @@ public static class PredictionRecordReader
         }
         var text = shared ? RepeatedStrings.Read(ref reader) : reader.GetString()!;
         return text.Length > maxLength ? null : text;
+    }
+
+    private const int PreviewLength = 40;
+
+    /// <summary>The first <see cref="PreviewLength"/> characters of the current string as written (escapes kept), to
+    /// say which value an error is about without materializing a long one.</summary>
+    private static string Preview(ref Utf8JsonReader reader)
+    {
+        ReadOnlySpan<byte> raw = reader.HasValueSequence
+            ? reader.ValueSequence.Slice(0, Math.Min(reader.ValueSequence.Length, PreviewLength * 4)).ToArray()
+            : reader.ValueSpan[..Math.Min(reader.ValueSpan.Length, PreviewLength * 4)];
+        var text = System.Text.Encoding.UTF8.GetString(raw);
+        if (text.Length <= PreviewLength)
+        {
+            return text;
+        }
+        // Do not cut a surrogate pair in half.
+        var cut = char.IsHighSurrogate(text[PreviewLength - 1]) ? PreviewLength - 1 : PreviewLength;
+        return text[..cut];
     }
 
     private static bool ContainsControl(string text)
@@ -313,12 +360,20 @@ public static class PredictionRecordReader
                 reader.Skip();
                 continue;
             }
+            if (StorableText.Problem(ref reader) is { } unstorable)
+            {
+                fault = new("features", $"a feature name {unstorable}", RejectReason.UnstorableText);
+                reader.Read();
+                reader.Skip();
+                continue;
+            }
             var name = ReadBoundedString(ref reader, limits.MaxFeatureNameLength, shared: true);
+            var tooLong = name is null ? Preview(ref reader) : null;
             reader.Read();
             if (name is null || name.Length == 0)
             {
                 fault = new("features", name is null
-                    ? $"a feature name is longer than {limits.MaxFeatureNameLength} characters"
+                    ? $"a feature name is longer than {limits.MaxFeatureNameLength} characters: \"{tooLong}…\""
                     : "a feature name is empty", name is null ? RejectReason.TooLong : RejectReason.Empty);
                 reader.Skip();
                 continue;
@@ -389,6 +444,11 @@ public static class PredictionRecordReader
                 fault = new($"features.{name}", "is out of the range of a 64-bit floating-point number", RejectReason.NumberOutOfRange);
                 return FeatureValue.Null;
             case JsonTokenType.String:
+                if (StorableText.Problem(ref reader) is { } unstorable)
+                {
+                    fault = new($"features.{name}", unstorable, RejectReason.UnstorableText);
+                    return FeatureValue.Null;
+                }
                 var text = ReadBoundedString(ref reader, limits.MaxStringValueLength, shared: true);
                 if (text is null)
                 {
@@ -403,7 +463,8 @@ public static class PredictionRecordReader
             case JsonTokenType.Null:
                 return FeatureValue.Null;
             default:
-                fault = new($"features.{name}", "must be a number, string, boolean or null; nested objects and arrays are not allowed", RejectReason.NestedValue);
+                fault = new($"features.{name}", $"must be a number, string, boolean or null, got {Describe(reader.TokenType)} (nested values are not allowed)",
+                    RejectReason.NestedValue);
                 reader.Skip();
                 return FeatureValue.Null;
         }
@@ -435,11 +496,16 @@ public static class PredictionRecordReader
                 reader.Skip();
                 continue;
             }
+            if (StorableText.Problem(ref reader) is { } unstorable)
+            {
+                fault = new("default_values_used", $"a feature name {unstorable}", RejectReason.UnstorableText);
+                continue;
+            }
             var name = ReadBoundedString(ref reader, limits.MaxFeatureNameLength);
             if (name is null || name.Length == 0)
             {
                 fault = new("default_values_used", name is null
-                    ? $"a feature name is longer than {limits.MaxFeatureNameLength} characters"
+                    ? $"a feature name is longer than {limits.MaxFeatureNameLength} characters: \"{Preview(ref reader)}…\""
                     : "a feature name is empty", name is null ? RejectReason.TooLong : RejectReason.Empty);
                 continue;
             }

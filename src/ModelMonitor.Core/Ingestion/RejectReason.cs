@@ -19,6 +19,9 @@ public enum RejectReason
 
     /// <summary>Valid, but larger as a Kafka message than Kafka:MaxMessageBytes (or the broker) allows.</summary>
     TooLargeForKafka,
+
+    /// <summary>A string holds U+0000 or an unpaired UTF-16 surrogate: Postgres text and jsonb cannot store it.</summary>
+    UnstorableText,
 }
 
 public static class RejectReasons
@@ -27,7 +30,7 @@ public static class RejectReasons
     [
         "missing_field", "wrong_type", "too_long", "empty", "control_characters", "too_many_features",
         "duplicate_field", "nested_value", "number_out_of_range", "invalid_timestamp", "timestamp_in_future",
-        "timestamp_too_old", "unsupported_schema_version", "too_large_for_kafka",
+        "timestamp_too_old", "unsupported_schema_version", "too_large_for_kafka", "unstorable_text",
     ];
 
     public static IReadOnlyList<RejectReason> All { get; } = Enum.GetValues<RejectReason>();

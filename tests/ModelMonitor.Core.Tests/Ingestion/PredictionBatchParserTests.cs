@@ -171,7 +171,7 @@ public sealed class PredictionBatchParserTests
         Assert.Equal(RejectReason.TooLong, SingleError(Record(predictor: $"\"{new string('p', 201)}\"")).Reason);
         Assert.Single(Parse(Record(predictor: $"\"{new string('p', 200)}\"")).Accepted);
         Assert.Equal(RejectReason.ControlCharacters, SingleError(Record(model: "\"m\\n1\"")).Reason);
-        Assert.Equal(RejectReason.ControlCharacters, SingleError(Record(predictor: "\"p\\u0000\"")).Reason);
+        Assert.Equal(RejectReason.ControlCharacters, SingleError(Record(predictor: "\"p\\u0007\"")).Reason);
         Assert.Equal(RejectReason.TooLong, SingleError(Record(id: $"\"{new string('i', 257)}\"")).Reason);
         Assert.Equal(RejectReason.WrongType, SingleError(Record(id: "17")).Reason);
     }
