@@ -34,6 +34,10 @@ internal sealed class ConsumerWorker(
     private readonly AggregationDelta _delta = new(aggregatorOptions.Value.ParsedWindows, aggregatorOptions.Value.CategoryCapacity);
     private readonly List<PredictionLog> _decoded = [];
     private readonly List<string> _decodeErrors = [];
+    private readonly PoisonReplay _replay = new();
+
+    // Partition → the offset after the last message read for the first time (poison and late records count once).
+    private readonly Dictionary<int, long> _firstUnread = [];
 
     // Partition → next_offset stored in Postgres (absent: no row yet), for the partitions we own.
     private readonly Dictionary<int, long> _stored = [];
@@ -82,7 +86,14 @@ internal sealed class ConsumerWorker(
 
                 if (result?.Message is not null)
                 {
-                    Process(result);
+                    if (_replay.Active)
+                    {
+                        await ReplayAloneAsync(consumer, result, stoppingToken);
+                    }
+                    else
+                    {
+                        Process(result);
+                    }
                 }
 
                 if (_rewindNeeded)
@@ -172,7 +183,13 @@ internal sealed class ConsumerWorker(
             records = PredictionMessages.Decode(result.Message.Value, _decoded, _decodeErrors);
         }
         metrics.RecordsConsumed.Inc(records);
-        if (_decodeErrors.Count > 0)
+        // A message read again (after a rewind or during a poison replay) is not counted as poison or late twice.
+        var firstRead = result.Offset.Value >= _firstUnread.GetValueOrDefault(partition);
+        if (firstRead)
+        {
+            _firstUnread[partition] = result.Offset.Value + 1;
+        }
+        if (_decodeErrors.Count > 0 && firstRead)
         {
             metrics.RecordsPoison.Inc(_decodeErrors.Count);
             logger.LogWarning(
@@ -190,6 +207,10 @@ internal sealed class ConsumerWorker(
         {
             if (log.SentAt < oldest)
             {
+                if (!firstRead)
+                {
+                    continue;
+                }
                 metrics.RecordsLate.Inc();
                 logger.LogWarning(
                     "Skipping late record at partition {Partition} offset {Offset}: sent_at {SentAt} is older than the allowed lateness {Lateness}",
@@ -203,6 +224,7 @@ internal sealed class ConsumerWorker(
                 _delta.Add(log);
             }
         }
+        _decoded.RemoveAll(log => log.SentAt < oldest); // what is left is what the delta holds of this message
 
         _delta.Advance(partition, result.Offset.Value + 1, records);
         metrics.OpenWindowRows.Set(_delta.RowCount);
@@ -283,6 +305,23 @@ internal sealed class ConsumerWorker(
 
             CommitToKafkaForVisibility(consumer, offsets);
             return true;
+        }
+        catch (Exception e) when (PoisonReplay.IsDataError(e))
+        {
+            // Retrying the same values would fail forever and stop every model's statistics: drop the delta and
+            // replay its messages one at a time to find the records Postgres refuses (see ReplayAloneAsync).
+            metrics.FlushErrors.Inc();
+            logger.LogError(
+                "Flush of {Rows} rows failed on its data ({SqlState}: {Error}); replaying up to offsets {Offsets} one message at a time to isolate the records",
+                _delta.RowCount,
+                ((Npgsql.PostgresException)e).SqlState,
+                e.Message,
+                _delta.NextOffsets);
+            _replay.Begin(_delta.NextOffsets);
+            _delta.Clear();
+            metrics.OpenWindowRows.Set(0);
+            _rewindNeeded = true;
+            return false;
         }
         catch (Exception e)
         {
@@ -376,6 +415,113 @@ internal sealed class ConsumerWorker(
         Forget(partitions.Select(p => p.Partition.Value));
     }
 
+    /// <summary>
+    /// During a replay (see <see cref="PoisonReplay"/>): the message is flushed alone. Its records are first written
+    /// in a transaction that is rolled back; if Postgres refuses them, bisection finds the records it refuses, which
+    /// are counted as poison and logged, and the others are committed with the message's offset (exactly once).
+    /// </summary>
+    private async Task ReplayAloneAsync(IConsumer<Ignore, byte[]> consumer, ConsumeResult<Ignore, byte[]> result, CancellationToken cancellationToken)
+    {
+        if (!_delta.IsEmpty && !await FlushOnceAsync(consumer, cancellationToken))
+        {
+            // The previous message waits for Postgres (not its data: that was checked): give both back to Kafka and
+            // read them again after the backoff, so the replay stays one message per flush.
+            _delta.Clear();
+            _rewindNeeded = true;
+            await Task.Delay(_backoff, time, cancellationToken);
+            return;
+        }
+
+        var partition = result.Partition.Value;
+        var offset = result.Offset.Value;
+        Process(result);
+        _replay.Passed(partition, offset);
+        if (_delta.IsEmpty)
+        {
+            return; // a message of a partition we no longer own
+        }
+
+        var logs = _decoded.ToArray();
+        var records = _delta.RecordCount;
+        try
+        {
+            await IsolatePoisonAsync(partition, offset, logs, records, cancellationToken);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            // Postgres itself is failing: read this message again after the backoff.
+            metrics.FlushErrors.Inc();
+            status.FlushFailed(e.Message, time.GetUtcNow());
+            logger.LogWarning("Replay of partition {Partition} offset {Offset} failed, retrying in {Backoff}: {Error}", partition, offset, _backoff, e.Message);
+            _delta.Clear();
+            _rewindNeeded = true;
+            await Task.Delay(_backoff, time, cancellationToken);
+            _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxRetryBackoff.Ticks));
+            return;
+        }
+
+        await FlushOnceAsync(consumer, cancellationToken);
+    }
+
+    /// <summary>Leaves in the delta the records of this message Postgres accepts, counting and logging the others.</summary>
+    private async Task IsolatePoisonAsync(int partition, long offset, PredictionLog[] logs, int records, CancellationToken cancellationToken)
+    {
+        if (await RefusedAsync(_delta, cancellationToken))
+        {
+            var poison = await PoisonReplay.FindPoisonAsync(logs.Length, async set =>
+            {
+                var trial = new AggregationDelta(_options.ParsedWindows, _options.CategoryCapacity);
+                foreach (var i in set)
+                {
+                    trial.Add(logs[i]);
+                }
+                return await RefusedAsync(trial, cancellationToken);
+            });
+            if (poison.Count == 0)
+            {
+                // Each record alone is accepted but not all together: nothing narrower to skip than the message.
+                poison = [.. Enumerable.Range(0, logs.Length)];
+            }
+
+            _delta.Clear();
+            var skipped = new HashSet<int>(poison);
+            for (var i = 0; i < logs.Length; i++)
+            {
+                if (!skipped.Contains(i))
+                {
+                    _delta.Add(logs[i]);
+                }
+            }
+
+            _delta.Advance(partition, offset + 1, records);
+            metrics.RecordsPoison.Inc(poison.Count);
+            logger.LogError(
+                "Postgres refuses {Count} of {Records} records at {Topic} partition {Partition} offset {Offset} (records {Positions}, predictor {Predictor}, model {Model}): skipped as poison, the others are committed",
+                poison.Count,
+                logs.Length,
+                _topic,
+                partition,
+                offset,
+                poison.Take(10),
+                logs[poison[0]].PredictorName,
+                logs[poison[0]].ModelId);
+        }
+    }
+
+    /// <summary>Whether Postgres refuses the values of <paramref name="delta"/> (a data error); other errors propagate.</summary>
+    private async Task<bool> RefusedAsync(AggregationDelta delta, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _store.TryWriteAsync(delta, cancellationToken);
+            return false;
+        }
+        catch (Exception e) when (PoisonReplay.IsDataError(e))
+        {
+            return true;
+        }
+    }
+
     private void OnLost(IConsumer<Ignore, byte[]> consumer, List<TopicPartitionOffset> partitions)
     {
         logger.LogWarning("Partitions lost: dropping {Records} unflushed records", _delta.RecordCount);
@@ -386,6 +532,7 @@ internal sealed class ConsumerWorker(
 
     private void Forget(IEnumerable<int> partitions)
     {
+        _replay.Forget(partitions);
         foreach (var partition in partitions)
         {
             _assigned.Remove(partition);

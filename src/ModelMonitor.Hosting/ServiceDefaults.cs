@@ -10,6 +10,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Metrics;
+using ModelMonitor.Hosting.Http;
 using ModelMonitor.Hosting.Kafka;
 using ModelMonitor.Hosting.Observability;
 using Serilog;
@@ -46,6 +47,7 @@ public static class ServiceDefaults
         });
         builder.Services.AddSingleton<RequestMetrics>();
         builder.Services.AddHealthChecks();
+        builder.Services.AddProblemResponses();
 
         builder.Services.AddOptions<KafkaOptions>().BindConfiguration(KafkaOptions.SectionName).ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaOptions>, KafkaOptionsValidator>());
@@ -54,7 +56,8 @@ public static class ServiceDefaults
 
     /// <summary>
     /// GET /metrics (Prometheus text format), GET /healthz (the process is alive),
-    /// GET /readyz (every health check tagged "ready" passes: dependencies reachable).
+    /// GET /readyz (every health check tagged "ready" passes: dependencies reachable); before them, errors as
+    /// problem details (see <see cref="ProblemResponses"/>). Call it first, before the services' endpoints.
     /// </summary>
     public static WebApplication MapOperationalEndpoints(this WebApplication app)
     {
@@ -65,6 +68,7 @@ public static class ServiceDefaults
             return app;
         }
         marker.EndpointsMapped = true;
+        app.UseProblemResponses();
         app.UseRequestMetrics();
         var registry = app.Services.GetRequiredService<MetricsRegistry>();
         app.MapGet("/metrics", async (HttpContext context) =>

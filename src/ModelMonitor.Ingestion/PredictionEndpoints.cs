@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using ModelMonitor.Core.Ingestion;
@@ -27,11 +28,10 @@ public static class PredictionEndpoints
         metrics.InFlight.Inc();
         try
         {
-            if (ReadFormat(context.Request.ContentType) is not { } format)
+            if (ReadFormat(context.Request.ContentType, out var unsupported) is not { } format)
             {
                 metrics.RequestsRejected.WithLabels("unsupported_media_type").Inc();
-                return Problem(StatusCodes.Status415UnsupportedMediaType,
-                    $"Content-Type must be application/json or application/x-ndjson (got '{context.Request.ContentType ?? "none"}').");
+                return Problem(StatusCodes.Status415UnsupportedMediaType, unsupported);
             }
             if (context.Request.ContentLength > settings.MaxBodyBytes)
             {
@@ -81,7 +81,7 @@ public static class PredictionEndpoints
         var errors = batch.Errors.Select(e => new IngestError(e.Index, e.Field, e.Message, Retryable: false)).ToList();
         if (batch.Accepted.Count == 0)
         {
-            return TypedResults.BadRequest(new IngestResponse(0, batch.RejectedCount, errors));
+            return Rejected(new IngestResponse(0, batch.RejectedCount, errors));
         }
 
         if (producer.IsUnavailable)
@@ -105,7 +105,7 @@ public static class PredictionEndpoints
         }
         if (delivered == 0 && outcome.Failed.Count == 0)
         {
-            return TypedResults.BadRequest(new IngestResponse(0, batch.RejectedCount + outcome.Refused.Count, errors));
+            return Rejected(new IngestResponse(0, batch.RejectedCount + outcome.Refused.Count, errors));
         }
         if (delivered == 0)
         {
@@ -131,22 +131,26 @@ public static class PredictionEndpoints
             statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static BodyFormat? ReadFormat(string? contentType)
+    private static BodyFormat? ReadFormat(string? contentType, out string problem)
     {
+        problem = $"Content-Type must be application/json or application/x-ndjson (got '{contentType ?? "none"}').";
         if (contentType is null || !MediaTypeHeaderValue.TryParse(contentType, out var media))
         {
             return null;
         }
-        if (media.Charset.HasValue && !media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
-        {
-            return null;
-        }
-        return media.MediaType.Value?.ToLowerInvariant() switch
+        var format = media.MediaType.Value?.ToLowerInvariant() switch
         {
             "application/json" => BodyFormat.Json,
-            "application/x-ndjson" or "application/ndjson" or "application/jsonl" => BodyFormat.NdJson,
+            "application/x-ndjson" or "application/ndjson" or "application/jsonl" => (BodyFormat?)BodyFormat.NdJson,
             _ => null,
         };
+        if (format is not null && media.Charset.HasValue
+            && !media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !media.Charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+        {
+            problem = $"charset '{media.Charset.Value}' is not supported: the body must be UTF-8 (send charset=utf-8, or no charset).";
+            return null;
+        }
+        return format;
     }
 
     private enum BodyOutcome
@@ -206,20 +210,20 @@ public static class PredictionEndpoints
         }
     }
 
-    private static IResult TooLarge(IngestionMetrics metrics, IngestionOptions settings)
+    private static ProblemHttpResult TooLarge(IngestionMetrics metrics, IngestionOptions settings)
     {
         metrics.RequestsRejected.WithLabels("too_large").Inc();
         return Problem(StatusCodes.Status413PayloadTooLarge, $"The body may be at most {settings.MaxBodyBytes} bytes.");
     }
 
-    private static IResult Overloaded(HttpContext context, IngestionMetrics metrics, IngestionOptions settings, string why)
+    private static ProblemHttpResult Overloaded(HttpContext context, IngestionMetrics metrics, IngestionOptions settings, string why)
     {
         metrics.RequestsRejected.WithLabels("overloaded").Inc();
         context.Response.Headers.RetryAfter = settings.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
         return Problem(StatusCodes.Status429TooManyRequests, $"{why}; nothing was stored, retry later.");
     }
 
-    private static IResult KafkaUnavailable(HttpContext context, IngestionMetrics metrics, IngestionOptions settings, string why,
+    private static ProblemHttpResult KafkaUnavailable(HttpContext context, IngestionMetrics metrics, IngestionOptions settings, string why,
         int possiblyStored = 0)
     {
         metrics.RequestsRejected.WithLabels("kafka_unavailable").Inc();
@@ -232,8 +236,25 @@ public static class PredictionEndpoints
         return Problem(StatusCodes.Status503ServiceUnavailable, $"{why}; {stored}; retry the whole request later.");
     }
 
-    internal static IResult Problem(int status, string message) =>
-        TypedResults.Json(new ErrorResponse(message), statusCode: status);
+    /// <summary>A whole-request error as RFC 9457 problem details (title from the status, detail = what and where, traceId).</summary>
+    internal static ProblemHttpResult Problem(int status, string message) =>
+        TypedResults.Problem(detail: message, statusCode: status);
+
+    /// <summary>400 when no record was stored: problem details carrying the same accepted / rejected / errors as a 202.</summary>
+    private static ProblemHttpResult Rejected(IngestResponse response) =>
+        TypedResults.Problem(
+            detail: response.Errors.Count > 0
+                ? $"No record was stored: {response.Rejected} rejected; the first, record {response.Errors[0].Index}: {Describe(response.Errors[0])}."
+                : $"No record was stored: {response.Rejected} rejected.",
+            statusCode: StatusCodes.Status400BadRequest,
+            extensions: new Dictionary<string, object?>
+            {
+                ["accepted"] = response.Accepted,
+                ["rejected"] = response.Rejected,
+                ["errors"] = response.Errors,
+            });
+
+    private static string Describe(IngestError error) => error.Field.Length == 0 ? error.Message : $"{error.Field} {error.Message}";
 
     /// <summary>A growable buffer rented from the shared pool, its size reserved from the admission budget.</summary>
     private sealed class PooledBody : IDisposable
@@ -308,5 +329,3 @@ public sealed record IngestResponse(int Accepted, int Rejected, IReadOnlyList<In
 /// <summary>One rejected record. Retryable ones were valid but not written to Kafka: resend them.</summary>
 public sealed record IngestError(int Index, string Field, string Message, bool Retryable);
 
-/// <summary>Body of whole-request errors (400 malformed, 413, 415, 429, 503).</summary>
-public sealed record ErrorResponse(string Error);

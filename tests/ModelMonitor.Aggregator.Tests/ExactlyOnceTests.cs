@@ -1,8 +1,12 @@
 using System.Text;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
+using Npgsql;
 
 namespace ModelMonitor.Aggregator.Tests;
 
@@ -64,6 +68,50 @@ public sealed class ExactlyOnceTests : IDisposable
         Assert.True(AggregatorHarness.Metric(host, "modelmonitor_aggregator_rows_written_total") >= 1);
         Assert.True(AggregatorHarness.Metric(host, "modelmonitor_aggregator_last_flush_timestamp_seconds") > 0);
         Assert.Contains("modelmonitor_aggregator_flush_duration_seconds_count", AggregatorHarness.MetricsText(host), StringComparison.Ordinal);
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task Records_Postgres_refuses_are_isolated_as_poison_and_every_other_record_is_stored_exactly_once()
+    {
+        await using var database = await PostgresDatabaseFixture.CreateAsync("refused");
+        var topic = KafkaMockCluster.UniqueTopic("refused");
+        using var host = await AggregatorHarness.StartAsync(AggregatorHarness.Settings(database.ConnectionString, _kafka.BootstrapServers, topic, "refused"));
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await WaitUntilAsync(async () => await connection.ExecuteScalarAsync<bool>("SELECT to_regclass('feature_window_stats') IS NOT NULL"), TimeSpan.FromSeconds(30));
+        // Fault injection in the real server: a data exception for one feature name, as Postgres raises 22P05 for
+        // text it cannot hold; unlike U+0000 (refused when decoding), nothing before Postgres can know this one.
+        await connection.ExecuteAsync("""
+            CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '22023'; END $$;
+            CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON feature_window_stats
+            FOR EACH ROW WHEN (NEW.feature = 'refused_by_postgres') EXECUTE FUNCTION refuse();
+            """);
+
+        var good = TestData.Generate(400, seed: 11, TestData.BaseHour());
+        var refused = good[7] with { PredictionId = "refused", Features = [.. good[7].Features, new("refused_by_postgres", FeatureValue.FromNumber(1))] };
+        var nul = Encoding.UTF8.GetString(PredictionLogCodec.Encode(good[8] with { PredictionId = "nul" }))
+            .Replace("\"market\":", "\"market\":\"a\\u0000b\",\"was_market\":", StringComparison.Ordinal);
+        Assert.Contains("\\u0000", nul, StringComparison.Ordinal);
+        // The refused record travels inside a message of good ones; the NUL one inside another.
+        var messages = Pack(good.Take(100).Append(refused).Concat(good.Skip(100).Take(100)), 25).ToList();
+        messages.Add(Encoding.UTF8.GetBytes(string.Join('\n', good.Skip(200).Take(5).Select(l => Encoding.UTF8.GetString(PredictionLogCodec.Encode(l))).Append(nul))));
+        messages.AddRange(Pack(good.Skip(205), 25));
+        _kafka.Produce(topic, messages.Select(m => ((byte[]?)null, m)));
+
+        await AggregatorHarness.WaitForCountAsync(database.ConnectionString, good.Count, TimeSpan.FromSeconds(60));
+        await WaitUntilAsync(async () => await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "refused") == messages.Count, TimeSpan.FromSeconds(20));
+        Assert.Equal(2, AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_poison_total"));
+        Assert.True(AggregatorHarness.Metric(host, "modelmonitor_aggregator_flush_errors_total") >= 1);
+        var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        Assert.Equal(HealthStatus.Healthy, health.Status);
+
+        // And the pipeline keeps aggregating: a later record reaches Postgres.
+        var later = TestData.Generate(5, seed: 12, TestData.BaseHour());
+        var total = messages.Count + Produce(topic, later);
+        await AggregatorHarness.WaitForCountAsync(database.ConnectionString, good.Count + later.Count, TimeSpan.FromSeconds(30));
+        await WaitUntilAsync(async () => await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "refused") == total, TimeSpan.FromSeconds(20));
+        Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM feature_window_stats WHERE feature = 'refused_by_postgres'"));
         await host.StopAsync();
     }
 

@@ -67,7 +67,7 @@ public sealed class BadInputTests : IClassFixture<KafkaMockCluster>, IAsyncLifet
         var (status, text) = await Post(body);
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        var error = JsonDocument.Parse(text).RootElement.GetProperty("error").GetString();
+        var error = JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString();
         Assert.Contains("malformed JSON at " + where, error, StringComparison.Ordinal);
         await AssertStillServing();
     }
@@ -184,13 +184,25 @@ public sealed class BadInputTests : IClassFixture<KafkaMockCluster>, IAsyncLifet
     [Theory]
     [InlineData("text/plain")]
     [InlineData("application/xml")]
-    [InlineData("application/json; charset=latin1")]
     public async Task A_wrong_content_type_gets_415(string contentType)
     {
         var (status, text) = await Post(Valid(), contentType);
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, status);
         Assert.Contains("application/x-ndjson", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=latin1", "latin1")]
+    [InlineData("application/x-ndjson; charset=utf-16", "utf-16")]
+    public async Task A_charset_other_than_UTF_8_gets_415_naming_the_charset(string contentType, string charset)
+    {
+        var (status, text) = await Post(Valid(), contentType);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, status);
+        var detail = JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString();
+        Assert.Contains($"charset '{charset}' is not supported", detail, StringComparison.Ordinal);
+        Assert.Contains("UTF-8", detail, StringComparison.Ordinal);
     }
 
     [Fact]
