@@ -2,14 +2,16 @@ using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ModelMonitor.Hosting.Http;
 
 /// <summary>
-/// Every error response is an RFC 9457 problem details document (application/problem+json) with a traceId that
-/// the service's log line for the same request carries too. An unhandled exception gives a 500 that says nothing
+/// Every error response is an RFC 9457 problem details document (application/problem+json) with a trace id (traceId, or trace_id
+/// where the service's JSON is snake_case) that the service's log line for the same request carries too. An unhandled exception gives a 500 that says nothing
 /// of the code (no stack trace, no exception type) in every environment, Development included: the log has it.
 /// </summary>
 public static class ProblemResponses
@@ -21,7 +23,13 @@ public static class ProblemResponses
     public static IServiceCollection AddProblemResponses(this IServiceCollection services)
     {
         services.AddProblemDetails(options => options.CustomizeProblemDetails = problem =>
-            problem.ProblemDetails.Extensions["traceId"] = TraceId(problem.HttpContext));
+        {
+            // The member ASP.NET Core itself names "traceId" through the service's JSON naming policy ("trace_id" for the
+            // snake_case API): set under that name, so the response has one, holding the id the log line has.
+            var json = problem.HttpContext.RequestServices.GetService<IOptions<JsonOptions>>()?.Value.SerializerOptions;
+            var name = json?.PropertyNamingPolicy?.ConvertName("traceId") ?? "traceId";
+            problem.ProblemDetails.Extensions[name] = TraceId(problem.HttpContext);
+        });
         services.AddExceptionHandler<UnhandledExceptionHandler>();
         return services;
     }
@@ -41,6 +49,18 @@ public static class ProblemResponses
             if (exception is OperationCanceledException && httpContext.RequestAborted.IsCancellationRequested)
             {
                 return true; // the client went away: nobody to answer, nothing to report
+            }
+            if (exception is BadHttpRequestException bad)
+            {
+                // Kestrel refusing what the client sent (a bad chunk size, a body cut short): the client's error, a 4xx.
+                logger.LogDebug("Bad request {Method} {Path} (trace {TraceId}): {Reason}", httpContext.Request.Method, httpContext.Request.Path.Value,
+                    TraceId(httpContext), bad.Message);
+                httpContext.Response.StatusCode = bad.StatusCode;
+                return await problems.TryWriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = httpContext,
+                    ProblemDetails = { Status = bad.StatusCode, Detail = bad.Message },
+                });
             }
             logger.LogError(exception, "Unhandled error answering {Method} {Path} (trace {TraceId})",
                 httpContext.Request.Method, httpContext.Request.Path.Value, TraceId(httpContext));

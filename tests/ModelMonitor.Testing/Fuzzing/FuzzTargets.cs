@@ -1,0 +1,75 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace ModelMonitor.Testing.Fuzzing;
+
+/// <summary>
+/// One endpoint the fuzzer attacks: its method and path, the content types it takes, a generator of valid bodies
+/// (mutated by <see cref="RequestMutator"/>) and, for a write endpoint, how many records a 2xx answer says it stored.
+/// </summary>
+public sealed record FuzzTarget(
+    string Name,
+    HttpMethod Method,
+    string Path,
+    IReadOnlyList<string> ContentTypes,
+    Func<Random, DateTimeOffset, string, byte[]> ValidBody,
+    Func<string, long>? StoredRecords = null);
+
+/// <summary>
+/// Every endpoint under fuzz. A new endpoint (outcomes, references, registry, keys, console) is added here as it
+/// lands, with a generator of its valid bodies: the fuzz test and the long fuzz command then cover it.
+/// </summary>
+public static class FuzzTargets
+{
+    public static FuzzTarget Predictions { get; } = new(
+        "predictions",
+        HttpMethod.Post,
+        "/v1/predictions",
+        ["application/json", "application/x-ndjson"],
+        PredictionBody,
+        body => JsonDocument.Parse(body).RootElement.GetProperty("accepted").GetInt64());
+
+    public static FuzzTarget Health { get; } = new("healthz", HttpMethod.Get, "/healthz", [], (_, _, _) => []);
+
+    public static FuzzTarget Metrics { get; } = new("metrics", HttpMethod.Get, "/metrics", [], (_, _, _) => []);
+
+    public static IReadOnlyList<FuzzTarget> Api { get; } = [Predictions, Health, Metrics];
+
+    private static readonly string[] Markets = ["paris", "lyon", "tokyo", "Zürich", "東京"];
+
+    /// <summary>A batch of 1-4 valid prediction logs of the predictor <paramref name="predictor"/>: one object, an array, or NDJSON
+    /// (chosen by the content type the mutator picks; an array or object for JSON, lines when the first byte says so).</summary>
+    private static byte[] PredictionBody(Random random, DateTimeOffset now, string predictor)
+    {
+        var records = Enumerable.Range(0, 1 + random.Next(4)).Select(_ => PredictionRecord(random, now, predictor)).ToList();
+        var text = random.Next(3) switch
+        {
+            0 => records[0],
+            1 => "[" + string.Join(",", records) + "]",
+            _ => string.Join("\n", records) + "\n",
+        };
+        return Encoding.UTF8.GetBytes(text);
+    }
+
+    private static string PredictionRecord(Random random, DateTimeOffset now, string predictor)
+    {
+        var sentAt = now.AddSeconds(-random.Next(0, 3_000)).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        var features = new List<string>
+        {
+            $"\"distance_km\":{(random.NextDouble() * 20).ToString("R", CultureInfo.InvariantCulture)}",
+            $"\"market\":\"{Markets[random.Next(Markets.Length)]}\"",
+            $"\"is_new\":{(random.Next(2) == 0 ? "true" : "false")}",
+            $"\"tenure_months\":{random.Next(0, 120).ToString(CultureInfo.InvariantCulture)}",
+        };
+        if (random.Next(4) == 0)
+        {
+            features.Add("\"promo\":null");
+        }
+        var defaults = random.Next(5) == 0 ? ",\"default_values_used\":[\"tenure_months\"]" : "";
+        var id = random.NextInt64().ToString(CultureInfo.InvariantCulture);
+        var result = (random.NextDouble() * 40).ToString("R", CultureInfo.InvariantCulture);
+        return $"{{\"sent_at\":\"{sentAt}\",\"prediction_id\":\"{id}\",\"predictor_name\":\"{predictor}\",\"model_id\":\"{predictor}_v{random.Next(1, 3)}\"," +
+            $"\"features\":{{{string.Join(",", features)}}},\"prediction_result\":{result}{defaults}}}";
+    }
+}
