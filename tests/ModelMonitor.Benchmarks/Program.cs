@@ -2,12 +2,12 @@ using System.Globalization;
 using ModelMonitor.Benchmarks;
 
 // tests/ModelMonitor.Benchmarks/run.sh [scenario...] [--runs N] [--seconds S] [--memory-minutes M] [--freshness-seconds S] [--batches 1,100,1000]
-// Scenarios: codec ingest aggregate sql-baseline exporter freshness memory memory-services (default: all, the memory ones last).
+// Scenarios: codec ingest aggregate sql-baseline exporter freshness memory memory-services (default: all, the memory ones last), fuzz (only when named).
 var all = new[] { "codec", "ingest", "aggregate", "sql-baseline", "exporter", "freshness", "memory", "memory-services" };
-var options = BenchmarkOptions.Parse(args, all);
+var options = BenchmarkOptions.Parse(args, all, extra: ["fuzz"]);
 if (options is null)
 {
-    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000]");
+    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000] | fuzz [--fuzz-requests 10000]");
     return 1;
 }
 
@@ -29,6 +29,7 @@ foreach (var scenario in options.Scenarios)
         "freshness" => SteadyLoadBenchmark.RunAsync(context, TimeSpan.FromSeconds(options.FreshnessSeconds), memory: false),
         "memory" => SteadyLoadBenchmark.RunAsync(context, TimeSpan.FromMinutes(options.MemoryMinutes), memory: true),
         "memory-services" => ServicesMemoryBenchmark.RunAsync(context, TimeSpan.FromMinutes(options.MemoryMinutes)),
+        "fuzz" => FuzzBenchmark.RunAsync(context),
         _ => throw new InvalidOperationException(scenario),
     };
     await task;
@@ -38,10 +39,11 @@ return 0;
 namespace ModelMonitor.Benchmarks
 {
     internal sealed record BenchmarkOptions(IReadOnlyList<string> Scenarios, int Runs, double Seconds, double MemoryMinutes, double FreshnessSeconds, string LogDirectory,
-        IReadOnlyList<int> Batches)
+        IReadOnlyList<int> Batches, int FuzzRequests)
     {
-        public static BenchmarkOptions? Parse(string[] args, string[] all)
+        public static BenchmarkOptions? Parse(string[] args, string[] all, string[] extra)
         {
+            var fuzzRequests = 10_000;
             var scenarios = new List<string>();
             int runs = 3;
             double seconds = 8, memoryMinutes = 10, freshnessSeconds = 150;
@@ -65,7 +67,10 @@ namespace ModelMonitor.Benchmarks
                     case "--batches" when i + 1 < args.Length:
                         batches = [.. args[++i].Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture))];
                         break;
-                    case var name when all.Contains(name):
+                    case "--fuzz-requests" when i + 1 < args.Length:
+                        fuzzRequests = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                        break;
+                    case var name when all.Contains(name) || extra.Contains(name):
                         scenarios.Add(name);
                         break;
                     default:
@@ -74,7 +79,7 @@ namespace ModelMonitor.Benchmarks
             }
             var logs = Path.Combine(Path.GetTempPath(), "modelmonitor-bench-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
             Directory.CreateDirectory(logs);
-            return new BenchmarkOptions(scenarios.Count == 0 ? all : scenarios, runs, seconds, memoryMinutes, freshnessSeconds, logs, batches);
+            return new BenchmarkOptions(scenarios.Count == 0 ? all : scenarios, runs, seconds, memoryMinutes, freshnessSeconds, logs, batches, fuzzRequests);
         }
     }
 }
