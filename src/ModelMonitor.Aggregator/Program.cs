@@ -1,9 +1,18 @@
 using ModelMonitor.Aggregator;
+using ModelMonitor.Aggregator.Retirement;
 using ModelMonitor.Hosting;
 
+// Operator subcommands (retire / unretire / retired) run and exit; otherwise the service.
+if (RetireCommand.Matches(args))
+{
+    return await RetireCommand.RunAsync(args, Console.Out, Console.Error);
+}
+
+// The aggregator: Kafka → windowed statistics → Postgres, exactly once.
 var builder = WebApplication.CreateBuilder(args);
 builder.AddAggregator();
 
 var app = builder.Build();
 app.MapOperationalEndpoints();
 app.Run();
+return 0;

@@ -257,7 +257,7 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
             ON CONFLICT (window_seconds, predictor_name, model_id, feature, window_start) DO UPDATE SET updated_at = now()
             RETURNING window_seconds, window_start, predictor_name, model_id,
                       value_count, null_count, default_count, nonfinite_count,
-                      numeric_count, mean, m2, min, max, sketch, categories::text, feature, m2_scale
+                      numeric_count, mean, m2, min, max, sketch, categories::text, feature, m2_scale, boolean_count
             """,
             connection,
             transaction))
@@ -275,7 +275,8 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
                     nonFiniteCount: reader.GetInt64(7),
                     numeric: ReadDistribution(reader, countOrdinal: 8, scaleOrdinal: 16),
                     categories: ParseCategories(reader.GetString(14)),
-                    categoryCapacity);
+                    categoryCapacity,
+                    booleanCount: reader.GetInt64(17));
             }
         }
 
@@ -285,6 +286,7 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
         var defaultCount = new long[n];
         var nonFinite = new long[n];
         var categoricalCount = new long[n];
+        var booleanCount = new long[n];
         var categories = new string[n];
         var numeric = new NumericColumns(n);
         for (var i = 0; i < n; i++)
@@ -296,6 +298,7 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
             defaultCount[i] = merged.DefaultCount;
             nonFinite[i] = merged.NonFiniteCount;
             categoricalCount[i] = merged.CategoricalCount;
+            booleanCount[i] = merged.BooleanCount;
             categories[i] = FormatCategories(merged.Categories.Top());
             numeric.Set(i, merged.Numeric);
         }
@@ -306,9 +309,9 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
             SET value_count = u.vc, null_count = u.nu, default_count = u.dc, nonfinite_count = u.nf, numeric_count = u.nc,
                 mean = u.mean, m2 = u.m2, m2_scale = u.m2s, stddev = u.sd, min = u.mn, max = u.mx,
                 p05 = u.p05, p25 = u.p25, p50 = u.p50, p75 = u.p75, p95 = u.p95,
-                sketch = u.sk, categorical_count = u.cc, categories = u.cat::jsonb, updated_at = now()
-            FROM unnest(@ws, @st, @p, @m, @f, @vc, @nu, @dc, @nf, @nc, @mean, @m2, @m2s, @sd, @mn, @mx, @p05, @p25, @p50, @p75, @p95, @sk, @cc, @cat)
-                 AS u(ws, st, p, m, f, vc, nu, dc, nf, nc, mean, m2, m2s, sd, mn, mx, p05, p25, p50, p75, p95, sk, cc, cat)
+                sketch = u.sk, categorical_count = u.cc, boolean_count = u.bc, categories = u.cat::jsonb, updated_at = now()
+            FROM unnest(@ws, @st, @p, @m, @f, @vc, @nu, @dc, @nf, @nc, @mean, @m2, @m2s, @sd, @mn, @mx, @p05, @p25, @p50, @p75, @p95, @sk, @cc, @bc, @cat)
+                 AS u(ws, st, p, m, f, vc, nu, dc, nf, nc, mean, m2, m2s, sd, mn, mx, p05, p25, p50, p75, p95, sk, cc, bc, cat)
             WHERE t.window_seconds = u.ws AND t.window_start = u.st AND t.predictor_name = u.p AND t.model_id = u.m AND t.feature = u.f
             """,
             connection,
@@ -320,6 +323,7 @@ internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryC
         update.Parameters.Add(new NpgsqlParameter<long[]>("dc", defaultCount));
         update.Parameters.Add(new NpgsqlParameter<long[]>("nf", nonFinite));
         update.Parameters.Add(new NpgsqlParameter<long[]>("cc", categoricalCount));
+        update.Parameters.Add(new NpgsqlParameter<long[]>("bc", booleanCount));
         update.Parameters.Add(new NpgsqlParameter<string[]>("cat", categories));
         numeric.AddParameters(update);
         await update.ExecuteNonQueryAsync(cancellationToken);

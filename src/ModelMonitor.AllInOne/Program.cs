@@ -1,8 +1,15 @@
 using ModelMonitor.Aggregator;
+using ModelMonitor.Aggregator.Retirement;
 using ModelMonitor.AllInOne;
 using ModelMonitor.Exporter;
 using ModelMonitor.Hosting;
 using ModelMonitor.Ingestion;
+
+// Operator subcommands of the aggregator (retire / unretire / retired) run and exit.
+if (RetireCommand.Matches(args))
+{
+    return await RetireCommand.RunAsync(args, Console.Out, Console.Error);
+}
 
 // The whole pipeline in one process, for the local run:
 // POST /v1/predictions → Kafka → aggregator → Postgres → exporter → GET /metrics.
@@ -23,3 +30,4 @@ app.MapIngestionEndpoints();
 app.MapExporterEndpoints();
 app.MapLocalAlertWebhook();
 app.Run();
+return 0;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using ModelMonitor.Core.Metrics;
+using ModelMonitor.Core.Statistics;
 using ModelMonitor.Core.Windows;
 
 namespace ModelMonitor.Exporter;
@@ -47,7 +48,7 @@ public static class ExpositionRenderer
     // Series per entry, for counting what a cap drops without rendering it.
     private const int SeriesPerModelWindow = 11; // count, mean, stddev, min, max, 5 quantiles, window end
     private const int SeriesPerModel = 2; // first seen, last seen
-    private const int SeriesPerFeature = 13; // count, mean, stddev, min, max, 5 quantiles, 3 ratios
+    private const int SeriesPerFeature = 14; // count, mean, stddev, min, max, 5 quantiles, 4 ratios
     private const int SeriesPerVanishedFeature = 4; // count 0, and the three ratios
 
     private sealed record ModelEntry(string[] Labels, ModelWindowRow? Row, double WindowEnd);
@@ -157,6 +158,10 @@ public static class ExpositionRenderer
         w.Family("modelmonitor_feature_missing_ratio", "Share of the model's predictions in the window without a value for the feature (absent or null); 1 when the feature vanished.", features,
             f => Math.Max(f.PredictionCount - (f.Row?.ValueCount ?? 0), 0) / f.PredictionCount);
         w.Family("modelmonitor_feature_nonfinite_ratio", "Share of the model's predictions in the window with NaN or +/-Infinity for the feature.", features, f => (f.Row?.NonfiniteCount ?? 0) / f.PredictionCount);
+        w.Family("modelmonitor_feature_type_mismatch_ratio", "Share of the feature's values in the window whose JSON type (number, string, boolean) is not the majority type of its values; absent without values.", features,
+            f => f.Row is { ValueCount: > 0 } row
+                ? (double)FeatureAccumulator.TypeMismatches(row.ValueCount, row.NumericCount + row.NonfiniteCount, row.CategoricalCount - row.BooleanCount, row.BooleanCount) / row.ValueCount
+                : null);
         w.Header("modelmonitor_feature_category_ratio", "Share of the feature's categorical values in the window equal to the category (top values, the rest as __other__).");
         foreach (var f in features.Where(f => f.Row is { CategoricalCount: > 0 }))
         {

@@ -23,8 +23,11 @@ public sealed class StatisticsReader(NpgsqlDataSource dataSource)
 
     private const string ModelsSql = """
         SELECT predictor_name AS PredictorName, model_id AS ModelId, first_seen AS FirstSeen, last_seen AS LastSeen
-        FROM models
+        FROM models m
         WHERE last_seen >= @since
+          -- Retired by an operator and silent since: not exported (it serves again: it is back).
+          AND NOT EXISTS (SELECT 1 FROM retired_models r
+                          WHERE r.predictor_name = m.predictor_name AND r.model_id IN ('', m.model_id) AND r.retired_at >= m.last_seen)
         ORDER BY last_seen DESC, predictor_name, model_id
         """;
 
@@ -41,7 +44,8 @@ public sealed class StatisticsReader(NpgsqlDataSource dataSource)
                value_count AS ValueCount, default_count AS DefaultCount, nonfinite_count AS NonfiniteCount,
                mean AS Mean, stddev AS Stddev, min AS Min, max AS Max,
                p05 AS P05, p25 AS P25, p50 AS P50, p75 AS P75, p95 AS P95,
-               categorical_count AS CategoricalCount, categories::text AS Categories
+               categorical_count AS CategoricalCount, categories::text AS Categories,
+               numeric_count AS NumericCount, boolean_count AS BooleanCount
         FROM feature_window_stats
         WHERE window_seconds = @size AND window_start = @start
         """;

@@ -56,4 +56,6 @@ public sealed class FeatureWindowRow : NumericStatistics
     public long NonfiniteCount { get; set; }
     public long CategoricalCount { get; set; }
     public string Categories { get; set; } = "{}";
+    public long NumericCount { get; set; }
+    public long BooleanCount { get; set; }
 }

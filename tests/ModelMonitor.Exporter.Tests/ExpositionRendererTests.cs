@@ -57,6 +57,10 @@ public sealed class ExpositionRendererTests
             # TYPE modelmonitor_feature_nonfinite_ratio gauge
             modelmonitor_feature_nonfinite_ratio{predictor_name="eta",model_id="eta-v1",feature="dist \"km\"\\raw\nv2",window="5m"} 0
             modelmonitor_feature_nonfinite_ratio{predictor_name="eta",model_id="eta-v1",feature="market",window="5m"} 0
+            # HELP modelmonitor_feature_type_mismatch_ratio Share of the feature's values in the window whose JSON type (number, string, boolean) is not the majority type of its values; absent without values.
+            # TYPE modelmonitor_feature_type_mismatch_ratio gauge
+            modelmonitor_feature_type_mismatch_ratio{predictor_name="eta",model_id="eta-v1",feature="dist \"km\"\\raw\nv2",window="5m"} 0
+            modelmonitor_feature_type_mismatch_ratio{predictor_name="eta",model_id="eta-v1",feature="market",window="5m"} 0
             # HELP modelmonitor_feature_category_ratio Share of the feature's categorical values in the window equal to the category (top values, the rest as __other__).
             # TYPE modelmonitor_feature_category_ratio gauge
             modelmonitor_feature_category_ratio{predictor_name="eta",model_id="eta-v1",feature="market",window="5m",category="nyc"} 0.25
@@ -151,8 +155,8 @@ public sealed class ExpositionRendererTests
         Assert.Contains("category=\"a\"} 0.3333333333333333\n", text, StringComparison.Ordinal);
         Assert.Contains("category=\"__other__\"} 0.4\n", text, StringComparison.Ordinal);
         Assert.DoesNotContain("category=\"c\"", text, StringComparison.Ordinal);
-        Assert.Equal(2 + 11 + 13, exposition.Dropped[DropReasons.Models]);
-        Assert.Equal(13, exposition.Dropped[DropReasons.Features]);
+        Assert.Equal(2 + 11 + 14, exposition.Dropped[DropReasons.Models]);
+        Assert.Equal(14, exposition.Dropped[DropReasons.Features]);
         Assert.Equal(2, exposition.Dropped[DropReasons.Categories]);
         Assert.Equal(text.Split('\n').Count(l => l.Length > 0 && l[0] != '#'), exposition.Series);
     }

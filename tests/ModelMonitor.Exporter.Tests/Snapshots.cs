@@ -49,6 +49,7 @@ internal static class Snapshots
             P95 = numeric ? 5.5 : null,
             CategoricalCount = categorical,
             Categories = categories,
+            NumericCount = values - nonfinite - categorical,
         };
 
     public static WindowSnapshot Window(int seconds, IReadOnlyList<ModelWindowRow> models, IReadOnlyList<FeatureWindowRow> features, IReadOnlyList<ModelFeature>? earlier = null) =>

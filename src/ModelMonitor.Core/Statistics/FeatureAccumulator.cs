@@ -35,6 +35,20 @@ public sealed class FeatureAccumulator
     /// <summary>String and boolean values.</summary>
     public long CategoricalCount => Categories.Total;
 
+    /// <summary>Boolean values (part of <see cref="CategoricalCount"/>).</summary>
+    public long BooleanCount { get; private set; }
+
+    /// <summary>
+    /// Values whose JSON type is not the majority type of the feature's values: ValueCount − max(numbers, strings,
+    /// booleans), numbers being finite and non-finite ones. 0 when every value has one type. A numeric feature sent
+    /// as a string by some callers shows up here (and splits into a numeric and a categorical population).
+    /// </summary>
+    public long TypeMismatchCount => TypeMismatches(ValueCount, Numeric.Count + NonFiniteCount, CategoricalCount - BooleanCount, BooleanCount);
+
+    /// <summary>See <see cref="TypeMismatchCount"/>; the same formula as the feature_stats view.</summary>
+    public static long TypeMismatches(long values, long numbers, long strings, long booleans) =>
+        values - Math.Max(numbers, Math.Max(strings, booleans));
+
     public NumericDistribution Numeric { get; }
 
     public CategoryCounter Categories { get; }
@@ -47,7 +61,8 @@ public sealed class FeatureAccumulator
         long nonFiniteCount,
         NumericDistribution numeric,
         IEnumerable<KeyValuePair<string, long>> categories,
-        int categoryCapacity = CategoryCounter.DefaultCapacity)
+        int categoryCapacity = CategoryCounter.DefaultCapacity,
+        long booleanCount = 0)
     {
         ArgumentNullException.ThrowIfNull(numeric);
         ArgumentNullException.ThrowIfNull(categories);
@@ -63,6 +78,7 @@ public sealed class FeatureAccumulator
             NullCount = nullCount,
             DefaultCount = defaultCount,
             NonFiniteCount = nonFiniteCount,
+            BooleanCount = booleanCount,
         };
     }
 
@@ -79,6 +95,10 @@ public sealed class FeatureAccumulator
                 break;
             case FeatureValueKind.Number:
                 NonFiniteCount++;
+                break;
+            case FeatureValueKind.Logical:
+                BooleanCount++;
+                Categories.Add(value.CategoryLabel);
                 break;
             default:
                 Categories.Add(value.CategoryLabel);
@@ -98,6 +118,7 @@ public sealed class FeatureAccumulator
         NullCount += other.NullCount;
         DefaultCount += other.DefaultCount;
         NonFiniteCount += other.NonFiniteCount;
+        BooleanCount += other.BooleanCount;
         Numeric.Merge(other.Numeric);
         Categories.Merge(other.Categories);
     }

@@ -106,4 +106,32 @@ public sealed class FeatureAccumulatorTests
         Assert.Equal(1, model.NonFiniteCount);
         Assert.Equal(0.5, model.Result.Moments.Mean);
     }
+
+    [Fact]
+    public void Values_outside_the_majority_JSON_type_are_type_mismatches_and_merge()
+    {
+        // tenure_months from three callers: numbers, the same as strings, once a boolean; nulls are no type.
+        var values = new[] { FeatureValue.FromNumber(12), FeatureValue.FromNumber(double.NaN), FeatureValue.FromNumber(3), FeatureValue.FromString("12"),
+            FeatureValue.FromString("7"), FeatureValue.FromBoolean(true), FeatureValue.Null };
+        var whole = new FeatureAccumulator();
+        var left = new FeatureAccumulator();
+        var right = new FeatureAccumulator();
+        for (var i = 0; i < values.Length; i++)
+        {
+            whole.Add(values[i]);
+            (i % 2 == 0 ? left : right).Add(values[i]);
+        }
+        left.Merge(right);
+
+        foreach (var accumulator in new[] { whole, left })
+        {
+            Assert.Equal(6, accumulator.ValueCount);
+            Assert.Equal(1, accumulator.BooleanCount);
+            Assert.Equal(3, accumulator.TypeMismatchCount); // 3 numbers (one NaN) are the majority: 2 strings + 1 boolean
+        }
+        var onlyNumbers = new FeatureAccumulator();
+        onlyNumbers.Add(FeatureValue.FromNumber(1));
+        onlyNumbers.Add(FeatureValue.Null);
+        Assert.Equal(0, onlyNumbers.TypeMismatchCount);
+    }
 }
