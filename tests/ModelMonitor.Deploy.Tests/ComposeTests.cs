@@ -146,6 +146,22 @@ public sealed partial class ComposeTests
     }
 
     [Fact]
+    public void Services_run_as_Production_in_compose_the_image_and_the_local_run()
+    {
+        // Development would turn on ASP.NET Core's developer pages; errors must never show a stack trace.
+        foreach (var name in ModelMonitorServices.Append("demo-traffic"))
+        {
+            var environment = Services.Map(name).MapOrNull("environment");
+            foreach (var key in new[] { "ASPNETCORE_ENVIRONMENT", "DOTNET_ENVIRONMENT" })
+            {
+                Assert.True(environment?.Str(key) is null or "Production", $"{name}: {key}={environment?.Str(key)}");
+            }
+        }
+        Assert.DoesNotMatch("(ASPNETCORE|DOTNET)_ENVIRONMENT=(?!Production)", File.ReadAllText(Repo.File("deploy/Dockerfile")));
+        Assert.DoesNotMatch("(ASPNETCORE|DOTNET)_ENVIRONMENT=(?!Production)", File.ReadAllText(Repo.File("run.sh")));
+    }
+
+    [Fact]
     public void Dockerfile_builds_on_the_dotnet_10_images_and_runs_as_non_root_with_a_health_check()
     {
         var dockerfile = File.ReadAllText(Repo.File("deploy", "Dockerfile"));
