@@ -5,20 +5,26 @@
 #   1. Prometheus has modelmonitor_feature_* series for every (predictor, model, feature) the aggregator
 #      stored in Postgres (feature_window_stats), and a modelmonitor_prediction_count series for every
 #      model in model_window_stats; at least the demo's three predictors;
-#   2. an incident alert (ModelMonitorFeature*, ModelMonitorPrediction*, ModelMonitorPredictorStale) is
-#      active (firing) in Alertmanager (GET /api/v2/alerts);
+#   2. every alert the README's demo table lists (the `ModelMonitor...` names in its rows for the
+#      `--...-at` incident options) is active (firing) in Alertmanager (GET /api/v2/alerts), and each
+#      one's links (generatorURL, the dashboard annotation) answer 2xx;
 #   3. the README's example SQL (its first ```sql block) returns rows through psql;
+#   4. every http:// URL run.sh printed answers a GET with 2xx (redirects followed), except the POST-only
+#      /v1/predictions, which the printed curl example exercises (202); the printed kcat, amtool and
+#      psql commands work;
+# and, at the end, that no other alert was active at any time and none for the example's predictor;
 # then presses Ctrl-C (SIGINT to run.sh's process group, as a terminal does), waits for run.sh to exit and
 # checks that nothing it started is left: the processes seen under run.sh, the private postmaster, any
 # process naming the state directory or the ports, and any listener on the ports.
 # Prints PASS/FAIL lines with seconds since start; exits non-zero on any failure.
-# Options (environment): MM_CHECK_TIMEOUT=360 (seconds, from the start of run.sh, build included),
+# Options (environment): MM_CHECK_TIMEOUT=1200 (seconds, from the start of run.sh, build included; the
+#   demo's last incident, a predictor falling silent 4 minutes after start, pages 4.5 minutes later),
 #   MM_CHECK_BASE_PORT=28080 (four consecutive free ports are searched from there), MM_CHECK_KEEP=1
 #   (keep the state directory even on success).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
-timeout=${MM_CHECK_TIMEOUT:-360}
+timeout=${MM_CHECK_TIMEOUT:-1200}
 for tool in curl jq psql; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is required (apt-get install -y curl jq postgresql-client)"; exit 2; }
 done
@@ -75,8 +81,54 @@ remember_processes() {
 
 sql_example=$(awk '/^```sql/{inside=1; next} /^```/{if (inside) exit} inside' README.md)
 [ -n "$sql_example" ] || fail "README.md has no \`\`\`sql example"
+# The alerts the README's demo table promises: the names in its incident rows ("| `--default-stuck-at ...").
+expected_alerts=$(grep -E '^\| `--[a-z-]+-at ' README.md | grep -oE 'ModelMonitor[A-Za-z]+' | sort -u)
+[ -n "$expected_alerts" ] || fail "README.md's demo table lists no alert (rows starting with | \`--...-at)"
+example_predictor=my_first_predictor # the predictor of run.sh's curl example: it must never alert
 
-banner_at="" series_at="" alert_at="" sql_at="" alert_name="" series_detail=""
+# http_ok URL: a GET answers 2xx, redirects followed (Prometheus' /graph redirects to its classic UI).
+http_ok() { curl -gsSL -o /dev/null -w '%{http_code}' --max-time 20 "$1" 2>/dev/null | grep -q '^2'; }
+
+# Everything run.sh printed: each http:// URL answers, each command it shows works. Sets url_failures.
+check_banner() {
+  local banner url urls command output
+  url_failures=()
+  banner=$(awk '/ModelMonitor is running/{inside=1} inside; /Press Ctrl-C/{exit}' "$console")
+  urls=$(printf '%s\n' "$banner" | grep -oE 'https?://[^][:space:]"'"'"'<>]+' | sort -u)
+  [ "$(printf '%s\n' "$urls" | grep -c .)" -ge 8 ] || url_failures+=("only $(printf '%s\n' "$urls" | grep -c .) URLs printed")
+  while IFS= read -r url; do
+    case "$url" in
+      ""|*/v1/predictions) ;; # POST only: the curl example below
+      *) http_ok "$url" || url_failures+=("GET $url: $(curl -gsSL -o /dev/null -w '%{http_code}' --max-time 20 "$url" 2>/dev/null)") ;;
+    esac
+  done <<<"$urls"
+  # The curl example: its lines, as printed (kcat, amtool and psql need the tools run.sh installed).
+  command=$(printf '%s\n' "$banner" | awk '/^    curl /{inside=1} inside{print} inside && !/\\$/{exit}')
+  output=$(bash -c "$command" 2>/dev/null | head -n 1)
+  [[ "$output" == HTTP/*" 202"* ]] || url_failures+=("the printed curl example answered '${output:-nothing}'")
+  command=$(printf '%s\n' "$banner" | grep -m1 '^    kcat ')
+  output=$(timeout 60 bash -c "$command" 2>&1 | grep -c '"prediction_id"')
+  [ "${output:-0}" -gt 0 ] || url_failures+=("the printed kcat command read no record: $command")
+  command=$(printf '%s\n' "$banner" | grep -m1 '^    amtool ')
+  bash -c "$command" >/dev/null 2>&1 || url_failures+=("the printed amtool command failed: $command")
+  url=$(printf '%s\n' "$banner" | grep -oE 'postgresql://[^"]+' | head -n 1)
+  [ "$(psql "$url" -qtA -c 'SELECT 1' 2>/dev/null)" = "1" ] || url_failures+=("psql \"$url\" did not answer")
+}
+
+# alert_links_ok NAME: the generatorURL and dashboard link of every active NAME alert answer 2xx.
+alert_links_ok() {
+  local link bad=0
+  while IFS= read -r link; do
+    [ -n "$link" ] || continue
+    http_ok "$link" || { echo "    $1: $link does not answer 2xx"; bad=1; }
+  done < <(printf '%s' "$alerts_json" | jq -r --arg name "$1" \
+    '.[] | select(.labels.alertname == $name) | .generatorURL, .annotations.dashboard')
+  return "$bad"
+}
+
+banner_at="" series_at="" sql_at="" urls_at="" series_detail="" url_failures=() banner_checked=0
+declare -A alert_at=() # expected alert name -> when first seen active
+seen_alerts=""         # every "alertname predictor_name" seen active, inhibited or not
 deadline=$(( $(date +%s) + timeout ))
 while [ "$(date +%s)" -lt "$deadline" ]; do
   if ! kill -0 "$run_pid" 2>/dev/null; then
@@ -107,21 +159,39 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
         pass "Prometheus has modelmonitor_feature_* series for every stored feature: $series_detail"
       fi
     fi
-    if [ -z "$alert_at" ]; then
-      alert_name=$(curl -fsS "$alertmanager/api/v2/alerts?active=true&silenced=false&inhibited=false" 2>/dev/null \
-        | jq -r '[.[] | select(.status.state == "active") | .labels.alertname
-                  | select(test("^ModelMonitor(Feature|Prediction|PredictorStale)"))] | first // empty')
-      if [ -n "$alert_name" ]; then
-        alert_at=$(elapsed); pass "incident alert firing in Alertmanager: $alert_name"
+    # Once the pipeline shows data (and then at most every 20 s until everything works).
+    if [ -z "$urls_at" ] && [ -n "$series_at" ] && [ $(( $(date +%s) - banner_checked )) -ge 20 ]; then
+      banner_checked=$(date +%s)
+      check_banner
+      if [ ${#url_failures[@]} -eq 0 ]; then
+        urls_at=$(elapsed); pass "every URL run.sh printed answers 2xx; its curl (202), kcat, amtool and psql commands work"
       fi
     fi
+    # Alerts, whatever their state (an inhibited one was active too: a silent predictor's warnings are).
+    alerts_json=$(curl -fsS "$alertmanager/api/v2/alerts" 2>/dev/null || echo '[]')
+    seen_alerts=$(printf '%s\n%s\n' "$seen_alerts" "$(printf '%s' "$alerts_json" \
+      | jq -r '.[] | select(.status.state != "unprocessed") | "\(.labels.alertname) \(.labels.predictor_name // "-")"')" | grep . | sort -u)
+    for name in $expected_alerts; do
+      [ -n "${alert_at[$name]:-}" ] && continue
+      if printf '%s' "$alerts_json" | jq -e --arg name "$name" 'any(.[]; .labels.alertname == $name)' >/dev/null; then
+        alert_at[$name]=$(elapsed); pass "alert active in Alertmanager, as the README's demo table says: $name"
+        if link_problems=$(alert_links_ok "$name"); then
+          pass "its links answer 2xx: $(printf '%s' "$alerts_json" | jq -r --arg name "$name" \
+            'first(.[] | select(.labels.alertname == $name)) | "\(.generatorURL) and \(.annotations.dashboard)"')"
+        else
+          fail "links of $name that do not answer:"; echo "$link_problems"
+        fi
+      fi
+    done
     if [ -z "$sql_at" ] && [ -n "$sql_example" ]; then
       rows=$(psql "$postgres_url" -qtA -v ON_ERROR_STOP=1 -c "$sql_example" 2>/dev/null | grep -c .)
       if [ "${rows:-0}" -gt 0 ]; then
         sql_at=$(elapsed); pass "README's example SQL returns $rows rows"
       fi
     fi
-    if [ -n "$series_at" ] && [ -n "$alert_at" ] && [ -n "$sql_at" ]; then break; fi
+    alerts_done=1
+    for name in $expected_alerts; do [ -n "${alert_at[$name]:-}" ] || alerts_done=0; done
+    if [ -n "$series_at" ] && [ "$alerts_done" = 1 ] && [ -n "$sql_at" ] && [ -n "$urls_at" ]; then break; fi
   fi
   sleep 3
 done
@@ -129,8 +199,24 @@ done
 if [ -n "$banner_at" ] && [ -z "$series_at" ]; then
   fail "Prometheus lacks series within ${timeout}s; missing features: $(echo "$missing" | head -n 10 | tr '\n' ' ') missing models: $(echo "$missing_models" | tr '\n' ' ') (predictors in Postgres: ${predictors:-0})"
 fi
-[ -n "$banner_at" ] && [ -z "$alert_at" ] && fail "no incident alert firing in Alertmanager within ${timeout}s"
-[ -n "$banner_at" ] && [ -z "$sql_at" ] && fail "README's example SQL returned no rows within ${timeout}s"
+if [ -n "$banner_at" ]; then
+  for name in $expected_alerts; do
+    [ -n "${alert_at[$name]:-}" ] || fail "$name (README's demo table) was not active in Alertmanager within ${timeout}s"
+  done
+  [ -z "$sql_at" ] && fail "README's example SQL returned no rows within ${timeout}s"
+  [ -z "$urls_at" ] && fail "printed by run.sh but not working within ${timeout}s: $(printf '%s; ' "${url_failures[@]}")"
+  # The README predicts every alert of the local run: no other may fire, none for the example's predictor.
+  unexpected=$(printf '%s\n' "$seen_alerts" | grep . | while read -r name predictor; do
+    if ! printf '%s\n' "$expected_alerts" | grep -qx "$name" || [ "$predictor" = "$example_predictor" ]; then
+      echo "$name($predictor)"
+    fi
+  done | tr '\n' ' ')
+  if [ -n "$unexpected" ]; then
+    fail "alerts the README's demo table does not predict: $unexpected"
+  else
+    pass "no alert but those of the demo table was active ($(printf '%s\n' "$seen_alerts" | grep -c .) alert series seen)"
+  fi
+fi
 
 # --- Ctrl-C, then nothing may be left ---
 remember_processes

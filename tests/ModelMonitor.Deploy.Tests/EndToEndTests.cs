@@ -134,6 +134,16 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
 
             Log(clock, "Kafka outage played");
 
+            // --- The README's shell examples, in order, as a newcomer runs them; meanwhile, on the same pipeline ---
+            var state = temp.File("state");
+            Directory.CreateDirectory(Path.Combine(state, "logs"));
+            File.WriteAllText(Path.Combine(state, "kafka-bootstrap-servers"), kafka.BootstrapServers + "\n");
+            var examples = ReadmeExamples.RunAllAsync(
+                ReadmeExamples.Extract(File.ReadAllText(Repo.File("README.md"))),
+                new ExampleTargets(api, prometheus, alertmanager, database.ConnectionString, state, "modelmonitor.e2e"),
+                () => File.WriteAllText(Path.Combine(state, "logs", "modelmonitor.log"), children[0].Output()),
+                line => Log(clock, line));
+
             // --- Traffic: the last completed minute at once (published at once), then live records ---
             var now = DateTimeOffset.UtcNow;
             var currentWindow = new DateTimeOffset(now.Ticks - (now.Ticks % Window.Ticks), TimeSpan.Zero);
@@ -168,6 +178,10 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 Log(clock, "every dashboard PromQL expression returned data");
                 await AssertEveryPostgresPanelRunsAsync(database.DataSource);
                 Log(clock, "every Postgres panel returned rows");
+
+                var failures = await examples;
+                Assert.True(failures.Count == 0, $"{failures.Count} README examples failed:\n{string.Join("\n\n", failures)}");
+                Log(clock, "every README example ran and printed what it promises");
             }
             finally
             {

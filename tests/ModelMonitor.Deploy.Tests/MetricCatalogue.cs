@@ -10,7 +10,7 @@ internal static class MetricCatalogue
         "modelmonitor_feature_count", "modelmonitor_feature_mean", "modelmonitor_feature_stddev",
         "modelmonitor_feature_min", "modelmonitor_feature_max", "modelmonitor_feature_quantile",
         "modelmonitor_feature_default_ratio", "modelmonitor_feature_missing_ratio",
-        "modelmonitor_feature_nonfinite_ratio", "modelmonitor_feature_category_ratio",
+        "modelmonitor_feature_nonfinite_ratio", "modelmonitor_feature_type_mismatch_ratio", "modelmonitor_feature_category_ratio",
         "modelmonitor_prediction_count", "modelmonitor_prediction_mean", "modelmonitor_prediction_stddev",
         "modelmonitor_prediction_min", "modelmonitor_prediction_max", "modelmonitor_prediction_quantile",
         "modelmonitor_window_end_timestamp_seconds",

@@ -147,7 +147,7 @@ public sealed partial class PrometheusRulesTests
     public void Model_alerts_carry_the_labels_of_what_they_are_about()
     {
         var byName = LoadRules().Where(r => r.Alert is not null).ToLookup(r => r.Alert!);
-        string[] perFeature = ["ModelMonitorFeatureDefaultRatioHigh", "ModelMonitorFeatureMissingRatioHigh", "ModelMonitorFeatureNonFiniteValues"];
+        string[] perFeature = ["ModelMonitorFeatureDefaultRatioHigh", "ModelMonitorFeatureMissingRatioHigh", "ModelMonitorFeatureNonFiniteValues", "ModelMonitorFeatureTypeMismatch"];
         foreach (var name in perFeature)
         {
             Assert.Contains("max by (predictor_name, model_id, feature)", Assert.Single(byName[name]).Expr, StringComparison.Ordinal);

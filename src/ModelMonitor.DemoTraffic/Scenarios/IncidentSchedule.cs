@@ -51,7 +51,7 @@ public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt,
         IncidentKind.NaNValues =>
             $"NaN values: {DemoScenarios.FraudModel} feature {DemoScenarios.NaNFeature} is NaN in ~{NaNRate * 100:0}% of records (alert ModelMonitorFeatureNonFiniteValues)",
         IncidentKind.PredictionShift =>
-            $"prediction shift: {DemoScenarios.EtaPrimaryModel} prediction_result is now x{ShiftFactor:0.00} (alert ModelMonitorPredictionShift)",
+            $"prediction shift: {DemoScenarios.EtaPrimaryModel} prediction_result is now x{ShiftFactor:0.00} (ModelMonitorPredictionShift needs a week of history in Prometheus: in a fresh local run nothing fires, see the README)",
         IncidentKind.PredictorSilence =>
             $"silence: predictor {DemoScenarios.PrepTimePredictor} stopped sending for the rest of the run (alert ModelMonitorPredictorStale)",
         _ => kind.ToString(),
