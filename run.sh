@@ -164,7 +164,7 @@ ModelMonitor is running (embedded Kafka unless Kafka__BootstrapServers was set; 
   Alert webhook   Alertmanager posts to /local/alerts/{critical,warning}: "ALERT firing to ..." lines in $logs/modelmonitor.log
   Postgres (SQL)  psql "postgresql://modelmonitor:modelmonitor@127.0.0.1:$postgres_port/modelmonitor"
                   connection string: $postgres
-  Demo traffic    $logs/demo-traffic.log (incidents start after 30 s, 2, 3 and 4 minutes; README: "What the demo shows")
+  Demo traffic    $logs/demo-traffic.log (incidents start after 30 s, 2, 3, 4 and 5 minutes; README: "What the demo shows")
   Shift incident  http://127.0.0.1:$prometheus_port/classic/graph?$shift_graph
   Logs            $logs/
 

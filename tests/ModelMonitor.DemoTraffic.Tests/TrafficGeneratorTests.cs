@@ -134,6 +134,24 @@ public sealed partial class TrafficGeneratorTests
     }
 
     [Fact]
+    public void Type_mismatch_incident_sends_a_tenth_of_the_fraud_models_account_age_as_text_from_its_offset_and_not_before()
+    {
+        var schedule = IncidentSchedule.None with { TypeMismatchAt = TimeSpan.FromMinutes(5) };
+        var before = RecordSamples.Live(5000, incidents: schedule, elapsed: TimeSpan.FromSeconds(299.99));
+        var after = RecordSamples.Live(5000, incidents: schedule, elapsed: TimeSpan.FromMinutes(5));
+
+        bool AsText(PredictionLog r) => RecordSamples.Feature(r, DemoScenarios.TypeMismatchFeature) is { Kind: FeatureValueKind.Text };
+        Assert.DoesNotContain(before, AsText);
+        var fraud = after.Where(r => r.ModelId == DemoScenarios.FraudModel).ToList();
+        var withValue = fraud.Where(r => RecordSamples.Feature(r, DemoScenarios.TypeMismatchFeature) is { IsNull: false }).ToList();
+        Assert.InRange(withValue.Count(AsText) / (double)withValue.Count, 0.07, 0.13);
+        // The text is the number as a caller would write it.
+        Assert.All(withValue.Where(AsText), r => Assert.True(double.TryParse(RecordSamples.Feature(r, DemoScenarios.TypeMismatchFeature)!.Value.Text,
+            System.Globalization.CultureInfo.InvariantCulture, out _)));
+        Assert.DoesNotContain(after.Where(r => r.ModelId != DemoScenarios.FraudModel), AsText);
+    }
+
+    [Fact]
     public void NaN_incident_puts_NaN_in_about_a_fifth_of_fraud_records_from_its_offset_and_not_before()
     {
         var schedule = IncidentSchedule.None with { NaNAt = TimeSpan.FromMinutes(2) };

@@ -30,7 +30,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
         await using var database = await PostgresDatabaseFixture.CreateAsync("fuzz");
         var port = ChildProcess.FreePort();
         using var api = await Services.StartApiAsync(port, kafka.BootstrapServers, topic);
-        using var aggregator = Services.StartAggregator(ChildProcess.FreePort(), database.ConnectionString, kafka.BootstrapServers, topic, "fuzz");
+        var aggregatorPort = ChildProcess.FreePort();
+        using var aggregator = Services.StartAggregator(aggregatorPort, database.ConnectionString, kafka.BootstrapServers, topic, "fuzz");
         var predictor = "fuzz_" + Services.NewRunId();
 
         var report = await HttpFuzzer.RunAsync(Services.Url(port), FuzzTargets.Api, Requests, Seed, predictor);
@@ -68,5 +69,6 @@ public sealed class FuzzTests(ITestOutputHelper output)
             TimeSpan.FromSeconds(60),
             () => $"stored {stored} of the {report.StoredRecords} acknowledged records, or not the canary\n{aggregator.Output()}");
         Assert.False(aggregator.HasExited, aggregator.Output());
+        Assert.True((await http.GetAsync(new Uri(Services.Url(aggregatorPort), "readyz"))).IsSuccessStatusCode, "the aggregator is not ready after the fuzz");
     }
 }

@@ -19,6 +19,7 @@ public static class DemoScenarios
 
     /// <summary>The fraud feature that turns NaN (incident "NaN").</summary>
     public const string NaNFeature = "merchant_risk_ratio";
+    public const string TypeMismatchFeature = "account_age_days";
 
     // A skewed market mix: a few big cities carry most orders, as in any marketplace.
     private static readonly (string, double)[] Markets =
@@ -80,7 +81,7 @@ public static class DemoScenarios
             FeatureSpec.Flag("is_new_customer", 0.1),
             FeatureSpec.Flag("ip_country_matches", 0.97),
             FeatureSpec.Numeric("order_amount_usd", (r, _) => r.NextLogNormal(45, 0.8), 40, 0.01, 2),
-            FeatureSpec.Numeric("account_age_days", (r, _) => Math.Round(r.NextLogNormal(300, 1.3)), 0, 0.02, 0),
+            FeatureSpec.Numeric(TypeMismatchFeature, (r, _) => Math.Round(r.NextLogNormal(300, 1.3)), 0, 0.02, 0),
             FeatureSpec.Count("orders_last_24h", (r, h) => r.NextPoisson(1.2 * (1 + (0.3 * h.Rhythm))), 0, 0.02),
             FeatureSpec.Count("orders_last_7d", (r, _) => r.NextPoisson(4), 0, 0.02),
             FeatureSpec.Count("distinct_cards_30d", (r, _) => 1 + r.NextPoisson(0.4), 1, 0.01),

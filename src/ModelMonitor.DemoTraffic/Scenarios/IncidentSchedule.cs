@@ -13,20 +13,25 @@ public enum IncidentKind
 
     /// <summary>The prep_time predictor stops sending.</summary>
     PredictorSilence,
+
+    /// <summary>fraud_score's account_age_days arrives as a string ("412") in ~10% of records: a caller changed its type.</summary>
+    TypeMismatch,
 }
 
 /// <summary>
 /// When each incident starts, as an offset from the start of live traffic (null: never). An incident,
 /// once started, lasts for the rest of the run. Backfilled history never has incidents.
 /// </summary>
-public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt, TimeSpan? ShiftAt, TimeSpan? SilenceAt)
+public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt, TimeSpan? ShiftAt, TimeSpan? SilenceAt,
+    TimeSpan? TypeMismatchAt = null)
 {
     public const double NaNRate = 0.20;
+    public const double TypeMismatchRate = 0.10;
     public const double ShiftFactor = 1.40;
 
     /// <summary>Defaults chosen so the shipped alerts fire within the first minutes of the local run.</summary>
     public static IncidentSchedule Default { get; } = new(
-        TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(3), TimeSpan.FromMinutes(4));
+        TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(3), TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(5));
 
     public static IncidentSchedule None { get; } = new(null, null, null, null);
 
@@ -36,6 +41,7 @@ public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt,
         IncidentKind.NaNValues => NaNAt,
         IncidentKind.PredictionShift => ShiftAt,
         IncidentKind.PredictorSilence => SilenceAt,
+        IncidentKind.TypeMismatch => TypeMismatchAt,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -54,6 +60,8 @@ public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt,
             $"prediction shift: {DemoScenarios.EtaPrimaryModel} prediction_result is now x{ShiftFactor:0.00} (ModelMonitorPredictionShift needs a week of history in Prometheus: in a fresh local run nothing fires, see the README)",
         IncidentKind.PredictorSilence =>
             $"silence: predictor {DemoScenarios.PrepTimePredictor} stopped sending for the rest of the run (alert ModelMonitorPredictorStale)",
+        IncidentKind.TypeMismatch =>
+            $"type mismatch: {DemoScenarios.FraudModel} feature {DemoScenarios.TypeMismatchFeature} arrives as a string in ~{TypeMismatchRate * 100:0}% of records (alert ModelMonitorFeatureTypeMismatch)",
         _ => kind.ToString(),
     };
 }

@@ -71,6 +71,7 @@ public sealed class TrafficGenerator
         var defaults = new List<string>(2);
         var stuck = scenario.PrimaryModelId == DemoScenarios.PrepTimeModel && _incidents.IsActive(IncidentKind.DefaultStuck, liveElapsed);
         var nanValues = scenario.PrimaryModelId == DemoScenarios.FraudModel && _incidents.IsActive(IncidentKind.NaNValues, liveElapsed);
+        var asStrings = scenario.PrimaryModelId == DemoScenarios.FraudModel && _incidents.IsActive(IncidentKind.TypeMismatch, liveElapsed);
 
         foreach (var feature in scenario.Features)
         {
@@ -97,6 +98,12 @@ public sealed class TrafficGenerator
             else if (nanValues && feature.Name == DemoScenarios.NaNFeature && _rng.NextDouble() < IncidentSchedule.NaNRate)
             {
                 Add(feature.Name, FeatureValue.FromNumber(double.NaN));
+            }
+            else if (asStrings && feature.Name == DemoScenarios.TypeMismatchFeature && real.Kind == FeatureValueKind.Number
+                && _rng.NextDouble() < IncidentSchedule.TypeMismatchRate)
+            {
+                // A caller that started sending the number as text: "412" instead of 412.
+                Add(feature.Name, FeatureValue.FromString(real.Number.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             }
             else
             {
