@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Installs what ModelMonitor's local run and tests need on a Debian machine, and nothing when it is all
 # there (idempotent). Sourced by ./run.sh and ./test.sh.
-#   librdkafka1               the native Kafka client Confluent.Kafka loads (see nuget.config)
 #   postgresql                the store (tests and the local run start private clusters of their own)
 #   prometheus, prometheus-alertmanager   real Prometheus/promtool and Alertmanager/amtool
 #   kafkacat                  kcat, to read the topic by hand (README)
 set -euo pipefail
 
 modelmonitor_install_prerequisites() {
-  local wanted=(librdkafka1 postgresql prometheus prometheus-alertmanager kafkacat)
+  local wanted=(postgresql prometheus prometheus-alertmanager kafkacat)
   local missing=()
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -59,7 +59,6 @@ internal sealed class ConsumerWorker(
             return;
         }
 
-        KafkaNative.EnsureLoaded();
         using var consumer = BuildConsumer();
         consumer.Subscribe(_topic);
         status.Running(true);

@@ -88,7 +88,6 @@ internal static class Workload
     /// <summary>The API producer's settings (PredictionProducer with the default KafkaOptions): idempotent, acks=all, linger 5 ms, lz4.</summary>
     public static IProducer<byte[], byte[]> ApiLikeProducer(string bootstrapServers)
     {
-        KafkaNative.EnsureLoaded();
         var defaults = new KafkaOptions();
         return new ProducerBuilder<byte[], byte[]>(new ProducerConfig
         {

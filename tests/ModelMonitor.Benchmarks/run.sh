@@ -5,7 +5,7 @@
 # No scenario = all of them (memory and memory-services last: 10 minutes each by default). Builds Release, starts a private
 # Postgres (initdb, random port), librdkafka's mock Kafka cluster and the services as child processes,
 # prints the machine and per scenario the figures of each run and their median. Needs the Debian
-# packages librdkafka1 and postgresql (./test.sh installs them).
+# package postgresql (./test.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dotnet build -c Release tests/ModelMonitor.Benchmarks/ModelMonitor.Benchmarks.csproj -nologo -v q -clp:ErrorsOnly

@@ -116,7 +116,7 @@ public sealed class KafkaOutageTests(ITestOutputHelper output)
             Assert.True(madeDuringOutage > 0, "no record generated during the outage was acknowledged after it: the generator's retries did not land");
 
             // Last, so a failure here does not hide the checks above. README: "requests get 503 within
-            // Kafka:DeliveryTimeout". librdkafka 2.0.2 reports the records of requests sent in the first seconds
+            // Kafka:DeliveryTimeout". librdkafka (2.0.2 at least) reports the records of requests sent in the first seconds
             // of an outage (before its statistics show every broker down) in one burst ~2 x message.timeout.ms
             // after the broker went down; the API must answer by the timeout without waiting for them.
             Assert.True(p99 < DeliveryTimeout + TimeSpan.FromSeconds(1), $"503 p99 {p99} is not below the delivery timeout + 1 s");

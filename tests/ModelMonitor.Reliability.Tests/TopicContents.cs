@@ -13,7 +13,6 @@ internal static class TopicContents
     /// </summary>
     public static List<PredictionLog> ReadAll(string bootstrapServers, string topic, int partitions)
     {
-        KafkaNative.EnsureLoaded();
         using var consumer = new ConsumerBuilder<byte[]?, byte[]>(new ConsumerConfig
         {
             BootstrapServers = bootstrapServers,

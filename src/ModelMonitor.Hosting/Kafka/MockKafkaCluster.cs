@@ -10,37 +10,28 @@ namespace ModelMonitor.Hosting.Kafka;
 /// </summary>
 public sealed class MockKafkaCluster : IDisposable
 {
-    private const string Marker = "replaced with ";
     private readonly IProducer<byte[], byte[]> _owner;
 
     public MockKafkaCluster(int brokers = 1)
     {
-        KafkaNative.EnsureLoaded();
-        var address = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var config = new ProducerConfig
         {
-            BootstrapServers = "127.0.0.1:1",
+            BootstrapServers = "127.0.0.1:1", // ignored: the mock replaces it with its own listeners
         };
         config.Set("test.mock.num.brokers", brokers.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        // The mock announces its listener in a log line: "Mock cluster enabled: original bootstrap.servers
-        // and security.protocol ignored and replaced with 127.0.0.1:PORT". Reading it avoids an AdminClient,
-        // which spins a CPU core for as long as it lives with this librdkafka version.
-        _owner = new ProducerBuilder<byte[], byte[]>(config)
-            .SetLogHandler((_, message) =>
-            {
-                var at = message.Message.IndexOf(Marker, StringComparison.Ordinal);
-                if (at >= 0)
-                {
-                    address.TrySetResult(message.Message[(at + Marker.Length)..].Trim());
-                }
-            })
-            .Build();
-        if (!address.Task.Wait(TimeSpan.FromSeconds(10)))
+        _owner = new ProducerBuilder<byte[], byte[]>(config).Build();
+        try
+        {
+            // The brokers' addresses, from the mock itself through the owner's handle.
+            using var admin = new DependentAdminClientBuilder(_owner.Handle).Build();
+            var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
+            BootstrapServers = string.Join(',', metadata.Brokers.OrderBy(b => b.BrokerId).Select(b => $"{b.Host}:{b.Port}"));
+        }
+        catch
         {
             _owner.Dispose();
-            throw new InvalidOperationException("librdkafka's mock cluster did not announce its address within 10 s.");
+            throw;
         }
-        BootstrapServers = address.Task.Result;
     }
 
     /// <summary>host:port list of the mock brokers.</summary>

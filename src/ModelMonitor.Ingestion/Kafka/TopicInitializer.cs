@@ -8,8 +8,7 @@ namespace ModelMonitor.Ingestion.Kafka;
 /// <summary>
 /// Creates the predictions topic at start-up when it does not exist (Kafka:CreateTopic). Runs in the
 /// background so a slow or unreachable broker does not hold up start; tolerates brokers that refuse
-/// (the topic may be auto-created or managed elsewhere). The AdminClient is disposed at once: with
-/// librdkafka 2.0.2 a live AdminClient keeps a CPU core busy.
+/// (the topic may be auto-created or managed elsewhere). The AdminClient is disposed once done.
 /// </summary>
 internal sealed class TopicInitializer(IOptions<KafkaOptions> options, ILogger<TopicInitializer> logger) : BackgroundService
 {
@@ -20,7 +19,6 @@ internal sealed class TopicInitializer(IOptions<KafkaOptions> options, ILogger<T
         {
             return;
         }
-        KafkaNative.EnsureLoaded();
         var config = new AdminClientConfig { BootstrapServers = kafka.BootstrapServers };
         foreach (var (key, value) in kafka.Client)
         {

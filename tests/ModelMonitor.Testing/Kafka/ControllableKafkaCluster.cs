@@ -6,8 +6,8 @@ namespace ModelMonitor.Testing.Kafka;
 /// librdkafka's mock cluster (a real Kafka wire-protocol broker, see <see cref="KafkaMockCluster"/>)
 /// owned through librdkafka's C API, so a test can take a broker down and bring it back
 /// (rd_kafka_mock_broker_set_down / _up) and create topics with a chosen partition count
-/// (rd_kafka_mock_topic_create). Confluent.Kafka 1.9.3 does not expose the mock API; Debian's
-/// librdkafka1 (2.0.2) exports it. The cluster lives in the process that owns this object: clients in
+/// (rd_kafka_mock_topic_create). Confluent.Kafka does not expose the mock API; the librdkafka it bundles
+/// (librdkafka.redist, the same library the clients load) exports it. The cluster lives in the process that owns this object: clients in
 /// other processes (an API or aggregator started as a child process) connect over TCP and survive
 /// neither more nor less than their own process.
 /// </summary>
@@ -18,7 +18,28 @@ namespace ModelMonitor.Testing.Kafka;
 /// </remarks>
 public sealed partial class ControllableKafkaCluster : IDisposable
 {
-    private const string Library = "librdkafka.so.1";
+    private const string Library = "librdkafka";
+
+    // The same native library Confluent.Kafka loads: librdkafka.redist's runtimes/linux-x64/native holds several
+    // builds; the plain librdkafka.so needs libsasl2.so.3, which Debian 12 lacks, so Confluent.Kafka picks the
+    // centos8 build there. Resolve this class's imports to the first build that loads, in that order.
+    static ControllableKafkaCluster() =>
+        NativeLibrary.SetDllImportResolver(typeof(ControllableKafkaCluster).Assembly, (name, _, _) =>
+        {
+            if (name != Library)
+            {
+                return IntPtr.Zero;
+            }
+            var native = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native");
+            foreach (var file in new[] { "centos8-librdkafka.so", "librdkafka.so", "alpine-librdkafka.so" })
+            {
+                if (NativeLibrary.TryLoad(Path.Combine(native, file), out var handle))
+                {
+                    return handle;
+                }
+            }
+            throw new DllNotFoundException($"No librdkafka build in {native} loads on this machine (librdkafka.redist).");
+        });
     private const int ProducerType = 0;
     private readonly Lock _gate = new();
     private IntPtr _owner;
