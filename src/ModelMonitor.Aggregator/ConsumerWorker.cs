@@ -49,6 +49,7 @@ internal sealed class ConsumerWorker(
     private bool _paused;
     private bool _rewindNeeded;
     private DateTimeOffset _nextLagAt;
+    private bool _waitingForTopic;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -76,6 +77,16 @@ internal sealed class ConsumerWorker(
                 try
                 {
                     result = consumer.Consume(PollTimeout);
+                }
+                catch (ConsumeException e) when (e.Error.Code == ErrorCode.UnknownTopicOrPart)
+                {
+                    // The topic is created by the first write (or by an operator): not an error, and said once.
+                    if (!_waitingForTopic)
+                    {
+                        _waitingForTopic = true;
+                        logger.LogInformation("Waiting for Kafka topic {Topic} to exist ({Reason})", _topic, e.Error.Reason);
+                    }
+                    continue;
                 }
                 catch (ConsumeException e) when (!e.Error.IsFatal)
                 {

@@ -19,7 +19,8 @@ public sealed class MockKafkaCluster : IDisposable
             BootstrapServers = "127.0.0.1:1", // ignored: the mock replaces it with its own listeners
         };
         config.Set("test.mock.num.brokers", brokers.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        _owner = new ProducerBuilder<byte[], byte[]>(config).Build();
+        // The owner only holds the cluster: its own log lines ("Mock cluster enabled ...") are not the host's business.
+        _owner = new ProducerBuilder<byte[], byte[]>(config).SetLogHandler((_, _) => { }).Build();
         try
         {
             // The brokers' addresses, from the mock itself through the owner's handle.
