@@ -1,4 +1,10 @@
--- Version 3.
+-- Version 2.
+-- m2 is stored divided by 4^m2_scale (M2 = m2 × 4^m2_scale): for values near the double range (1e308) the sum of
+-- squared deviations is beyond it (1e616), while mean and stddev stay representable. m2_scale is 0 unless a value
+-- reached 2^448 in magnitude (see RunningMoments), so existing rows are unchanged.
+ALTER TABLE feature_window_stats ADD COLUMN m2_scale integer NOT NULL DEFAULT 0;
+ALTER TABLE model_window_stats ADD COLUMN m2_scale integer NOT NULL DEFAULT 0;
+
 -- boolean_count splits categorical_count into strings and booleans, so each window knows how many values of each
 -- JSON type a feature got: numbers (numeric_count + nonfinite_count), strings, booleans. A feature whose values do
 -- not all have one type (tenure_months sent as 12 by one caller and as "12" by another) has type mismatches: the
@@ -6,7 +12,7 @@
 ALTER TABLE feature_window_stats ADD COLUMN boolean_count bigint NOT NULL DEFAULT 0;
 
 -- Predictors and models retired by an operator (`retire` command of the aggregator): not exported, so they stop
--- paging at once. model_id NULL retires every model of the predictor. A model that serves again after retired_at
+-- paging at once. model_id '' retires every model of the predictor. A model that serves again after retired_at
 -- is exported again (its last_seen passes retired_at): retiring never hides live traffic.
 CREATE TABLE retired_models (
     predictor_name text        NOT NULL,
@@ -16,6 +22,7 @@ CREATE TABLE retired_models (
     PRIMARY KEY (predictor_name, model_id)
 );
 
+-- feature_stats gains null_count (documented for feature_window_stats, missing before), the type counts and ratios.
 DROP VIEW feature_stats;
 CREATE VIEW feature_stats AS
 SELECT f.window_seconds,
