@@ -146,6 +146,17 @@ public sealed partial class ComposeTests
     }
 
     [Fact]
+    public void Prometheus_and_Alertmanager_build_links_on_an_address_people_open()
+    {
+        // Without it their links name the container (http://<container id>:9090/...), which no browser reaches.
+        foreach (var name in new[] { "prometheus", "alertmanager" })
+        {
+            var command = ((List<object>)Services.Map(name)["command"]!).Cast<string>().ToList();
+            Assert.Contains(command, c => c.StartsWith("--web.external-url=http://localhost:", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public void Services_run_as_Production_in_compose_the_image_and_the_local_run()
     {
         // Development would turn on ASP.NET Core's developer pages; errors must never show a stack trace.
