@@ -338,15 +338,13 @@ internal sealed class ConsumerWorker(
             // Postgres unreachable, restarting, timing out, a deadlock, or cancelled at shutdown: the
             // transaction did not commit (or, if the commit's answer was lost, the offset compare-and-set
             // of the retry will tell). Keep the delta and retry later.
-            metrics.FlushErrors.Inc();
-            status.FlushFailed(e.Message, time.GetUtcNow());
-            _retryAt = time.GetUtcNow() + _backoff;
+            var wait = RecordFailure(e.Message);
+            _retryAt = time.GetUtcNow() + wait;
             logger.LogWarning(
                 "Flush of {Rows} rows failed, retrying in {Backoff}: {Error}",
                 _delta.RowCount,
-                _backoff,
+                wait,
                 e.Message);
-            _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxRetryBackoff.Ticks));
             return false;
         }
     }
@@ -435,10 +433,14 @@ internal sealed class ConsumerWorker(
         if (!_delta.IsEmpty && !await FlushOnceAsync(consumer, cancellationToken))
         {
             // The previous message waits for Postgres (not its data: that was checked): give both back to Kafka and
-            // read them again after the backoff, so the replay stays one message per flush.
+            // read them again at the retry time the failed flush set, so the replay stays one message per flush.
             _delta.Clear();
             _rewindNeeded = true;
-            await Task.Delay(_backoff, time, cancellationToken);
+            var wait = _retryAt - time.GetUtcNow();
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, time, cancellationToken);
+            }
             return;
         }
 
@@ -460,13 +462,11 @@ internal sealed class ConsumerWorker(
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
             // Postgres itself is failing: read this message again after the backoff.
-            metrics.FlushErrors.Inc();
-            status.FlushFailed(e.Message, time.GetUtcNow());
-            logger.LogWarning("Replay of partition {Partition} offset {Offset} failed, retrying in {Backoff}: {Error}", partition, offset, _backoff, e.Message);
+            var wait = RecordFailure(e.Message);
+            logger.LogWarning("Replay of partition {Partition} offset {Offset} failed, retrying in {Backoff}: {Error}", partition, offset, wait, e.Message);
             _delta.Clear();
             _rewindNeeded = true;
-            await Task.Delay(_backoff, time, cancellationToken);
-            _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxRetryBackoff.Ticks));
+            await Task.Delay(wait, time, cancellationToken);
             return;
         }
 
@@ -516,6 +516,17 @@ internal sealed class ConsumerWorker(
                 logs[poison[0]].PredictorName,
                 logs[poison[0]].ModelId);
         }
+    }
+
+    /// <summary>Counts a failed write to Postgres, marks the aggregator failing, and returns how long to wait before
+    /// the next attempt (exponential backoff up to Aggregator:MaxRetryBackoff).</summary>
+    private TimeSpan RecordFailure(string error)
+    {
+        metrics.FlushErrors.Inc();
+        status.FlushFailed(error, time.GetUtcNow());
+        var wait = _backoff;
+        _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxRetryBackoff.Ticks));
+        return wait;
     }
 
     /// <summary>Whether Postgres refuses the values of <paramref name="delta"/> (a data error); other errors propagate.</summary>

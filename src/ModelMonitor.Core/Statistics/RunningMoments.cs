@@ -21,6 +21,8 @@ public sealed class RunningMoments
     /// <summary>Values whose binary exponent reaches this are scaled down.</summary>
     public const int UnscaledExponentLimit = 448;
 
+    private static readonly double UnscaledLimit = Math.ScaleB(1.0, UnscaledExponentLimit);
+
     private double _scaledMean;
     private double _scaledM2;
 
@@ -88,8 +90,13 @@ public sealed class RunningMoments
             throw new ArgumentOutOfRangeException(nameof(value), value, "Only finite values enter the moments.");
         }
 
-        RescaleTo(RequiredExponent(value));
-        var x = Math.ScaleB(value, -ScaleExponent);
+        var x = value;
+        if (ScaleExponent != 0 || Math.Abs(value) >= UnscaledLimit)
+        {
+            // Only near the top of the double range: ordinary values skip the exponent work (the aggregator's hot path).
+            RescaleTo(RequiredExponent(value));
+            x = Math.ScaleB(value, -ScaleExponent);
+        }
         Count++;
         var delta = x - _scaledMean;
         _scaledMean += delta / Count;

@@ -22,13 +22,13 @@ public static class ProblemResponses
 
     public static IServiceCollection AddProblemResponses(this IServiceCollection services)
     {
-        services.AddProblemDetails(options => options.CustomizeProblemDetails = problem =>
+        services.AddProblemDetails();
+        // The member ASP.NET Core itself names "traceId" through the service's JSON naming policy ("trace_id" for the
+        // snake_case API): set under that name (worked out once), so the response has one, holding the id the log line has.
+        services.AddOptions<ProblemDetailsOptions>().Configure<IOptions<JsonOptions>>((options, json) =>
         {
-            // The member ASP.NET Core itself names "traceId" through the service's JSON naming policy ("trace_id" for the
-            // snake_case API): set under that name, so the response has one, holding the id the log line has.
-            var json = problem.HttpContext.RequestServices.GetService<IOptions<JsonOptions>>()?.Value.SerializerOptions;
-            var name = json?.PropertyNamingPolicy?.ConvertName("traceId") ?? "traceId";
-            problem.ProblemDetails.Extensions[name] = TraceId(problem.HttpContext);
+            var name = json.Value.SerializerOptions.PropertyNamingPolicy?.ConvertName("traceId") ?? "traceId";
+            options.CustomizeProblemDetails = problem => problem.ProblemDetails.Extensions[name] = TraceId(problem.HttpContext);
         });
         services.AddExceptionHandler<UnhandledExceptionHandler>();
         return services;
