@@ -1,7 +1,8 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Hosting;
-using ModelMonitor.Hosting.Storage;
+using ModelMonitor.Kafka;
+using ModelMonitor.Storage;
 
 namespace ModelMonitor.Aggregator;
 
@@ -15,6 +16,7 @@ public static class AggregatorExtensions
     public static IHostApplicationBuilder AddAggregator(this IHostApplicationBuilder builder)
     {
         builder.AddServiceDefaults();
+        builder.AddKafkaOptions();
         builder.AddPostgres();
         builder.Services.AddOptions<AggregatorOptions>().BindConfiguration(AggregatorOptions.SectionName).ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AggregatorOptions>, AggregatorOptionsValidator>());

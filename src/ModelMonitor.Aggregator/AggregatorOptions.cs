@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
+using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Statistics;
 using ModelMonitor.Core.Windows;
 
@@ -14,7 +15,7 @@ public sealed class AggregatorOptions
     public string Windows { get; set; } = "5m,1h";
 
     /// <summary>Records whose sent_at is older than now minus this are counted as late and skipped.</summary>
-    public TimeSpan AllowedLateness { get; set; } = TimeSpan.FromDays(7);
+    public TimeSpan AllowedLateness { get; set; } = IngestionLimits.Default.AllowedLateness;
 
     /// <summary>How often the in-memory delta is written to Postgres (with the consumed offsets).</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(5);

@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
+using ModelMonitor.Core.Aggregation;
 using ModelMonitor.Core.Contracts;
-using ModelMonitor.Hosting.Kafka;
-using ModelMonitor.Hosting.Storage;
+using ModelMonitor.Kafka;
+using ModelMonitor.Storage.Statistics;
+using ModelMonitor.Storage;
 using Npgsql;
 
 namespace ModelMonitor.Aggregator;

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
-using ModelMonitor.Hosting.Storage;
+using ModelMonitor.Storage.Statistics;
+using ModelMonitor.Storage;
 using Npgsql;
 
 namespace ModelMonitor.Aggregator;

@@ -1,4 +1,4 @@
-using ModelMonitor.Hosting.Kafka;
+using ModelMonitor.Kafka;
 
 namespace ModelMonitor.AllInOne;
 

@@ -1,12 +1,13 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Hosting;
-using ModelMonitor.Hosting.Storage;
+using ModelMonitor.Storage.Statistics;
+using ModelMonitor.Storage;
 
 namespace ModelMonitor.Exporter;
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.Exporter;
 
@@ -28,6 +29,9 @@ public sealed class ExporterOptions
 
     /// <summary>Categories per feature beyond this are folded into "__other__".</summary>
     public int MaxCategoriesPerFeature { get; set; } = 20;
+
+    /// <summary>What each refresh reads.</summary>
+    public SnapshotQuery ToSnapshotQuery() => new(ModelRetention, CompletionDelay, MissingFeatureLookbackWindows);
 
     internal sealed class Validator : IValidateOptions<ExporterOptions>
     {

@@ -2,7 +2,8 @@ using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using ModelMonitor.Hosting.Storage;
+using ModelMonitor.Storage;
+using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.Exporter;
 
@@ -37,7 +38,7 @@ internal sealed class ExporterWorker(
             // both at once). The migrator is idempotent and, after one success, returns at once.
             await migrator.MigrateAsync(cancellationToken);
             var now = time.GetUtcNow();
-            var snapshot = await reader.ReadAsync(now, settings, cancellationToken);
+            var snapshot = await reader.ReadAsync(now, settings.ToSnapshotQuery(), cancellationToken);
             var exposition = ExpositionRenderer.Render(snapshot, settings);
             cache.Publish(exposition, Stopwatch.GetElapsedTime(started), now);
             logger.LogDebug("Exported {Series} series ({Bytes} bytes) in {Elapsed}", exposition.Series, exposition.Bytes.Length, Stopwatch.GetElapsedTime(started));

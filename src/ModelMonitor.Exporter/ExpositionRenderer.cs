@@ -4,6 +4,7 @@ using System.Text.Json;
 using ModelMonitor.Core.Metrics;
 using ModelMonitor.Core.Statistics;
 using ModelMonitor.Core.Windows;
+using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.Exporter;
 

@@ -1,11 +1,5 @@
 using ModelMonitor.Exporter;
 
-if (args.Contains("--benchmark"))
-{
-    await ExporterBenchmark.RunAsync();
-    return;
-}
-
 var builder = WebApplication.CreateBuilder(args);
 builder.AddExporter();
 

@@ -11,21 +11,20 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Metrics;
 using ModelMonitor.Hosting.Http;
-using ModelMonitor.Hosting.Kafka;
 using ModelMonitor.Hosting.Observability;
 using Serilog;
 using Serilog.Formatting.Json;
 
 namespace ModelMonitor.Hosting;
 
-/// <summary>What every ModelMonitor service has: logging, metrics, health, Kafka settings.</summary>
+/// <summary>What every ModelMonitor service has: logging, metrics, health, errors.</summary>
 public static class ServiceDefaults
 {
     public const string ReadyTag = "ready";
 
     /// <summary>
     /// Serilog logging (console; JSON lines with Logging:Json=true), the metrics registry with process
-    /// metrics, HTTP request metrics, health checks, validated Kafka options. Idempotent, so an all-in-one
+    /// metrics, HTTP request metrics, health checks, problem-details errors. Idempotent, so an all-in-one
     /// host can compose several services that each call it.
     /// </summary>
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
@@ -49,8 +48,6 @@ public static class ServiceDefaults
         builder.Services.AddHealthChecks();
         builder.Services.AddProblemResponses();
 
-        builder.Services.AddOptions<KafkaOptions>().BindConfiguration(KafkaOptions.SectionName).ValidateOnStart();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaOptions>, KafkaOptionsValidator>());
         return builder;
     }
 

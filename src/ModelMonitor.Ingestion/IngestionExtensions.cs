@@ -4,7 +4,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Ingestion;
 using ModelMonitor.Hosting;
-using ModelMonitor.Hosting.Kafka;
+using ModelMonitor.Kafka;
 using ModelMonitor.Ingestion.Kafka;
 
 namespace ModelMonitor.Ingestion;
@@ -15,6 +15,7 @@ public static class IngestionExtensions
     public static IHostApplicationBuilder AddIngestion(this IHostApplicationBuilder builder)
     {
         builder.AddServiceDefaults();
+        builder.AddKafkaOptions();
         var services = builder.Services;
         services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName).ValidateOnStart();
         services.AddSingleton<IValidateOptions<IngestionOptions>, IngestionOptionsValidator>();

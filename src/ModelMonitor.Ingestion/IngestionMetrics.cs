@@ -1,3 +1,4 @@
+using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Ingestion;
 using ModelMonitor.Core.Metrics;
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Ingestion;
 
 namespace ModelMonitor.Ingestion;
@@ -9,16 +10,16 @@ public sealed class IngestionOptions
     public const string SectionName = "Ingestion";
 
     public long MaxBodyBytes { get; set; } = 10 * 1024 * 1024;
-    public int MaxRecordsPerRequest { get; set; } = 10_000;
-    public int MaxFeatures { get; set; } = 2_000;
-    public int MaxNameLength { get; set; } = 200;
-    public int MaxPredictionIdLength { get; set; } = 256;
-    public int MaxStringValueLength { get; set; } = 1_024;
-    public int MaxErrorsReported { get; set; } = 100;
-    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromMinutes(5);
+    public int MaxRecordsPerRequest { get; set; } = IngestionLimits.Default.MaxRecordsPerRequest;
+    public int MaxFeatures { get; set; } = IngestionLimits.Default.MaxFeatures;
+    public int MaxNameLength { get; set; } = IngestionLimits.Default.MaxNameLength;
+    public int MaxPredictionIdLength { get; set; } = IngestionLimits.Default.MaxPredictionIdLength;
+    public int MaxStringValueLength { get; set; } = IngestionLimits.Default.MaxStringValueLength;
+    public int MaxErrorsReported { get; set; } = IngestionLimits.Default.MaxErrorsReported;
+    public TimeSpan MaxFutureSkew { get; set; } = IngestionLimits.Default.MaxFutureSkew;
 
     /// <summary>Records older than this are rejected; the aggregator uses the same lateness.</summary>
-    public TimeSpan AllowedLateness { get; set; } = TimeSpan.FromDays(7);
+    public TimeSpan AllowedLateness { get; set; } = IngestionLimits.Default.AllowedLateness;
 
     /// <summary>Requests validated and written to Kafka at once (taken once a body is fully received); more
     /// wait in a queue of <see cref="MaxQueuedRequests"/>, then get 429.</summary>
@@ -59,12 +60,13 @@ internal sealed class IngestionOptionsValidator : IValidateOptions<IngestionOpti
             }
         }
         Require(o.MaxBodyBytes is >= 1024 and <= 1L << 30, $"Ingestion:MaxBodyBytes must be between 1 KiB and 1 GiB (got {o.MaxBodyBytes}).");
-        Require(o.MaxRecordsPerRequest is >= 1 and <= 1_000_000, $"Ingestion:MaxRecordsPerRequest must be between 1 and 1,000,000 (got {o.MaxRecordsPerRequest}).");
-        Require(o.MaxFeatures is >= 1 and <= 100_000, $"Ingestion:MaxFeatures must be between 1 and 100,000 (got {o.MaxFeatures}).");
-        Require(o.MaxNameLength is >= 1 and <= 10_000, $"Ingestion:MaxNameLength must be between 1 and 10,000 (got {o.MaxNameLength}).");
-        Require(o.MaxPredictionIdLength is >= 1 and <= 10_000, $"Ingestion:MaxPredictionIdLength must be between 1 and 10,000 (got {o.MaxPredictionIdLength}).");
-        Require(o.MaxStringValueLength is >= 1 and <= 1_000_000, $"Ingestion:MaxStringValueLength must be between 1 and 1,000,000 (got {o.MaxStringValueLength}).");
-        Require(o.MaxErrorsReported is >= 0 and <= 100_000, $"Ingestion:MaxErrorsReported must be between 0 and 100,000 (got {o.MaxErrorsReported}).");
+        var ceiling = IngestionLimits.Ceiling;
+        Require(o.MaxRecordsPerRequest >= 1 && o.MaxRecordsPerRequest <= ceiling.MaxRecordsPerRequest, $"Ingestion:MaxRecordsPerRequest must be between 1 and {ceiling.MaxRecordsPerRequest:N0} (got {o.MaxRecordsPerRequest}).");
+        Require(o.MaxFeatures >= 1 && o.MaxFeatures <= ceiling.MaxFeatures, $"Ingestion:MaxFeatures must be between 1 and {ceiling.MaxFeatures:N0} (got {o.MaxFeatures}).");
+        Require(o.MaxNameLength >= 1 && o.MaxNameLength <= ceiling.MaxNameLength, $"Ingestion:MaxNameLength must be between 1 and {ceiling.MaxNameLength:N0} (got {o.MaxNameLength}).");
+        Require(o.MaxPredictionIdLength >= 1 && o.MaxPredictionIdLength <= ceiling.MaxPredictionIdLength, $"Ingestion:MaxPredictionIdLength must be between 1 and {ceiling.MaxPredictionIdLength:N0} (got {o.MaxPredictionIdLength}).");
+        Require(o.MaxStringValueLength >= 1 && o.MaxStringValueLength <= ceiling.MaxStringValueLength, $"Ingestion:MaxStringValueLength must be between 1 and {ceiling.MaxStringValueLength:N0} (got {o.MaxStringValueLength}).");
+        Require(o.MaxErrorsReported >= 0 && o.MaxErrorsReported <= ceiling.MaxErrorsReported, $"Ingestion:MaxErrorsReported must be between 0 and {ceiling.MaxErrorsReported:N0} (got {o.MaxErrorsReported}).");
         Require(o.MaxFutureSkew >= TimeSpan.Zero, $"Ingestion:MaxFutureSkew must not be negative (got {o.MaxFutureSkew}).");
         Require(o.AllowedLateness > TimeSpan.Zero, $"Ingestion:AllowedLateness must be positive (got {o.AllowedLateness}).");
         Require(o.MaxConcurrentRequests >= 1, $"Ingestion:MaxConcurrentRequests must be at least 1 (got {o.MaxConcurrentRequests}).");

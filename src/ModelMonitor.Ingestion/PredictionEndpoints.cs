@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
+using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Ingestion;
 using ModelMonitor.Ingestion.Kafka;
 

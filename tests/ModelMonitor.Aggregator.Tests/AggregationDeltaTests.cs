@@ -1,3 +1,4 @@
+using ModelMonitor.Core.Aggregation;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Windows;
 

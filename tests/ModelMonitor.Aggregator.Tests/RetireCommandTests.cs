@@ -1,7 +1,7 @@
 using Dapper;
 using Microsoft.Extensions.Logging.Abstractions;
 using ModelMonitor.Aggregator.Retirement;
-using ModelMonitor.Hosting.Storage;
+using ModelMonitor.Storage;
 using ModelMonitor.Testing.Postgres;
 
 namespace ModelMonitor.Aggregator.Tests;

@@ -1,8 +1,10 @@
 using Dapper;
 using Microsoft.Extensions.Logging.Abstractions;
+using ModelMonitor.Core.Aggregation;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Windows;
-using ModelMonitor.Hosting.Storage;
+using ModelMonitor.Storage.Statistics;
+using ModelMonitor.Storage;
 using ModelMonitor.Testing.Postgres;
 using Npgsql;
 

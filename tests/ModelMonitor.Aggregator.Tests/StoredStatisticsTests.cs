@@ -3,6 +3,7 @@ using Dapper;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Statistics;
 using ModelMonitor.Core.Windows;
+using ModelMonitor.Storage.Statistics;
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
 using Npgsql;

@@ -5,7 +5,7 @@ using Dapper;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Statistics;
 using ModelMonitor.Core.Windows;
-using ModelMonitor.Hosting.Kafka;
+using ModelMonitor.Kafka;
 using Npgsql;
 
 namespace ModelMonitor.Benchmarks;

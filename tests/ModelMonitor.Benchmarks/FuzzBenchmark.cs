@@ -1,6 +1,6 @@
 using System.Globalization;
 using Dapper;
-using ModelMonitor.Hosting.Kafka;
+using ModelMonitor.Kafka;
 using ModelMonitor.Testing.Fuzzing;
 using Npgsql;
 

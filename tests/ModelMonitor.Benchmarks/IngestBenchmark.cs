@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using Confluent.Kafka;
-using ModelMonitor.Hosting.Kafka;
+using ModelMonitor.Kafka;
 
 namespace ModelMonitor.Benchmarks;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using ModelMonitor.Hosting.Kafka;
+using ModelMonitor.Kafka;
 
 namespace ModelMonitor.Benchmarks;
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using Dapper;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Statistics;
-using ModelMonitor.Hosting.Kafka;
+using ModelMonitor.Kafka;
 using Npgsql;
 using NpgsqlTypes;
 

@@ -4,7 +4,7 @@ using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Ingestion;
 using ModelMonitor.DemoTraffic.Scenarios;
 using ModelMonitor.DemoTraffic.Sending;
-using ModelMonitor.Hosting.Kafka;
+using ModelMonitor.Kafka;
 
 namespace ModelMonitor.Benchmarks;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using ModelMonitor.Storage.Statistics;
 using static ModelMonitor.Exporter.Tests.Snapshots;
 
 namespace ModelMonitor.Exporter.Tests;

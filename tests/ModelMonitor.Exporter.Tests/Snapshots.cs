@@ -1,3 +1,5 @@
+using ModelMonitor.Storage.Statistics;
+
 namespace ModelMonitor.Exporter.Tests;
 
 /// <summary>Builders for hand-made snapshots.</summary>

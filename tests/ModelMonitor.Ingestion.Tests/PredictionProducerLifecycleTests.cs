@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Metrics;
-using ModelMonitor.Hosting.Kafka;
+using ModelMonitor.Kafka;
 using ModelMonitor.Ingestion.Kafka;
 using ModelMonitor.Testing.Kafka;
 

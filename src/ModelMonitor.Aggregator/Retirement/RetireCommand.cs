@@ -1,6 +1,6 @@
 using System.Globalization;
 using Dapper;
-using ModelMonitor.Hosting.Storage;
+using ModelMonitor.Storage;
 using Npgsql;
 
 namespace ModelMonitor.Aggregator.Retirement;

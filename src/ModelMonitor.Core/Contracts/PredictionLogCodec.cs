@@ -30,9 +30,6 @@ public static class PredictionLogCodec
 
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = IngestionLimits.MaxJsonDepth };
 
-    // Messages were validated by the API; decoding applies the structural limits again but no time window.
-    private static readonly IngestionLimits DecodeLimits = new();
-
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
 
@@ -155,7 +152,7 @@ public static class PredictionLogCodec
             var json = NonFiniteLiterals.Rewrite(utf8, out var nonFinite);
             var reader = new Utf8JsonReader(json, ReaderOptions);
             reader.Read();
-            log = PredictionRecordReader.Read(ref reader, nonFinite, DecodeLimits, now: null, SchemaVersion, out var fault, out _);
+            log = PredictionRecordReader.ReadMessageRecord(ref reader, nonFinite, SchemaVersion, out var fault);
             if (log is null)
             {
                 error = $"{fault!.Field}: {fault.Message}";

@@ -134,7 +134,7 @@ public sealed class PredictionBatchParser(IngestionLimits limits, bool omitForwa
             throw new TooManyRecordsException();
         }
         var start = reader.TokenStartIndex;
-        var log = PredictionRecordReader.Read(ref reader, nonFinite, limits, now, requireSchemaVersion: null, out var fault, out var onlyContractFields,
+        var log = PredictionRecordReader.ReadRequestRecord(ref reader, nonFinite, limits, now, out var fault, out var onlyContractFields,
             omitForwardedFeatures ? MaxVerbatimBytes : null);
         if (log is not null)
         {

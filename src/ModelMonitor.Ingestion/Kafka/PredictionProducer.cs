@@ -4,7 +4,7 @@ using System.Text.Json;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Contracts;
-using ModelMonitor.Hosting.Kafka;
+using ModelMonitor.Kafka;
 
 namespace ModelMonitor.Ingestion.Kafka;
 

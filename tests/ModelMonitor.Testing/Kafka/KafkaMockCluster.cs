@@ -1,6 +1,6 @@
 using Confluent.Kafka;
 using ModelMonitor.Core.Contracts;
-using ModelMonitor.Hosting.Kafka;
+using ModelMonitor.Kafka;
 
 namespace ModelMonitor.Testing.Kafka;
 

@@ -6,7 +6,7 @@ namespace ModelMonitor.Testing.Postgres;
 /// xunit fixture: a fresh, empty database on the process-wide private Postgres server
 /// (<see cref="PostgresServer.SharedAsync"/>). Use it as <c>IClassFixture&lt;PostgresDatabaseFixture&gt;</c>
 /// for one database per test class, or create one per test with <see cref="CreateAsync"/>.
-/// The database has no schema: run <c>PostgresMigrator</c> (ModelMonitor.Hosting.Storage) to add it.
+/// The database has no schema: run <c>PostgresMigrator</c> (ModelMonitor.Storage) to add it.
 /// </summary>
 public sealed class PostgresDatabaseFixture : IAsyncLifetime
 {

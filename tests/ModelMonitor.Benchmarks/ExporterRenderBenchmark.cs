@@ -4,9 +4,12 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using ModelMonitor.Exporter;
+using Microsoft.Extensions.Logging;
 using ModelMonitor.Hosting;
+using ModelMonitor.Storage.Statistics;
 
-namespace ModelMonitor.Exporter;
+namespace ModelMonitor.Benchmarks;
 
 /// <summary>
 /// `dotnet run -c Release --project src/ModelMonitor.Exporter -- --benchmark`: renders synthetic
@@ -14,7 +17,7 @@ namespace ModelMonitor.Exporter;
 /// /metrics does, and prints render time, scrape time, bytes and the process's memory. Figures, not a
 /// pass/fail test.
 /// </summary>
-internal static class ExporterBenchmark
+internal static class ExporterRenderBenchmark
 {
     public static async Task RunAsync()
     {

@@ -1,4 +1,4 @@
-namespace ModelMonitor.Exporter;
+namespace ModelMonitor.Storage.Statistics;
 
 /// <summary>Everything one refresh reads from Postgres: the models, and for each window size the rows
 /// of its latest completed window.</summary>

@@ -1,4 +1,4 @@
-namespace ModelMonitor.Core.Ingestion;
+namespace ModelMonitor.Core.Contracts;
 
 /// <summary>Why one record was rejected. The label value is used in metrics.</summary>
 public enum RejectReason

@@ -1,7 +1,7 @@
 using System.Text;
 using ModelMonitor.Core.Contracts;
 
-namespace ModelMonitor.Core.Tests.Ingestion;
+namespace ModelMonitor.Core.Tests.Contracts;
 
 public sealed class PredictionLogCodecTests
 {
@@ -25,6 +25,23 @@ public sealed class PredictionLogCodecTests
         Assert.Equal(
             """{"v":1,"sent_at":"2026-11-22T10:15:00.123Z","prediction_id":"d-1","predictor_name":"eta","model_id":"eta_v12","features":{"distance_km":3.25,"market":"paris \"nord\" é","is_new":true,"promo":null,"risk":NaN,"lo":-Infinity},"prediction_result":Infinity,"default_values_used":["promo"]}""",
             json);
+    }
+
+    [Fact]
+    public void A_record_within_raised_API_limits_decodes_in_the_aggregator()
+    {
+        // An operator may raise Ingestion:MaxFeatures (and the other limits) up to the ceiling; what the API then
+        // acknowledges must not become poison downstream. The default limits are far below this record.
+        var defaults = IngestionLimits.Default;
+        var features = Enumerable.Range(0, defaults.MaxFeatures + 1)
+            .Select(i => new KeyValuePair<string, FeatureValue>($"f{i}", FeatureValue.FromNumber(i)))
+            .Append(new(new string('n', defaults.MaxFeatureNameLength + 1), FeatureValue.FromString(new string('v', defaults.MaxStringValueLength + 1))))
+            .ToArray();
+        var big = Sample with { PredictionId = new string('i', defaults.MaxPredictionIdLength + 1), Features = features };
+
+        Assert.True(PredictionLogCodec.TryDecode(PredictionLogCodec.Encode(big), out var log, out var error), error);
+        Assert.Equal(features.Length, log.Features.Count);
+        Assert.Equal(big.PredictionId, log.PredictionId);
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace ModelMonitor.Hosting.Kafka;
+namespace ModelMonitor.Kafka;
 
 /// <summary>Kafka connection and topic settings, shared by the API and the aggregator (section "Kafka").</summary>
 public sealed class KafkaOptions

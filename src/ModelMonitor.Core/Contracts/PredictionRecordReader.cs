@@ -3,7 +3,7 @@ using System.Text.Json;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Json;
 
-namespace ModelMonitor.Core.Ingestion;
+namespace ModelMonitor.Core.Contracts;
 
 /// <summary>
 /// Reads and validates one prediction-log object from a <see cref="Utf8JsonReader"/> over a complete buffer.
@@ -13,17 +13,27 @@ namespace ModelMonitor.Core.Ingestion;
 /// </summary>
 public static class PredictionRecordReader
 {
-    /// <summary>Reads the object at the reader's current StartObject token.</summary>
-    /// <param name="now">Wall-clock time for the sent_at window; null skips the time checks (already-accepted data).</param>
-    /// <param name="requireSchemaVersion">For Kafka messages: the "v" field must be present and equal to this.</param>
-    /// <param name="onlyContractFields">True when the object holds only the contract's fields (and no "v" when
-    /// <paramref name="requireSchemaVersion"/> is null): its JSON can then be forwarded as it came.</param>
+    /// <summary>Reads the record of a request body at the reader's current StartObject token (the API).</summary>
+    /// <param name="now">Wall-clock time: sent_at must lie within [now - AllowedLateness, now + MaxFutureSkew].</param>
+    /// <param name="onlyContractFields">True when the object holds only the contract's fields: its JSON can then be
+    /// forwarded as it came.</param>
     /// <param name="omitFeaturesIfForwardableUpTo">When set, a record with <paramref name="onlyContractFields"/> that is at
     /// most this many bytes as sent is validated in full but returned with no features: its caller forwards the JSON
     /// and does not need them, and copying them out is a large part of the API's allocation. Other records keep theirs.</param>
-    public static PredictionLog? Read(ref Utf8JsonReader reader, NonFiniteMap nonFinite, IngestionLimits limits,
+    public static PredictionLog? ReadRequestRecord(ref Utf8JsonReader reader, NonFiniteMap nonFinite, IngestionLimits limits,
+        DateTimeOffset now, out RecordFault? fault, out bool onlyContractFields, int? omitFeaturesIfForwardableUpTo = null) =>
+        Read(ref reader, nonFinite, limits, now, requireSchemaVersion: null, out fault, out onlyContractFields, omitFeaturesIfForwardableUpTo);
+
+    /// <summary>
+    /// Reads the record of a Kafka message (the aggregator): accepted by the API already, so no time window, and the
+    /// <see cref="IngestionLimits.Ceiling"/> limits; its "v" field must be present and equal to <paramref name="schemaVersion"/>.
+    /// </summary>
+    public static PredictionLog? ReadMessageRecord(ref Utf8JsonReader reader, NonFiniteMap nonFinite, int schemaVersion, out RecordFault? fault) =>
+        Read(ref reader, nonFinite, IngestionLimits.Ceiling, now: null, schemaVersion, out fault, out _, omitFeaturesIfForwardableUpTo: null);
+
+    private static PredictionLog? Read(ref Utf8JsonReader reader, NonFiniteMap nonFinite, IngestionLimits limits,
         DateTimeOffset? now, int? requireSchemaVersion, out RecordFault? fault, out bool onlyContractFields,
-        int? omitFeaturesIfForwardableUpTo = null)
+        int? omitFeaturesIfForwardableUpTo)
     {
         fault = null;
         onlyContractFields = true;

@@ -1,16 +1,17 @@
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using ModelMonitor.Hosting.Kafka;
 
-namespace ModelMonitor.Ingestion.Kafka;
+namespace ModelMonitor.Kafka;
 
 /// <summary>
 /// Creates the predictions topic at start-up when it does not exist (Kafka:CreateTopic). Runs in the
 /// background so a slow or unreachable broker does not hold up start; tolerates brokers that refuse
 /// (the topic may be auto-created or managed elsewhere). The AdminClient is disposed once done.
 /// </summary>
-internal sealed class TopicInitializer(IOptions<KafkaOptions> options, ILogger<TopicInitializer> logger) : BackgroundService
+public sealed class TopicInitializer(IOptions<KafkaOptions> options, ILogger<TopicInitializer> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace ModelMonitor.Hosting.Storage;
+namespace ModelMonitor.Storage;
 
 public static class PostgresExtensions
 {

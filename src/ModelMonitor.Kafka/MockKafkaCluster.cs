@@ -1,6 +1,6 @@
 using Confluent.Kafka;
 
-namespace ModelMonitor.Hosting.Kafka;
+namespace ModelMonitor.Kafka;
 
 /// <summary>
 /// librdkafka's built-in mock cluster: a real Kafka wire-protocol broker inside this process, reachable

@@ -1,13 +1,14 @@
 using System.Text.Json;
 using Dapper;
+using ModelMonitor.Core.Aggregation;
 using ModelMonitor.Core.Statistics;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace ModelMonitor.Aggregator;
+namespace ModelMonitor.Storage.Statistics;
 
 /// <summary>How a flush ended.</summary>
-internal enum FlushOutcome
+public enum FlushOutcome
 {
     Committed,
 
@@ -24,7 +25,7 @@ internal enum FlushOutcome
 /// 4. widen models.first_seen / last_seen.
 /// Every step is one round trip over arrays (unnest), whatever the number of rows.
 /// </summary>
-internal sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCapacity)
+public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCapacity)
 {
     private static readonly IReadOnlyList<double> Quantiles = NumericDistribution.ReportedQuantiles;
 

@@ -4,7 +4,7 @@ using Dapper;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace ModelMonitor.Hosting.Storage;
+namespace ModelMonitor.Storage;
 
 /// <summary>One versioned SQL script, embedded from Storage/Migrations/NNNN_name.sql.</summary>
 public sealed record Migration(int Version, string Name, string Sql);

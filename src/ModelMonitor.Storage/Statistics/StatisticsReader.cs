@@ -1,10 +1,15 @@
 using Dapper;
 using Npgsql;
 
-namespace ModelMonitor.Exporter;
+namespace ModelMonitor.Storage.Statistics;
 
-/// <summary>Reads a <see cref="StatisticsSnapshot"/> from the aggregator's tables (schema:
-/// ModelMonitor.Hosting/Storage/Migrations). One repeatable-read transaction, so the windows and the
+/// <summary>What a snapshot covers.</summary>
+/// <param name="ModelRetention">Models whose last prediction is older are left out.</param>
+/// <param name="CompletionDelay">A window is complete this long after its end.</param>
+/// <param name="MissingFeatureLookbackWindows">Windows before the latest searched for features that vanished.</param>
+public sealed record SnapshotQuery(TimeSpan ModelRetention, TimeSpan CompletionDelay, int MissingFeatureLookbackWindows);
+
+/// <summary>Reads a <see cref="StatisticsSnapshot"/> from the aggregator's tables (schema: Migrations/). One repeatable-read transaction, so the windows and the
 /// models are one consistent picture even while the aggregator flushes.</summary>
 public sealed class StatisticsReader(NpgsqlDataSource dataSource)
 {
@@ -56,7 +61,7 @@ public sealed class StatisticsReader(NpgsqlDataSource dataSource)
         WHERE window_seconds = @size AND window_start >= @since AND window_start < @start
         """;
 
-    public async Task<StatisticsSnapshot> ReadAsync(DateTimeOffset now, ExporterOptions options, CancellationToken cancellationToken)
+    public async Task<StatisticsSnapshot> ReadAsync(DateTimeOffset now, SnapshotQuery options, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);

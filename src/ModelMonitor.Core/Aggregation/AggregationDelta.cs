@@ -2,13 +2,13 @@ using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Statistics;
 using ModelMonitor.Core.Windows;
 
-namespace ModelMonitor.Aggregator;
+namespace ModelMonitor.Core.Aggregation;
 
 /// <summary>One (window, predictor, model) row key; window start in Unix seconds.</summary>
-internal readonly record struct ModelWindowKey(int WindowSeconds, long WindowStart, string PredictorName, string ModelId);
+public readonly record struct ModelWindowKey(int WindowSeconds, long WindowStart, string PredictorName, string ModelId);
 
 /// <summary>What one (window, predictor, model) gained since the last flush, with its features.</summary>
-internal sealed class ModelWindowDelta
+public sealed class ModelWindowDelta
 {
     public ModelAccumulator Model { get; } = new();
 
@@ -40,7 +40,7 @@ internal sealed class ModelWindowDelta
 /// Everything consumed since the last flush: per-window accumulators, model first/last seen, and the
 /// next offset of every partition read. A flush writes it in one transaction, then it is cleared.
 /// </summary>
-internal sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int categoryCapacity)
+public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int categoryCapacity)
 {
     public Dictionary<ModelWindowKey, ModelWindowDelta> Windows { get; } = [];
 
