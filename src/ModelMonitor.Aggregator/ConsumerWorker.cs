@@ -4,8 +4,8 @@ using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Aggregation;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Kafka;
-using ModelMonitor.Storage.Statistics;
 using ModelMonitor.Storage;
+using ModelMonitor.Storage.Statistics;
 using Npgsql;
 
 namespace ModelMonitor.Aggregator;

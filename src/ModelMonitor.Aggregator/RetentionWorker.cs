@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
-using ModelMonitor.Storage.Statistics;
 using ModelMonitor.Storage;
+using ModelMonitor.Storage.Statistics;
 using Npgsql;
 
 namespace ModelMonitor.Aggregator;

@@ -4,8 +4,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Ingestion;
 using ModelMonitor.Hosting;
-using ModelMonitor.Kafka;
 using ModelMonitor.Ingestion.Kafka;
+using ModelMonitor.Kafka;
 
 namespace ModelMonitor.Ingestion;
 

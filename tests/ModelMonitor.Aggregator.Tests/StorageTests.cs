@@ -3,8 +3,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using ModelMonitor.Core.Aggregation;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Windows;
-using ModelMonitor.Storage.Statistics;
 using ModelMonitor.Storage;
+using ModelMonitor.Storage.Statistics;
 using ModelMonitor.Testing.Postgres;
 using Npgsql;
 

@@ -4,8 +4,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using ModelMonitor.Exporter;
 using Microsoft.Extensions.Logging;
+using ModelMonitor.Exporter;
 using ModelMonitor.Hosting;
 using ModelMonitor.Storage.Statistics;
 

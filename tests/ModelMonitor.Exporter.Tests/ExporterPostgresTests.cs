@@ -2,8 +2,8 @@ using Dapper;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
-using ModelMonitor.Storage.Statistics;
 using ModelMonitor.Storage;
+using ModelMonitor.Storage.Statistics;
 using ModelMonitor.Testing.Postgres;
 
 namespace ModelMonitor.Exporter.Tests;

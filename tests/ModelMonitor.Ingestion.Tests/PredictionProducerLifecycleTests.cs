@@ -2,8 +2,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Metrics;
-using ModelMonitor.Kafka;
 using ModelMonitor.Ingestion.Kafka;
+using ModelMonitor.Kafka;
 using ModelMonitor.Testing.Kafka;
 
 namespace ModelMonitor.Ingestion.Tests;
