@@ -17,7 +17,7 @@ public static class AggregatorExtensions
     {
         builder.AddServiceDefaults();
         builder.AddKafkaOptions();
-        builder.AddPostgres();
+        builder.AddPostgres(ServiceDefaults.ReadyTag);
         builder.Services.AddOptions<AggregatorOptions>().BindConfiguration(AggregatorOptions.SectionName).ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AggregatorOptions>, AggregatorOptionsValidator>());
         builder.Services.TryAddSingleton(TimeProvider.System);

@@ -20,7 +20,7 @@ internal sealed class ConsumerWorker(
     IOptions<AggregatorOptions> aggregatorOptions,
     IOptions<KafkaOptions> kafkaOptions,
     NpgsqlDataSource dataSource,
-    PostgresMigrator migrator,
+    SchemaMigration schema,
     AggregatorMetrics metrics,
     AggregatorStatus status,
     TimeProvider time,
@@ -56,7 +56,14 @@ internal sealed class ConsumerWorker(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _stopping = stoppingToken;
-        await MigrateWithRetryAsync(stoppingToken);
+        try
+        {
+            await schema.WhenMigratedAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
         if (stoppingToken.IsCancellationRequested)
         {
             return;
@@ -634,33 +641,5 @@ internal sealed class ConsumerWorker(
         }
 
         metrics.SetLag(lag);
-    }
-
-    private async Task MigrateWithRetryAsync(CancellationToken stoppingToken)
-    {
-        var backoff = MinBackoff;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await migrator.MigrateAsync(stoppingToken);
-                return;
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException)
-            {
-                status.FlushFailed("migration: " + e.Message, time.GetUtcNow());
-                logger.LogWarning("Cannot migrate the database ({Error}); retrying in {Backoff}", e.Message, backoff);
-                try
-                {
-                    await Task.Delay(backoff, time, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxRetryBackoff.Ticks));
-            }
-        }
     }
 }

@@ -9,7 +9,7 @@ namespace ModelMonitor.Aggregator;
 internal sealed class RetentionWorker(
     IOptions<AggregatorOptions> options,
     NpgsqlDataSource dataSource,
-    PostgresMigrator migrator,
+    SchemaMigration schema,
     TimeProvider time,
     ILogger<RetentionWorker> logger) : BackgroundService
 {
@@ -32,7 +32,7 @@ internal sealed class RetentionWorker(
             try
             {
                 await Task.Delay(delay, time, stoppingToken);
-                await migrator.MigrateAsync(stoppingToken);
+                await schema.WhenMigratedAsync(stoppingToken);
                 foreach (var (window, keep) in rules)
                 {
                     var cutoff = time.GetUtcNow() - keep;

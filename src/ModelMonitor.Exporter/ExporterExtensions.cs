@@ -18,7 +18,7 @@ public static class ExporterExtensions
     public static IHostApplicationBuilder AddExporter(this IHostApplicationBuilder builder)
     {
         builder.AddServiceDefaults();
-        builder.AddPostgres();
+        builder.AddPostgres(ServiceDefaults.ReadyTag);
         builder.Services.AddOptions<ExporterOptions>().BindConfiguration(ExporterOptions.SectionName).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ExporterOptions>, ExporterOptions.Validator>();
         builder.Services.TryAddSingleton(TimeProvider.System);

@@ -11,7 +11,7 @@ namespace ModelMonitor.Exporter;
 /// refresh keeps the previous exposition (its age shows in
 /// modelmonitor_exporter_last_refresh_timestamp_seconds and ModelMonitorExporterRefreshStale).</summary>
 internal sealed class ExporterWorker(
-    PostgresMigrator migrator,
+    SchemaMigration schema,
     StatisticsReader reader,
     ExpositionCache cache,
     IOptions<ExporterOptions> options,
@@ -34,9 +34,8 @@ internal sealed class ExporterWorker(
         var started = Stopwatch.GetTimestamp();
         try
         {
-            // The exporter may start before the aggregator created the schema (the all-in-one host starts
-            // both at once). The migrator is idempotent and, after one success, returns at once.
-            await migrator.MigrateAsync(cancellationToken);
+            // The schema is migrated once per process start (SchemaMigration); refreshes wait for it.
+            await schema.WhenMigratedAsync(cancellationToken);
             var now = time.GetUtcNow();
             var snapshot = await reader.ReadAsync(now, settings.ToSnapshotQuery(), cancellationToken);
             var exposition = ExpositionRenderer.Render(snapshot, settings);

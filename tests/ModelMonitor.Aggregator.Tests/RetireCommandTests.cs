@@ -21,10 +21,7 @@ public sealed class RetireCommandTests
     public async Task Retire_lists_and_unretire_a_predictor_and_a_model()
     {
         await using var database = await PostgresDatabaseFixture.CreateAsync("retire");
-        using (var migrator = new PostgresMigrator(database.DataSource, NullLogger<PostgresMigrator>.Instance))
-        {
-            await migrator.MigrateAsync(CancellationToken.None);
-        }
+        await database.MigrateAsync();
         var cs = database.ConnectionString;
 
         var (code, output, _) = await Run("retire", "--predictor", "my_test", "--reason", "tried it out", "--connection-string", cs);

@@ -15,13 +15,7 @@ public sealed class StorageTests
 {
     private static readonly IReadOnlyList<WindowSize> Windows = WindowSize.ParseList("5m,1h");
 
-    private static async Task<PostgresDatabaseFixture> MigratedDatabaseAsync(string name)
-    {
-        var database = await PostgresDatabaseFixture.CreateAsync(name);
-        using var migrator = new PostgresMigrator(database.DataSource, NullLogger<PostgresMigrator>.Instance);
-        await migrator.MigrateAsync(CancellationToken.None);
-        return database;
-    }
+    private static Task<PostgresDatabaseFixture> MigratedDatabaseAsync(string name) => PostgresDatabaseFixture.CreateMigratedAsync(name);
 
     private static AggregationDelta Delta(IEnumerable<PredictionLog> logs, int partition, long firstOffset)
     {
@@ -37,21 +31,57 @@ public sealed class StorageTests
     }
 
     [Fact]
-    public async Task Migrations_apply_once_even_when_two_services_start_at_the_same_time()
+    public async Task Migrations_apply_once_even_when_services_start_at_the_same_time()
     {
         await using var database = await PostgresDatabaseFixture.CreateAsync("migrate");
-        var migrators = Enumerable.Range(0, 4).Select(_ => new PostgresMigrator(database.DataSource, NullLogger<PostgresMigrator>.Instance)).ToList();
+        var migrators = Enumerable.Range(0, 3).Select(_ => new SchemaMigrator(database.DataSource, NullLogger<SchemaMigrator>.Instance)).ToList();
         var applied = await Task.WhenAll(migrators.Select(m => m.MigrateAsync(CancellationToken.None)));
-        Assert.Equal(PostgresMigrator.Migrations.Count, applied.Sum());
+        Assert.Equal(SchemaMigrator.Versions.Count, applied.Sum());
+        Assert.Equal(0, await database.MigrateAsync());
 
-        using var again = new PostgresMigrator(database.DataSource, NullLogger<PostgresMigrator>.Instance);
-        Assert.Equal(0, await again.MigrateAsync(CancellationToken.None));
         await using var connection = await database.DataSource.OpenConnectionAsync();
         Assert.Equal(
-            PostgresMigrator.Migrations.Select(m => m.Version),
-            await connection.QueryAsync<int>("SELECT version FROM schema_migrations ORDER BY version"));
-        Assert.Equal(1, PostgresMigrator.Migrations[0].Version);
-        migrators.ForEach(m => m.Dispose());
+            SchemaMigrator.Versions.Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            await connection.QueryAsync<string>($"SELECT version FROM {SchemaMigrator.MetadataTable} WHERE type = 0 AND success ORDER BY id"));
+        Assert.Equal([1, 2], SchemaMigrator.Versions.Take(2));
+    }
+
+    [Fact]
+    public async Task A_database_made_by_the_earlier_migrator_continues_under_Evolve_without_loss()
+    {
+        // What the hand-written migrator of 2026-11/12 left: its own version table and the scripts V1..V2 applied.
+        await using var database = await PostgresDatabaseFixture.CreateAsync("legacy");
+        await using (var connection = await database.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+            foreach (var (version, script) in new[] { (1, "V1__initial.sql"), (2, "V2__scaled_m2_type_mismatch_retired_models.sql") })
+            {
+                await using var stream = typeof(SchemaMigrator).Assembly.GetManifestResourceStream("ModelMonitor.Storage.Migrations." + script)!;
+                await connection.ExecuteAsync(await new StreamReader(stream).ReadToEndAsync());
+                await connection.ExecuteAsync("INSERT INTO schema_migrations (version, name) VALUES (@version, @script)", new { version, script });
+            }
+        }
+        var store = new StatisticsStore(database.DataSource, 50);
+        var logs = TestData.Generate(200, seed: 11, TestData.BaseHour());
+        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", Delta(logs, partition: 0, firstOffset: 0), new Dictionary<int, long>(), CancellationToken.None)).Outcome);
+        var before = await StoredRowsAsync(database);
+
+        Assert.Equal(0, await database.MigrateAsync()); // nothing re-applied over the existing tables
+        Assert.Equal(0, await database.MigrateAsync()); // and the start version is set once, not again
+
+        Assert.Equal(before, await StoredRowsAsync(database));
+        await using var check = await database.DataSource.OpenConnectionAsync();
+        Assert.Equal("3", await check.ExecuteScalarAsync<string>($"SELECT version FROM {SchemaMigrator.MetadataTable} WHERE type = 3"));
+        Assert.Equal(0, await check.ExecuteScalarAsync<long>($"SELECT count(*) FROM {SchemaMigrator.MetadataTable} WHERE type = 0"));
+        // The flush path still works on the carried-over schema.
+        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", Delta(logs, partition: 0, firstOffset: 200), new Dictionary<int, long> { [0] = 200 }, CancellationToken.None)).Outcome);
+    }
+
+    private static async Task<(long Models, long ModelRows, long FeatureRows, long Predictions)> StoredRowsAsync(PostgresDatabaseFixture database)
+    {
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        return await connection.QuerySingleAsync<(long, long, long, long)>(
+            "SELECT (SELECT count(*) FROM models), (SELECT count(*) FROM model_window_stats), (SELECT count(*) FROM feature_window_stats), (SELECT coalesce(sum(prediction_count), 0)::bigint FROM model_window_stats)");
     }
 
     [Fact]

@@ -14,10 +14,7 @@ public sealed class ExporterPostgresTests(PostgresDatabaseFixture database) : IC
     [Fact]
     public async Task Scrape_serves_the_latest_completed_window_from_Postgres()
     {
-        using (var migrator = new PostgresMigrator(database.DataSource, NullLogger<PostgresMigrator>.Instance))
-        {
-            await migrator.MigrateAsync(CancellationToken.None);
-        }
+        await database.MigrateAsync();
 
         var start = StatisticsReader.LatestCompletedWindowStart(DateTimeOffset.UtcNow, 300, TimeSpan.Zero);
         var earlier = start.AddSeconds(-300);

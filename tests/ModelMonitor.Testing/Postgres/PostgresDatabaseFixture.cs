@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using ModelMonitor.Storage;
 using Npgsql;
 
 namespace ModelMonitor.Testing.Postgres;
@@ -6,7 +8,7 @@ namespace ModelMonitor.Testing.Postgres;
 /// xunit fixture: a fresh, empty database on the process-wide private Postgres server
 /// (<see cref="PostgresServer.SharedAsync"/>). Use it as <c>IClassFixture&lt;PostgresDatabaseFixture&gt;</c>
 /// for one database per test class, or create one per test with <see cref="CreateAsync"/>.
-/// The database has no schema: run <c>PostgresMigrator</c> (ModelMonitor.Storage) to add it.
+/// The database has no schema unless made by <see cref="CreateMigratedAsync"/>.
 /// </summary>
 public sealed class PostgresDatabaseFixture : IAsyncLifetime
 {
@@ -26,6 +28,18 @@ public sealed class PostgresDatabaseFixture : IAsyncLifetime
         await fixture.InitializeAsync(namePrefix);
         return fixture;
     }
+
+    /// <summary>A fresh database with the current schema (<see cref="SchemaMigrator"/>); dispose it when done.</summary>
+    public static async Task<PostgresDatabaseFixture> CreateMigratedAsync(string? namePrefix = null)
+    {
+        var fixture = await CreateAsync(namePrefix);
+        await fixture.MigrateAsync();
+        return fixture;
+    }
+
+    /// <summary>Applies the schema's migrations to this database.</summary>
+    public Task<int> MigrateAsync() =>
+        new SchemaMigrator(DataSource, NullLogger<SchemaMigrator>.Instance).MigrateAsync(CancellationToken.None);
 
     public Task InitializeAsync() => InitializeAsync(null);
 
