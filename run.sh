@@ -119,6 +119,10 @@ scrape_configs:
   - job_name: modelmonitor
     static_configs:
       - targets: ["127.0.0.1:$http_port"]
+  - job_name: modelmonitor-statistics
+    metrics_path: /metrics/statistics
+    static_configs:
+      - targets: ["127.0.0.1:$http_port"]
   - job_name: prometheus
     static_configs:
       - targets: ["127.0.0.1:$prometheus_port"]
@@ -155,7 +159,8 @@ ModelMonitor is running (embedded Kafka unless Kafka__BootstrapServers was set; 
       -d '{"sent_at":"'"\$(date -u +%FT%TZ)"'","prediction_id":"my-first-1","predictor_name":"my_first_predictor","model_id":"my_model_v1","features":{"distance_km":3.2,"market":"paris","is_new_customer":false},"prediction_result":17.5,"default_values_used":[]}'
   Kafka           $kafka   read the topic back:
     kcat -C -b $kafka -t modelmonitor.predictions -o beginning -e -q | tail -3
-  Metrics         http://127.0.0.1:$http_port/metrics   (latest completed windows: a 1m window ~30 s after it ends)
+  Statistics      http://127.0.0.1:$http_port/metrics/statistics   (latest completed windows: a 1m window ~30 s after it ends)
+  Metrics         http://127.0.0.1:$http_port/metrics   (the services' own: HTTP, Kafka, aggregator, process, .NET runtime)
   Health          http://127.0.0.1:$http_port/healthz   http://127.0.0.1:$http_port/readyz
   Prometheus      http://127.0.0.1:$prometheus_port/classic/graph?g0.expr=modelmonitor_prediction_count&g0.tab=0&g0.range_input=30m
   Alerts          http://127.0.0.1:$prometheus_port/classic/alerts   (Prometheus' classic UI: the one Debian's package serves)

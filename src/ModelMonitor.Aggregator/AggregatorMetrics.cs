@@ -1,17 +1,15 @@
-using System.Collections.Concurrent;
 using System.Globalization;
-using ModelMonitor.Core.Metrics;
+using Prometheus;
 
 namespace ModelMonitor.Aggregator;
 
 /// <summary>The aggregator's operational metrics (names are fixed: dashboards and alerts use them).</summary>
 internal sealed class AggregatorMetrics
 {
-    private const string LagName = "modelmonitor_aggregator_consumer_lag";
-    private static readonly string[] PartitionLabel = ["partition"];
-    private readonly ConcurrentDictionary<int, long> _lag = new();
+    private readonly Gauge _lag;
+    private readonly HashSet<int> _lagPartitions = [];
 
-    public AggregatorMetrics(MetricsRegistry registry)
+    public AggregatorMetrics(IMetricFactory registry)
     {
         MessagesConsumed = registry.CreateCounter("modelmonitor_aggregator_messages_consumed_total", "Kafka messages consumed (each holds one or more prediction logs).");
         RecordsConsumed = registry.CreateCounter("modelmonitor_aggregator_records_consumed_total", "Prediction logs consumed (valid, late and poison).");
@@ -22,11 +20,12 @@ internal sealed class AggregatorMetrics
         FlushDuration = registry.CreateHistogram(
             "modelmonitor_aggregator_flush_duration_seconds",
             "Duration of successful flush transactions.",
-            [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+            new HistogramConfiguration { Buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         RowsWritten = registry.CreateCounter("modelmonitor_aggregator_rows_written_total", "Window rows (model and feature) written to Postgres.");
         LastFlush = registry.CreateGauge("modelmonitor_aggregator_last_flush_timestamp_seconds", "Unix time of the last successful flush.");
         OpenWindowRows = registry.CreateGauge("modelmonitor_aggregator_open_window_rows", "Window rows held in memory, not yet flushed.");
-        registry.AddCollector(WriteLag);
+        _lag = registry.CreateGauge("modelmonitor_aggregator_consumer_lag",
+            "Messages between the consumer position and the high watermark, per assigned partition.", ["partition"]);
     }
 
     public Counter MessagesConsumed { get; }
@@ -49,26 +48,23 @@ internal sealed class AggregatorMetrics
 
     public Gauge OpenWindowRows { get; }
 
-    /// <summary>Replaces the lag of every assigned partition (messages between position and high watermark).</summary>
+    /// <summary>Replaces the lag of every assigned partition (messages between position and high watermark);
+    /// partitions no longer assigned leave the metric.</summary>
     public void SetLag(IReadOnlyDictionary<int, long> lagByPartition)
     {
-        foreach (var partition in _lag.Keys.Where(p => !lagByPartition.ContainsKey(p)))
+        lock (_lagPartitions)
         {
-            _lag.TryRemove(partition, out _);
-        }
+            foreach (var partition in _lagPartitions.Where(p => !lagByPartition.ContainsKey(p)).ToList())
+            {
+                _lag.RemoveLabelled(partition.ToString(CultureInfo.InvariantCulture));
+                _lagPartitions.Remove(partition);
+            }
 
-        foreach (var (partition, lag) in lagByPartition)
-        {
-            _lag[partition] = lag;
-        }
-    }
-
-    private void WriteLag(PrometheusTextWriter writer)
-    {
-        writer.WriteFamilyHeader(LagName, "Messages between the consumer position and the high watermark, per assigned partition.", MetricType.Gauge);
-        foreach (var (partition, lag) in _lag.OrderBy(p => p.Key))
-        {
-            writer.WriteSample(LagName, PartitionLabel, [partition.ToString(CultureInfo.InvariantCulture)], lag);
+            foreach (var (partition, lag) in lagByPartition)
+            {
+                _lag.WithLabels(partition.ToString(CultureInfo.InvariantCulture)).Set(lag);
+                _lagPartitions.Add(partition);
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using ModelMonitor.Exporter.Text;
 using ModelMonitor.Hosting;
 using ModelMonitor.Storage;
 using ModelMonitor.Storage.Statistics;
@@ -29,29 +30,32 @@ public static class ExporterExtensions
         return builder;
     }
 
+    /// <summary>The statistics' own scrape endpoint: the exposition the refresh worker rendered.</summary>
+    public const string StatisticsPath = "/metrics/statistics";
+
     /// <summary>
-    /// Appends the cached statistics to the process's GET /metrics (mapped by MapOperationalEndpoints):
-    /// a middleware lets the registry's handler write the process, HTTP and exporter metrics, then copies
-    /// the pre-rendered statistics after them. One endpoint, one scrape, also in the all-in-one host.
+    /// GET /metrics/statistics: the per-model statistics, pre-rendered at each refresh (text format 0.0.4; gzip
+    /// when the scraper accepts it, compressed once per refresh). The process's own metrics stay on /metrics (mapped
+    /// by MapOperationalEndpoints); Prometheus scrapes both (deploy/prometheus/prometheus.yml).
     /// </summary>
     public static WebApplication MapExporterEndpoints(this WebApplication app)
     {
         app.MapOperationalEndpoints();
-        AppendStatisticsToMetrics(app);
-        return app;
-    }
-
-    internal static void AppendStatisticsToMetrics(WebApplication app)
-    {
         var cache = app.Services.GetRequiredService<ExpositionCache>();
-        app.Use(async (context, next) =>
+        app.MapGet(StatisticsPath, (HttpContext context) =>
         {
-            await next(context);
-            if (HttpMethods.IsGet(context.Request.Method) && context.Request.Path == "/metrics" && context.Response.StatusCode == StatusCodes.Status200OK)
+            var gzip = context.Request.Headers.AcceptEncoding.Any(v => v is not null && v.Contains("gzip", StringComparison.OrdinalIgnoreCase));
+            context.Response.ContentType = PrometheusTextWriter.ContentType;
+            context.Response.Headers.Vary = "Accept-Encoding";
+            if (gzip)
             {
-                await context.Response.BodyWriter.WriteAsync(cache.Current.Bytes, context.RequestAborted);
+                context.Response.Headers.ContentEncoding = "gzip";
             }
-        });
+            var body = gzip ? cache.CurrentGzip : cache.Current.Bytes;
+            context.Response.ContentLength = body.Length;
+            return context.Response.Body.WriteAsync(body, context.RequestAborted).AsTask();
+        }).ExcludeFromDescription();
+        return app;
     }
 
     private sealed class ExporterHealthCheck(ExpositionCache cache) : IHealthCheck

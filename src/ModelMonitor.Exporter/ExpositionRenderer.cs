@@ -1,17 +1,31 @@
 using System.Buffers;
-using System.Globalization;
 using System.Text.Json;
-using ModelMonitor.Core.Metrics;
 using ModelMonitor.Core.Statistics;
 using ModelMonitor.Core.Windows;
+using ModelMonitor.Exporter.Text;
 using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.Exporter;
 
-/// <summary>The rendered statistics: the exposition bytes and what the cardinality caps cut.</summary>
+/// <summary>What one rendering produced: the series written and what the cardinality caps cut.</summary>
+public sealed record RenderSummary(long Series, IReadOnlyDictionary<string, long> Dropped)
+{
+    public static RenderSummary Empty { get; } = new(0, DropReasons.All.ToDictionary(r => r, _ => 0L));
+}
+
+/// <summary>The rendered statistics: the exposition bytes (text format 0.0.4) and what the cardinality caps cut.</summary>
 public sealed record Exposition(byte[] Bytes, long Series, IReadOnlyDictionary<string, long> Dropped)
 {
     public static Exposition Empty { get; } = new([], 0, DropReasons.All.ToDictionary(r => r, _ => 0L));
+}
+
+/// <summary>Where the renderer's gauge families go, in order: each family, then its samples.</summary>
+public interface IStatisticsSink
+{
+    void BeginFamily(string name, string help, string[] labelNames);
+
+    /// <param name="labelValues">Values of the current family's labels, in order (the sink may keep the array).</param>
+    void Sample(string[] labelValues, double value);
 }
 
 /// <summary>Reasons of modelmonitor_exporter_dropped_series_total.</summary>
@@ -25,8 +39,8 @@ public static class DropReasons
 }
 
 /// <summary>
-/// Renders a <see cref="StatisticsSnapshot"/> as the statistics part of /metrics. Pure: the same
-/// snapshot, options and time give the same bytes.
+/// Renders a <see cref="StatisticsSnapshot"/> as the statistics gauges of /metrics, into a sink. Pure: the same
+/// snapshot and options give the same families and samples, in the same order.
 ///
 /// No stale values as current: every gauge describes the latest completed window of its size. A model
 /// still alive (seen within ModelRetention) without a row in that window gets
@@ -39,6 +53,9 @@ public static class ExpositionRenderer
     internal static readonly string[] ModelLabels = ["predictor_name", "model_id", "window"];
     internal static readonly string[] FeatureLabels = ["predictor_name", "model_id", "feature", "window"];
     private static readonly string[] SeenLabels = ["predictor_name", "model_id"];
+    private static readonly string[] FeatureQuantileLabels = [.. FeatureLabels, "quantile"];
+    private static readonly string[] FeatureCategoryLabels = [.. FeatureLabels, "category"];
+    private static readonly string[] ModelQuantileLabels = [.. ModelLabels, "quantile"];
     private static readonly (string Label, Func<NumericStatistics, double?> Value)[] Quantiles =
     [
         ("0.05", s => s.P05), ("0.25", s => s.P25), ("0.5", s => s.P50), ("0.75", s => s.P75), ("0.95", s => s.P95),
@@ -56,7 +73,15 @@ public static class ExpositionRenderer
 
     private sealed record FeatureEntry(string[] Labels, FeatureWindowRow? Row, double PredictionCount, List<KeyValuePair<string, long>> Categories);
 
+    /// <summary>Renders into the Prometheus text format (what GET /metrics/statistics serves).</summary>
     public static Exposition Render(StatisticsSnapshot snapshot, ExporterOptions options)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64 * 1024);
+        var summary = Render(snapshot, options, new TextSink(new PrometheusTextWriter(buffer)));
+        return new Exposition(buffer.WrittenSpan.ToArray(), summary.Series, summary.Dropped);
+    }
+
+    public static RenderSummary Render(StatisticsSnapshot snapshot, ExporterOptions options, IStatisticsSink sink)
     {
         var dropped = DropReasons.All.ToDictionary(r => r, _ => 0L, StringComparer.Ordinal);
 
@@ -132,11 +157,10 @@ public static class ExpositionRenderer
         features.Sort((a, b) => CompareLabels(a.Labels, b.Labels));
         models.Sort((a, b) => CompareLabels(a.Labels, b.Labels));
 
-        var buffer = new ArrayBufferWriter<byte>(64 * 1024);
-        var writer = new CountingWriter(new PrometheusTextWriter(buffer));
+        var writer = new CountingWriter(sink);
         WriteFeatures(writer, features);
         WriteModels(writer, models, keptModels);
-        return new Exposition(buffer.WrittenSpan.ToArray(), writer.Series, dropped);
+        return new RenderSummary(writer.Series, dropped);
     }
 
     private static void WriteFeatures(CountingWriter w, List<FeatureEntry> features)
@@ -146,12 +170,12 @@ public static class ExpositionRenderer
         w.Family("modelmonitor_feature_stddev", "Sample standard deviation of the feature's finite numeric values in the window.", features, f => f.Row?.Stddev);
         w.Family("modelmonitor_feature_min", "Minimum of the feature's finite numeric values in the window.", features, f => f.Row?.Min);
         w.Family("modelmonitor_feature_max", "Maximum of the feature's finite numeric values in the window.", features, f => f.Row?.Max);
-        w.Header("modelmonitor_feature_quantile", "Approximate quantile (DDSketch, 1% relative accuracy) of the feature's finite numeric values in the window.");
+        w.Header("modelmonitor_feature_quantile", FeatureQuantileLabels, "Approximate quantile (DDSketch, 1% relative accuracy) of the feature's finite numeric values in the window.");
         foreach (var f in features.Where(f => f.Row is not null))
         {
             foreach (var (label, value) in Quantiles)
             {
-                w.Sample("modelmonitor_feature_quantile", FeatureLabels, f.Labels, "quantile", label, value(f.Row!));
+                w.Sample([.. f.Labels, label], value(f.Row!));
             }
         }
 
@@ -163,12 +187,12 @@ public static class ExpositionRenderer
             f => f.Row is { ValueCount: > 0 } row
                 ? (double)FeatureAccumulator.TypeMismatches(row.ValueCount, row.NumericCount + row.NonfiniteCount, row.CategoricalCount - row.BooleanCount, row.BooleanCount) / row.ValueCount
                 : null);
-        w.Header("modelmonitor_feature_category_ratio", "Share of the feature's categorical values in the window equal to the category (top values, the rest as __other__).");
+        w.Header("modelmonitor_feature_category_ratio", FeatureCategoryLabels, "Share of the feature's categorical values in the window equal to the category (top values, the rest as __other__).");
         foreach (var f in features.Where(f => f.Row is { CategoricalCount: > 0 }))
         {
             foreach (var (category, count) in f.Categories)
             {
-                w.Sample("modelmonitor_feature_category_ratio", FeatureLabels, f.Labels, "category", category, (double)count / f.Row!.CategoricalCount);
+                w.Sample([.. f.Labels, category], (double)count / f.Row!.CategoricalCount);
             }
         }
     }
@@ -180,28 +204,28 @@ public static class ExpositionRenderer
         w.Family("modelmonitor_prediction_stddev", "Sample standard deviation of the finite prediction results in the window.", models, m => m.Row?.Stddev);
         w.Family("modelmonitor_prediction_min", "Minimum of the finite prediction results in the window.", models, m => m.Row?.Min);
         w.Family("modelmonitor_prediction_max", "Maximum of the finite prediction results in the window.", models, m => m.Row?.Max);
-        w.Header("modelmonitor_prediction_quantile", "Approximate quantile (DDSketch, 1% relative accuracy) of the finite prediction results in the window.");
+        w.Header("modelmonitor_prediction_quantile", ModelQuantileLabels, "Approximate quantile (DDSketch, 1% relative accuracy) of the finite prediction results in the window.");
         foreach (var m in models.Where(m => m.Row is not null))
         {
             foreach (var (label, value) in Quantiles)
             {
-                w.Sample("modelmonitor_prediction_quantile", ModelLabels, m.Labels, "quantile", label, value(m.Row!));
+                w.Sample([.. m.Labels, label], value(m.Row!));
             }
         }
 
         w.Family("modelmonitor_window_end_timestamp_seconds", "End (Unix seconds, exclusive) of the window the model's and its features' gauges describe.", models, m => m.WindowEnd);
 
         var seen = keptModels.Select(m => (Labels: new[] { m.PredictorName, m.ModelId }, m)).ToList();
-        w.Header("modelmonitor_model_first_seen_timestamp_seconds", "Event time (Unix seconds) of the model's first aggregated prediction.");
+        w.Header("modelmonitor_model_first_seen_timestamp_seconds", SeenLabels, "Event time (Unix seconds) of the model's first aggregated prediction.");
         foreach (var (labels, m) in seen)
         {
-            w.Sample("modelmonitor_model_first_seen_timestamp_seconds", SeenLabels, labels, UnixSeconds(m.FirstSeen));
+            w.Sample(labels, UnixSeconds(m.FirstSeen));
         }
 
-        w.Header("modelmonitor_model_last_seen_timestamp_seconds", "Event time (Unix seconds) of the model's latest aggregated prediction.");
+        w.Header("modelmonitor_model_last_seen_timestamp_seconds", SeenLabels, "Event time (Unix seconds) of the model's latest aggregated prediction.");
         foreach (var (labels, m) in seen)
         {
-            w.Sample("modelmonitor_model_last_seen_timestamp_seconds", SeenLabels, labels, UnixSeconds(m.LastSeen));
+            w.Sample(labels, UnixSeconds(m.LastSeen));
         }
     }
 
@@ -268,44 +292,52 @@ public static class ExpositionRenderer
         return 0;
     }
 
+    /// <summary>The text format sink.</summary>
+    private sealed class TextSink(PrometheusTextWriter writer) : IStatisticsSink
+    {
+        private string _name = "";
+        private string[] _labelNames = [];
+
+        public void BeginFamily(string name, string help, string[] labelNames)
+        {
+            writer.WriteFamilyHeader(name, help, MetricType.Gauge);
+            (_name, _labelNames) = (name, labelNames);
+        }
+
+        public void Sample(string[] labelValues, double value) => writer.WriteSample(_name, _labelNames, labelValues, value);
+    }
+
     /// <summary>Writes families and counts samples.</summary>
-    private sealed class CountingWriter(PrometheusTextWriter writer)
+    private sealed class CountingWriter(IStatisticsSink sink)
     {
         public long Series { get; private set; }
 
-        public void Header(string name, string help) => writer.WriteFamilyHeader(name, help, MetricType.Gauge);
+        public void Header(string name, string[] labelNames, string help) => sink.BeginFamily(name, help, labelNames);
 
         public void Family<T>(string name, string help, List<T> entries, Func<T, double?> value) where T : class
         {
-            Header(name, help);
+            var labelNames = typeof(T) == typeof(FeatureEntry) ? FeatureLabels : ModelLabels;
+            Header(name, labelNames, help);
             foreach (var entry in entries)
             {
-                var v = value(entry);
-                if (v is { } number)
+                if (value(entry) is { } number)
                 {
-                    var labels = entry switch
+                    sink.Sample(entry switch
                     {
-                        FeatureEntry f => (FeatureLabels, f.Labels),
-                        ModelEntry m => (ModelLabels, m.Labels),
+                        FeatureEntry f => f.Labels,
+                        ModelEntry m => m.Labels,
                         _ => throw new InvalidOperationException(),
-                    };
-                    writer.WriteSample(name, labels.Item1, labels.Item2, number);
+                    }, number);
                     Series++;
                 }
             }
         }
 
-        public void Sample(string name, string[] names, string[] values, double value)
-        {
-            writer.WriteSample(name, names, values, value);
-            Series++;
-        }
-
-        public void Sample(string name, string[] names, string[] values, string extraName, string extraValue, double? value)
+        public void Sample(string[] labelValues, double? value)
         {
             if (value is { } number)
             {
-                writer.WriteSample(name, names, values, extraName, extraValue, number);
+                sink.Sample(labelValues, number);
                 Series++;
             }
         }

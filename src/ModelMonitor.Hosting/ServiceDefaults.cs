@@ -9,11 +9,9 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using ModelMonitor.Core.Metrics;
 using ModelMonitor.Hosting.Http;
+using ModelMonitor.Hosting.Logging;
 using ModelMonitor.Hosting.Observability;
-using Serilog;
-using Serilog.Formatting.Json;
 
 namespace ModelMonitor.Hosting;
 
@@ -23,8 +21,8 @@ public static class ServiceDefaults
     public const string ReadyTag = "ready";
 
     /// <summary>
-    /// Serilog logging (console; JSON lines with Logging:Json=true), the metrics registry with process
-    /// metrics, HTTP request metrics, health checks, problem-details errors. Idempotent, so an all-in-one
+    /// Serilog logging (console; compact JSON lines with Logging:Json=true; see <see cref="ServiceLogging"/>),
+    /// prometheus-net metrics (see <see cref="ServiceMetrics"/>), health checks, problem-details errors. Idempotent, so an all-in-one
     /// host can compose several services that each call it.
     /// </summary>
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
@@ -35,16 +33,9 @@ public static class ServiceDefaults
         }
         builder.Services.AddSingleton<ServiceDefaultsMarker>();
 
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSerilog(CreateLogger(builder.Configuration), dispose: true);
+        builder.AddServiceLogging();
 
-        builder.Services.AddSingleton(_ =>
-        {
-            var registry = new MetricsRegistry();
-            ProcessMetrics.Register(registry);
-            return registry;
-        });
-        builder.Services.AddSingleton<RequestMetrics>();
+        builder.Services.AddServiceMetrics();
         builder.Services.AddHealthChecks();
         builder.Services.AddProblemResponses();
 
@@ -52,7 +43,7 @@ public static class ServiceDefaults
     }
 
     /// <summary>
-    /// GET /metrics (Prometheus text format), GET /healthz (the process is alive),
+    /// GET /metrics (Prometheus text format, OpenMetrics when asked, gzip when accepted), GET /healthz (the process is alive),
     /// GET /readyz (every health check tagged "ready" passes: dependencies reachable); before them, errors as
     /// problem details (see <see cref="ProblemResponses"/>). Call it first, before the services' endpoints.
     /// </summary>
@@ -65,15 +56,10 @@ public static class ServiceDefaults
             return app;
         }
         marker.EndpointsMapped = true;
+        app.UseServiceMetrics();
+        app.UseServiceRequestLogging();
         app.UseProblemResponses();
-        app.UseRequestMetrics();
-        var registry = app.Services.GetRequiredService<MetricsRegistry>();
-        app.MapGet("/metrics", async (HttpContext context) =>
-        {
-            context.Response.ContentType = PrometheusTextWriter.ContentType;
-            registry.WriteTo(context.Response.BodyWriter);
-            await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
-        }).ExcludeFromDescription();
+        app.MapServiceMetrics();
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/readyz", new HealthCheckOptions
         {
@@ -81,28 +67,6 @@ public static class ServiceDefaults
             ResponseWriter = WriteHealthReport,
         });
         return app;
-    }
-
-    public static Serilog.ILogger CreateLogger(IConfiguration configuration)
-    {
-        var logger = new LoggerConfiguration()
-            .MinimumLevel.Information()
-            .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
-            // /readyz reports failing checks; logging each probe would flood the log.
-            .MinimumLevel.Override("Microsoft.Extensions.Diagnostics.HealthChecks", Serilog.Events.LogEventLevel.Fatal)
-            .MinimumLevel.Override("Npgsql", Serilog.Events.LogEventLevel.Warning)
-            .MinimumLevel.Override("System.Net.Http", Serilog.Events.LogEventLevel.Warning)
-            .ReadFrom.Configuration(configuration)
-            .Enrich.FromLogContext();
-        if (configuration.GetValue<bool>("Logging:Json"))
-        {
-            logger.WriteTo.Console(new JsonFormatter(renderMessage: true));
-        }
-        else
-        {
-            logger.WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}");
-        }
-        return logger.CreateLogger();
     }
 
     private static Task WriteHealthReport(HttpContext context, HealthReport report)

@@ -1,6 +1,7 @@
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Ingestion;
-using ModelMonitor.Core.Metrics;
+using ModelMonitor.Hosting.Observability;
+using Prometheus;
 
 namespace ModelMonitor.Ingestion;
 
@@ -9,20 +10,21 @@ public sealed class IngestionMetrics
 {
     private readonly Counter.Child[] _rejectedByReason;
 
-    public IngestionMetrics(MetricsRegistry registry)
+    public IngestionMetrics(IMetricFactory registry)
     {
         Accepted = registry.CreateCounter("modelmonitor_ingest_predictions_accepted_total",
             "Prediction logs acknowledged to callers: validated and durably written to Kafka.");
         var rejected = registry.CreateCounter("modelmonitor_ingest_predictions_rejected_total",
-            "Prediction logs rejected by validation, by reason.", "reason");
+            "Prediction logs rejected by validation, by reason.", ["reason"]);
         _rejectedByReason = [.. RejectReasons.All.Select(r => rejected.WithLabels(r.ToLabel()))];
         RequestsRejected = registry.CreateCounter("modelmonitor_ingest_requests_rejected_total",
             "Whole requests rejected, by reason (malformed, too_large, too_many_records, unsupported_media_type, overloaded, kafka_unavailable).",
-            "reason");
+            ["reason"]);
         DeliveryDuration = registry.CreateHistogram("modelmonitor_kafka_delivery_duration_seconds",
-            "Time from producing a request's records to Kafka's acknowledgement of all of them.", Histogram.LatencyBuckets);
+            "Time from producing a request's records to Kafka's acknowledgement of all of them.",
+            new HistogramConfiguration { Buckets = ServiceMetrics.LatencyBuckets });
         DeliveryErrors = registry.CreateCounter("modelmonitor_kafka_delivery_errors_total",
-            "Prediction logs Kafka did not acknowledge, by librdkafka error code.", "error");
+            "Prediction logs Kafka did not acknowledge, by librdkafka error code.", ["error"]);
         QueueMessages = registry.CreateGauge("modelmonitor_kafka_producer_queue_messages",
             "Kafka messages (each up to one request's records for one partition) waiting in the producer's queue (saturation).");
         InFlight = registry.CreateGauge("modelmonitor_ingest_inflight_requests",

@@ -11,7 +11,8 @@ namespace ModelMonitor.Storage;
 /// Brings the Postgres schema up to date with Evolve: the embedded <c>Migrations/V&lt;n&gt;__name.sql</c> scripts in
 /// version order, each in its own transaction, recorded with its checksum in <see cref="MetadataTable"/> (an applied
 /// script that was edited afterwards stops the migration with a validation error instead of drifting). Services that
-/// start at once wait on Evolve's advisory lock (it retries every 3 s) and then find nothing left to do.
+/// start at once queue on a blocking Postgres advisory lock taken first (Evolve's own lock is polled every 3 s, which
+/// would hold the later services up for that long) and then find nothing left to do.
 /// A database made before Evolve (versions recorded in <c>schema_migrations</c> by the earlier, hand-written
 /// migrator) continues after its highest version: Evolve's StartVersion, set once, on the first run.
 /// </summary>
@@ -19,6 +20,9 @@ public sealed class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<SchemaMi
 {
     /// <summary>Evolve's metadata table (applied versions, checksums, its lock).</summary>
     public const string MetadataTable = "schema_changelog";
+
+    /// <summary>The advisory lock key the services queue on ("MMMIGRAT").</summary>
+    public const long AdvisoryLockKey = 0x4D4D_4D49_4752_4154;
 
     /// <summary>The resource-name prefix of the scripts in this assembly.</summary>
     private const string ScriptsPrefix = "ModelMonitor.Storage.Migrations.";
@@ -37,6 +41,20 @@ public sealed class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<SchemaMi
     private int Migrate()
     {
         using var connection = dataSource.OpenConnection();
+        // Session-level, so it spans Evolve's own transactions; released with the connection at the latest.
+        connection.Execute("SELECT pg_advisory_lock(@key)", new { key = AdvisoryLockKey }, commandTimeout: 0);
+        try
+        {
+            return MigrateLocked(connection);
+        }
+        finally
+        {
+            connection.Execute("SELECT pg_advisory_unlock(@key)", new { key = AdvisoryLockKey });
+        }
+    }
+
+    private int MigrateLocked(NpgsqlConnection connection)
+    {
         var legacy = LegacyVersion(connection);
         var evolve = new Evolve(connection, message => logger.LogDebug("Evolve: {Message}", message))
         {

@@ -5,7 +5,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using ModelMonitor.Core.Contracts;
-using ModelMonitor.Core.Metrics;
 using Npgsql;
 
 namespace ModelMonitor.Aggregator.Tests;
@@ -67,7 +66,7 @@ internal static class AggregatorHarness
     /// <summary>One metric sample from a host's registry, e.g. ("modelmonitor_aggregator_records_poison_total").</summary>
     public static double Metric(IHost host, string name)
     {
-        var text = System.Text.Encoding.UTF8.GetString(host.Services.GetRequiredService<MetricsRegistry>().Render());
+        var text = MetricsText(host);
         foreach (var line in text.Split('\n'))
         {
             if (line.StartsWith(name + " ", StringComparison.Ordinal))
@@ -79,8 +78,12 @@ internal static class AggregatorHarness
         return 0;
     }
 
-    public static string MetricsText(IHost host) =>
-        System.Text.Encoding.UTF8.GetString(host.Services.GetRequiredService<MetricsRegistry>().Render());
+    public static string MetricsText(IHost host)
+    {
+        using var stream = new MemoryStream();
+        host.Services.GetRequiredService<Prometheus.CollectorRegistry>().CollectAndExportAsTextAsync(stream).GetAwaiter().GetResult();
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
 
     /// <summary>Sum of prediction_count per window size, e.g. {300: n, 3600: n}.</summary>
     public static async Task<Dictionary<int, long>> PredictionCountsAsync(string connectionString)

@@ -3,6 +3,11 @@ using ModelMonitor.Benchmarks;
 
 // tests/ModelMonitor.Benchmarks/run.sh [scenario...] [--runs N] [--seconds S] [--memory-minutes M] [--freshness-seconds S] [--batches 1,100,1000]
 // Scenarios: codec ingest aggregate sql-baseline exporter freshness memory memory-services (default: all, the memory ones last), fuzz (only when named).
+if (args is ["exporter-child", .. var childArgs])
+{
+    return await ExporterBenchmark.RunChildAsync(childArgs);
+}
+
 var all = new[] { "codec", "ingest", "aggregate", "sql-baseline", "exporter", "freshness", "memory", "memory-services" };
 var options = BenchmarkOptions.Parse(args, all, extra: ["fuzz"]);
 if (options is null)

@@ -118,7 +118,7 @@ internal static class SteadyLoadBenchmark
                 string text;
                 try
                 {
-                    text = await http.GetStringAsync("/metrics", CancellationToken.None);
+                    text = await http.GetStringAsync("/metrics/statistics", CancellationToken.None);
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                 {

@@ -188,7 +188,7 @@ public sealed partial class DashboardTests
     public void The_PromQL_check_rejects_a_broken_expression()
     {
         // The scratch-rules approach above must be able to fail.
-        var result = PromQl.Check(["sum(rate(modelmonitor_http_requests_total[5m])", "up"]);
+        var result = PromQl.Check(["sum(rate(http_requests_received_total[5m])", "up"]);
 
         Assert.NotEqual(0, result.ExitCode);
     }

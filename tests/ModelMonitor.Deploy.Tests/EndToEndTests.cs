@@ -105,6 +105,10 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                   - job_name: modelmonitor-e2e
                     static_configs:
                       - targets: ["127.0.0.1:{apiPort}"]
+                  - job_name: modelmonitor-e2e-statistics
+                    metrics_path: /metrics/statistics
+                    static_configs:
+                      - targets: ["127.0.0.1:{apiPort}"]
                 """);
             children.Add(ChildProcess.Start("prometheus", prometheusBinary,
                 [$"--config.file={temp.File("prometheus.yml")}", $"--storage.tsdb.path={tsdb}", $"--web.listen-address=127.0.0.1:{prometheusPort}"]));

@@ -1,47 +1,77 @@
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
+using ModelMonitor.Hosting;
+
 namespace ModelMonitor.Deploy.Tests;
 
-/// <summary>The metric names the services publish (the catalogue in docs/exporter.md and the README).
-/// Dashboards and rules may only use these, so a typo cannot produce a forever-empty panel or an
-/// alert that can never fire.</summary>
-internal static class MetricCatalogue
+/// <summary>
+/// The series names the services can publish, taken from what the code registers, not from a hand-kept list:
+/// every <c>modelmonitor_*</c> name in the sources (the services' metrics and the exporter's statistics families;
+/// histograms as _bucket, _sum, _count), and the library metrics (HTTP, process, .NET) a host built with the
+/// service defaults serves. Dashboards and rules may only use these, so a typo cannot produce a forever-empty
+/// panel or an alert that can never fire; and the documentation must name each of our own.
+/// </summary>
+internal static partial class MetricCatalogue
 {
-    private static readonly string[] Gauges =
-    [
-        "modelmonitor_feature_count", "modelmonitor_feature_mean", "modelmonitor_feature_stddev",
-        "modelmonitor_feature_min", "modelmonitor_feature_max", "modelmonitor_feature_quantile",
-        "modelmonitor_feature_default_ratio", "modelmonitor_feature_missing_ratio",
-        "modelmonitor_feature_nonfinite_ratio", "modelmonitor_feature_type_mismatch_ratio", "modelmonitor_feature_category_ratio",
-        "modelmonitor_prediction_count", "modelmonitor_prediction_mean", "modelmonitor_prediction_stddev",
-        "modelmonitor_prediction_min", "modelmonitor_prediction_max", "modelmonitor_prediction_quantile",
-        "modelmonitor_window_end_timestamp_seconds",
-        "modelmonitor_model_first_seen_timestamp_seconds", "modelmonitor_model_last_seen_timestamp_seconds",
-        "modelmonitor_exporter_refresh_duration_seconds", "modelmonitor_exporter_last_refresh_timestamp_seconds",
-        "modelmonitor_exporter_series",
-        "modelmonitor_kafka_producer_queue_messages", "modelmonitor_ingest_inflight_requests",
-        "modelmonitor_aggregator_consumer_lag", "modelmonitor_aggregator_last_flush_timestamp_seconds",
-        "modelmonitor_aggregator_open_window_rows",
-        "process_resident_memory_bytes", "process_start_time_seconds", "dotnet_gc_heap_bytes",
-    ];
+    private static readonly Lazy<(IReadOnlySet<string> Families, IReadOnlySet<string> Series)> Code = new(FromSources);
+    private static readonly Lazy<IReadOnlySet<string>> Library = new(() => FromServiceDefaultsAsync().GetAwaiter().GetResult());
 
-    private static readonly string[] Counters =
-    [
-        "modelmonitor_exporter_dropped_series_total", "modelmonitor_http_requests_total",
-        "modelmonitor_ingest_predictions_accepted_total", "modelmonitor_ingest_predictions_rejected_total",
-        "modelmonitor_ingest_requests_rejected_total", "modelmonitor_kafka_delivery_errors_total",
-        "modelmonitor_aggregator_records_consumed_total", "modelmonitor_aggregator_records_late_total",
-        "modelmonitor_aggregator_records_poison_total", "modelmonitor_aggregator_flushes_total",
-        "modelmonitor_aggregator_flush_errors_total", "modelmonitor_aggregator_rows_written_total",
-        "process_cpu_seconds_total", "dotnet_gc_collections_total",
-    ];
+    /// <summary>Every series name a scrape can contain.</summary>
+    public static IReadOnlySet<string> SeriesNames => field ??= Code.Value.Series.Concat(Library.Value).ToHashSet(StringComparer.Ordinal);
 
-    private static readonly string[] Histograms =
-    [
-        "modelmonitor_http_request_duration_seconds", "modelmonitor_kafka_delivery_duration_seconds",
-        "modelmonitor_aggregator_flush_duration_seconds",
-    ];
+    /// <summary>The modelmonitor_* metric families the sources register or render.</summary>
+    public static IReadOnlySet<string> OwnFamilies => Code.Value.Families;
 
-    /// <summary>Every series name a scrape can contain (histograms as _bucket, _sum, _count).</summary>
-    public static IReadOnlySet<string> SeriesNames { get; } = Gauges.Concat(Counters)
-        .Concat(Histograms.SelectMany(h => new[] { h + "_bucket", h + "_sum", h + "_count" }))
-        .ToHashSet(StringComparer.Ordinal);
+    [GeneratedRegex("""(?<create>Create(?<kind>Counter|Gauge|Histogram)\(\s*)?"(?<name>modelmonitor_[a-z0-9_]+)"[,)]""")]
+    private static partial Regex MetricLiteral();
+
+    private static (IReadOnlySet<string>, IReadOnlySet<string>) FromSources()
+    {
+        var families = new HashSet<string>(StringComparer.Ordinal);
+        var series = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in Directory.EnumerateFiles(Repo.File("src"), "*.cs", SearchOption.AllDirectories)
+                     .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)))
+        {
+            foreach (Match match in MetricLiteral().Matches(File.ReadAllText(file)))
+            {
+                var name = match.Groups["name"].Value;
+                families.Add(name);
+                if (match.Groups["kind"].Value == "Histogram")
+                {
+                    series.UnionWith([name + "_bucket", name + "_sum", name + "_count"]);
+                }
+                else
+                {
+                    series.Add(name);
+                }
+            }
+        }
+        Assert.True(families.Count > 40, $"only {families.Count} metric names found in the sources: the pattern no longer matches how they are declared");
+        return (families, series);
+    }
+
+    /// <summary>A host with the service defaults, asked once for /healthz and then for /metrics.</summary>
+    private static async Task<IReadOnlySet<string>> FromServiceDefaultsAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.AddServiceDefaults();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        await using var app = builder.Build();
+        app.MapOperationalEndpoints();
+        await app.StartAsync();
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+        await client.GetStringAsync("/healthz");
+        var text = await client.GetStringAsync("/metrics");
+        await app.StopAsync();
+        var names = text.Split('\n')
+            .Where(line => line.Length > 0 && line[0] != '#')
+            .Select(line => line[..line.IndexOfAny(['{', ' '])])
+            .ToHashSet(StringComparer.Ordinal);
+        Assert.Contains("http_requests_received_total", names);
+        Assert.Contains("process_cpu_seconds_total", names);
+        return names;
+    }
 }

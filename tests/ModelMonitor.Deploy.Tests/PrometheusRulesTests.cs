@@ -43,13 +43,17 @@ public sealed partial class PrometheusRulesTests
     public void Prometheus_scrapes_the_three_services_on_their_compose_names()
     {
         var config = Yaml.Load(Repo.File("deploy", "prometheus", "prometheus.yml"));
-        var targets = config.List("scrape_configs").Maps().ToDictionary(
-            job => job.Str("job_name")!,
-            job => job.List("static_configs").Maps().SelectMany(s => s.List("targets")).OfType<string>().ToList());
+        var jobs = config.List("scrape_configs").Maps().ToDictionary(job => job.Str("job_name")!);
+        var targets = jobs.ToDictionary(
+            job => job.Key,
+            job => job.Value.List("static_configs").Maps().SelectMany(s => s.List("targets")).OfType<string>().ToList());
 
         Assert.Equal(["ingestion:8080"], targets["modelmonitor-ingestion"]);
         Assert.Equal(["aggregator:8080"], targets["modelmonitor-aggregator"]);
         Assert.Equal(["exporter:8080"], targets["modelmonitor-exporter"]);
+        // The statistics have their own endpoint on the exporter.
+        Assert.Equal(["exporter:8080"], targets["modelmonitor-statistics"]);
+        Assert.Equal(ModelMonitor.Exporter.ExporterExtensions.StatisticsPath, jobs["modelmonitor-statistics"].Str("metrics_path"));
         var alertmanagers = config.Map("alerting").List("alertmanagers").Maps()
             .SelectMany(a => a.List("static_configs").Maps()).SelectMany(s => s.List("targets")).OfType<string>();
         Assert.Equal(["alertmanager:9093"], alertmanagers);

@@ -61,7 +61,7 @@ public sealed class ExporterPostgresTests(PostgresDatabaseFixture database) : IC
         for (var attempt = 0; attempt < 100 && !text.Contains("modelmonitor_prediction_count{", StringComparison.Ordinal); attempt++)
         {
             await Task.Delay(100);
-            text = await client.GetStringAsync("/metrics");
+            text = await client.GetStringAsync("/metrics/statistics");
         }
 
         Assert.Contains("modelmonitor_prediction_count{predictor_name=\"eta\",model_id=\"eta-v1\",window=\"5m\"} 8\n", text, StringComparison.Ordinal);
@@ -80,13 +80,26 @@ public sealed class ExporterPostgresTests(PostgresDatabaseFixture database) : IC
         Assert.Contains("modelmonitor_feature_type_mismatch_ratio{predictor_name=\"eta\",model_id=\"eta-v1\",feature=\"market\",window=\"5m\"} 0\n", text, StringComparison.Ordinal);
         Assert.DoesNotContain("predictor_name=\"tmp\"", text, StringComparison.Ordinal);
         Assert.Contains("modelmonitor_prediction_count{predictor_name=\"back\",model_id=\"back-v1\",window=\"5m\"} 2\n", text, StringComparison.Ordinal);
-        // The exporter's own metrics and the process metrics share the same scrape.
-        Assert.Contains("modelmonitor_exporter_series ", text, StringComparison.Ordinal);
-        Assert.Contains("modelmonitor_exporter_dropped_series_total{reason=\"models\"} 0\n", text, StringComparison.Ordinal);
-
         var (exitCode, output) = PromtoolCheckMetricsTests.PromtoolCheckMetrics(System.Text.Encoding.UTF8.GetBytes(text));
         Assert.True(exitCode is 0 or 3, output);
         Assert.DoesNotContain("error", output, StringComparison.OrdinalIgnoreCase);
+
+        // The exporter's own metrics and the process metrics are on /metrics, from prometheus-net's registry.
+        var own = await client.GetStringAsync("/metrics");
+        Assert.Contains("modelmonitor_exporter_series ", own, StringComparison.Ordinal);
+        Assert.Contains("modelmonitor_exporter_dropped_series_total{reason=\"models\"} 0\n", own, StringComparison.Ordinal);
+        Assert.Contains("process_cpu_seconds_total ", own, StringComparison.Ordinal);
+        Assert.DoesNotContain("modelmonitor_prediction_count", own, StringComparison.Ordinal);
+        var (ownExit, ownLint) = PromtoolCheckMetricsTests.PromtoolCheckMetrics(System.Text.Encoding.UTF8.GetBytes(own));
+        Assert.True(ownExit is 0 or 3, ownLint);
+
+        // Prometheus asks for gzip: the statistics come compressed (once per refresh) and decompress to the same text.
+        using var gzipRequest = new HttpRequestMessage(HttpMethod.Get, "/metrics/statistics");
+        gzipRequest.Headers.AcceptEncoding.ParseAdd("gzip");
+        using var gzipped = await client.SendAsync(gzipRequest);
+        Assert.Equal("gzip", Assert.Single(gzipped.Content.Headers.ContentEncoding));
+        await using var unzip = new System.IO.Compression.GZipStream(await gzipped.Content.ReadAsStreamAsync(), System.IO.Compression.CompressionMode.Decompress);
+        Assert.Contains("modelmonitor_prediction_count{predictor_name=\"eta\",model_id=\"eta-v1\",window=\"5m\"} 8\n", await new StreamReader(unzip).ReadToEndAsync(), StringComparison.Ordinal);
 
         var ready = await client.GetAsync("/readyz");
         Assert.True(ready.IsSuccessStatusCode, await ready.Content.ReadAsStringAsync());

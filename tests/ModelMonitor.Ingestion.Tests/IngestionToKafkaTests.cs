@@ -260,8 +260,8 @@ public sealed class IngestionToKafkaTests(KafkaMockCluster kafka) : IClassFixtur
         var metrics = await client.GetStringAsync("/metrics");
         Assert.Contains("modelmonitor_ingest_predictions_accepted_total 1\n", metrics, StringComparison.Ordinal);
         Assert.Contains("modelmonitor_ingest_predictions_rejected_total{reason=\"timestamp_too_old\"} 1\n", metrics, StringComparison.Ordinal);
-        Assert.Contains("modelmonitor_http_requests_total{route=\"/v1/predictions\",method=\"POST\",status=\"202\"} 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("http_requests_received_total{code=\"202\",method=\"POST\",controller=\"\",action=\"\",endpoint=\"/v1/predictions\"} 1\n", metrics, StringComparison.Ordinal);
         Assert.Contains("modelmonitor_kafka_delivery_duration_seconds_count 1\n", metrics, StringComparison.Ordinal);
-        Assert.Contains("process_resident_memory_bytes ", metrics, StringComparison.Ordinal);
+        Assert.Contains("process_working_set_bytes ", metrics, StringComparison.Ordinal);
     }
 }
