@@ -27,6 +27,10 @@ public sealed class PredictionProducer : IDisposable
     // loop stops and disposes it too, as WebApplicationFactory does): one at a time, nothing after Dispose.
     private readonly Lock _lifecycle = new();
     private bool _disposed;
+
+    // Requests waiting for their reports: those still unreported when the producer is disposed are answered then
+    // (librdkafka drops the reports of what it purges at destroy), not after the whole DeliveryTimeout.
+    private readonly HashSet<PendingDeliveries> _waiting = [];
     private long _allBrokersDownSinceTicks; // 0 = some broker up (or not known yet)
     private long _lastStatisticsTicks;
 
@@ -98,6 +102,25 @@ public sealed class PredictionProducer : IDisposable
     public async Task<DeliveryOutcome> DeliverAsync(IReadOnlyList<PredictionLog> logs, IReadOnlyList<ReadOnlyMemory<byte>>? verbatim = null)
     {
         var pending = new PendingDeliveries(logs.Count);
+        lock (_waiting)
+        {
+            _waiting.Add(pending);
+        }
+        try
+        {
+            return await DeliverAsync(logs, verbatim, pending);
+        }
+        finally
+        {
+            lock (_waiting)
+            {
+                _waiting.Remove(pending);
+            }
+        }
+    }
+
+    private async Task<DeliveryOutcome> DeliverAsync(IReadOnlyList<PredictionLog> logs, IReadOnlyList<ReadOnlyMemory<byte>>? verbatim, PendingDeliveries pending)
+    {
         var started = Stopwatch.GetTimestamp();
         var partitions = await PartitionCountAsync();
         if (partitions == 0)
@@ -281,7 +304,26 @@ public sealed class PredictionProducer : IDisposable
             finally
             {
                 _producer.Dispose();
+                FailWaiting();
             }
+        }
+    }
+
+    /// <summary>After the client is gone: whatever it did not report may or may not have reached a broker.</summary>
+    private void FailWaiting()
+    {
+        PendingDeliveries[] waiting;
+        lock (_waiting)
+        {
+            waiting = [.. _waiting];
+        }
+        foreach (var pending in waiting)
+        {
+            pending.FailUnreported(new Error(ErrorCode.Local_Destroy, "the API shut down before Kafka reported the delivery"), PersistenceStatus.PossiblyPersisted);
+        }
+        if (waiting.Length > 0)
+        {
+            _logger.LogWarning("Shut down with {Requests} requests not yet acknowledged by Kafka: answered as failed, possibly stored", waiting.Length);
         }
     }
 
