@@ -2,6 +2,9 @@
 # Runs every ModelMonitor test: unit tests, and integration tests against real servers that the tests
 # start themselves (a private Postgres cluster, librdkafka's mock Kafka cluster, Prometheus, Alertmanager).
 # Installs what is missing first (Debian packages, NuGet restore). Idempotent.
+#   ./test.sh          everything (what CI runs)
+#   ./test.sh --fast   everything but the classes tagged [Trait("Speed", "Slow")] (outages, crashes, end to end):
+#                      about a minute, for the edit-test loop
 set -euo pipefail
 cd "$(dirname "$0")"
 source deploy/local/prerequisites.sh
@@ -16,7 +19,11 @@ dotnet format ModelMonitor.sln --no-restore --verify-no-changes
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-dotnet test ModelMonitor.sln --no-build -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=$?
+filter=()
+if [[ "${1:-}" == "--fast" ]]; then
+  filter=(--filter "Speed!=Slow")
+fi
+dotnet test ModelMonitor.sln --no-build -c Release "${filter[@]}" --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=$?
 
 # One closing line for the whole run, summed over the test assemblies' "Total tests" blocks.
 awk '/^ *Passed: *[0-9]+ *$/  { p += $2 }

@@ -5,6 +5,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using ModelMonitor.Core.Contracts;
+using ModelMonitor.Testing.Processes;
+using ModelMonitor.Testing.Waiting;
 using Npgsql;
 
 namespace ModelMonitor.Aggregator.Tests;
@@ -39,29 +41,8 @@ internal static class AggregatorHarness
     }
 
     /// <summary>Runs the aggregator as its own process, so a test can kill it without any graceful step.</summary>
-    public static Process StartProcess(Dictionary<string, string?> settings)
-    {
-        var directory = AppContext.BaseDirectory;
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(directory, "ModelMonitor.Aggregator.dll"));
-        foreach (var (key, value) in settings)
-        {
-            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the aggregator process.");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
+    public static ChildProcess StartProcess(Dictionary<string, string?> settings) =>
+        ChildProcess.StartDotnet("aggregator", "ModelMonitor.Aggregator", settings);
 
     /// <summary>One metric sample from a host's registry, e.g. ("modelmonitor_aggregator_records_poison_total").</summary>
     public static double Metric(IHost host, string name)
@@ -108,35 +89,15 @@ internal static class AggregatorHarness
     }
 
     /// <summary>Waits until both window sizes hold exactly <paramref name="expected"/> predictions; fails on overshoot or timeout.</summary>
-    public static async Task WaitForCountAsync(string connectionString, long expected, TimeSpan timeout)
+    public static Task WaitForCountAsync(string connectionString, long expected, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
         Dictionary<int, long> counts = [];
-        while (DateTime.UtcNow < deadline)
+        return Eventually.UntilAsync(async () =>
         {
-            try
-            {
-                counts = await PredictionCountsAsync(connectionString);
-            }
-            catch (NpgsqlException)
-            {
-                // The server may be restarting in the test that restarts it.
-            }
-
-            if (counts.Values.Any(c => c > expected))
-            {
-                Assert.Fail($"Double counting: stored {string.Join(", ", counts)} for {expected} records.");
-            }
-
-            if (counts.Count == 2 && counts.Values.All(c => c == expected))
-            {
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-
-        Assert.Fail($"Timed out: stored {string.Join(", ", counts)} of {expected} records.");
+            counts = await PredictionCountsAsync(connectionString);
+            Assert.False(counts.Values.Any(c => c > expected), $"Double counting: stored {string.Join(", ", counts)} for {expected} records.");
+            return counts.Count == 2 && counts.Values.All(c => c == expected);
+        }, timeout, () => $"stored {string.Join(", ", counts)} of {expected} records");
     }
 
     public static byte[] Encode(PredictionLog log) => PredictionLogCodec.Encode(log);

@@ -6,11 +6,13 @@ using Microsoft.Extensions.Hosting;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
+using ModelMonitor.Testing.Waiting;
 using Npgsql;
 
 namespace ModelMonitor.Aggregator.Tests;
 
 /// <summary>Crashes, rebalances, Postgres outages and bad input: stored counts stay exactly the records produced.</summary>
+[Trait("Speed", "Slow")]
 public sealed class ExactlyOnceTests : IDisposable
 {
     private readonly KafkaMockCluster _kafka = new();
@@ -58,7 +60,7 @@ public sealed class ExactlyOnceTests : IDisposable
 
         using var host = await AggregatorHarness.StartAsync(AggregatorHarness.Settings(database.ConnectionString, _kafka.BootstrapServers, topic, "poison"));
         await AggregatorHarness.WaitForCountAsync(database.ConnectionString, good.Count, TimeSpan.FromSeconds(60));
-        await WaitUntilAsync(async () => await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "poison") == messages.Count, TimeSpan.FromSeconds(20));
+        await Eventually.UntilAsync(async () => await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "poison") == messages.Count, TimeSpan.FromSeconds(20), "the poison messages' offsets committed");
 
         Assert.Equal(poison.Length + 1, AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_poison_total"));
         Assert.Equal(late.Count, AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_late_total"));
@@ -78,7 +80,7 @@ public sealed class ExactlyOnceTests : IDisposable
         var topic = KafkaMockCluster.UniqueTopic("refused");
         using var host = await AggregatorHarness.StartAsync(AggregatorHarness.Settings(database.ConnectionString, _kafka.BootstrapServers, topic, "refused"));
         await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await WaitUntilAsync(async () => await connection.ExecuteScalarAsync<bool>("SELECT to_regclass('feature_window_stats') IS NOT NULL"), TimeSpan.FromSeconds(30));
+        await Eventually.UntilAsync(async () => await connection.ExecuteScalarAsync<bool>("SELECT to_regclass('feature_window_stats') IS NOT NULL"), TimeSpan.FromSeconds(30), "the aggregator to create the schema");
         // Fault injection in the real server: a data exception for one feature name, as Postgres raises 22P05 for
         // text it cannot hold; unlike U+0000 (refused when decoding), nothing before Postgres can know this one.
         await connection.ExecuteAsync("""
@@ -100,7 +102,7 @@ public sealed class ExactlyOnceTests : IDisposable
         _kafka.Produce(topic, messages.Select(m => ((byte[]?)null, m)));
 
         await AggregatorHarness.WaitForCountAsync(database.ConnectionString, good.Count, TimeSpan.FromSeconds(60));
-        await WaitUntilAsync(async () => await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "refused") == messages.Count, TimeSpan.FromSeconds(20));
+        await Eventually.UntilAsync(async () => await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "refused") == messages.Count, TimeSpan.FromSeconds(20), "the refused message's offsets committed");
         Assert.Equal(2, AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_poison_total"));
         Assert.True(AggregatorHarness.Metric(host, "modelmonitor_aggregator_flush_errors_total") >= 1);
         var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
@@ -110,7 +112,7 @@ public sealed class ExactlyOnceTests : IDisposable
         var later = TestData.Generate(5, seed: 12, TestData.BaseHour());
         var total = messages.Count + Produce(topic, later);
         await AggregatorHarness.WaitForCountAsync(database.ConnectionString, good.Count + later.Count, TimeSpan.FromSeconds(30));
-        await WaitUntilAsync(async () => await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "refused") == total, TimeSpan.FromSeconds(20));
+        await Eventually.UntilAsync(async () => await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "refused") == total, TimeSpan.FromSeconds(20), "every offset committed after the refused message");
         Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM feature_window_stats WHERE feature = 'refused_by_postgres'"));
         await host.StopAsync();
     }
@@ -131,12 +133,11 @@ public sealed class ExactlyOnceTests : IDisposable
             using var process = AggregatorHarness.StartProcess(settings);
             // Let it consume and flush some, produce more while it runs, then kill it mid-stream:
             // no Close(), no final flush, possibly in the middle of a transaction.
-            await WaitUntilAsync(async () => (await AggregatorHarness.PredictionCountsAsync(database.ConnectionString)).Values.DefaultIfEmpty().Max() > 0, TimeSpan.FromSeconds(60));
+            await Eventually.UntilAsync(async () => (await AggregatorHarness.PredictionCountsAsync(database.ConnectionString)).Values.DefaultIfEmpty().Max() > 0, TimeSpan.FromSeconds(60), "the first records stored before the crash");
             messages += Produce(topic, chunks[1 + (2 * crash)]);
             produced += chunks[1 + (2 * crash)].Length;
             await Task.Delay(300 + (crash * 200));
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
+            await process.KillAsync();
             messages += Produce(topic, chunks[2 + (2 * crash)]);
             produced += chunks[2 + (2 * crash)].Length;
             var stored = await AggregatorHarness.PredictionCountsAsync(database.ConnectionString);
@@ -150,8 +151,7 @@ public sealed class ExactlyOnceTests : IDisposable
         using (var last = AggregatorHarness.StartProcess(settings))
         {
             await AggregatorHarness.WaitForCountAsync(database.ConnectionString, produced, TimeSpan.FromSeconds(90));
-            last.Kill(entireProcessTree: true);
-            await last.WaitForExitAsync();
+            await last.KillAsync();
         }
 
         Assert.Equal(messages, await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "crash"));
@@ -216,7 +216,7 @@ public sealed class ExactlyOnceTests : IDisposable
 
         await server.StopAsync();
         messages += Produce(topic, chunks[1]);
-        await WaitUntilAsync(() => Task.FromResult(AggregatorHarness.Metric(host, "modelmonitor_aggregator_flush_errors_total") >= 2), TimeSpan.FromSeconds(30));
+        await Eventually.UntilAsync(() => Task.FromResult(AggregatorHarness.Metric(host, "modelmonitor_aggregator_flush_errors_total") >= 2), TimeSpan.FromSeconds(30), "two failed flushes");
         // Consumption stopped at the bound instead of buffering the whole backlog.
         Assert.True(AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_consumed_total") < chunks[0].Length + chunks[1].Length);
 
@@ -231,27 +231,5 @@ public sealed class ExactlyOnceTests : IDisposable
     {
         await using var connection = new Npgsql.NpgsqlConnection(connectionString);
         return [.. await Dapper.SqlMapper.QueryAsync<string>(connection, sql)];
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (Npgsql.NpgsqlException)
-            {
-            }
-
-            await Task.Delay(100);
-        }
-
-        Assert.Fail("Timed out waiting for a condition.");
     }
 }

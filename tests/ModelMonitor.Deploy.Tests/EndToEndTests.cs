@@ -9,6 +9,7 @@ using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
 using ModelMonitor.Testing.Processes;
 using ModelMonitor.Testing.Tools;
+using ModelMonitor.Testing.Waiting;
 using Npgsql;
 using Xunit.Abstractions;
 
@@ -33,6 +34,7 @@ namespace ModelMonitor.Deploy.Tests;
 /// the webhook URLs); routes, matchers, receivers and inhibitions are the repository's. Rule files are used
 /// as they are: ModelMonitorFeatureDefaultRatioHigh has `for: 1m`, so this test takes about two minutes.</para>
 /// </remarks>
+[Trait("Speed", "Slow")]
 public sealed partial class EndToEndTests(ITestOutputHelper output)
 {
     private const string Predictor = "e2e_eta";
@@ -62,7 +64,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
         try
         {
             // --- The pipeline ---
-            var apiPort = FreePort();
+            var apiPort = ChildProcess.FreePort();
             var api = $"http://127.0.0.1:{apiPort}";
             children.Add(ChildProcess.Start("ModelMonitor.AllInOne", "dotnet", [allInOne], new Dictionary<string, string?>
             {
@@ -81,9 +83,9 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
             await children[^1].WaitUntilReadyAsync(http, new Uri($"{api}/readyz"), TimeSpan.FromSeconds(90));
 
             // --- Prometheus: the repository's rule files, a week-old history for the `offset 1w` panels ---
-            var prometheusPort = FreePort();
+            var prometheusPort = ChildProcess.FreePort();
             var prometheus = $"http://127.0.0.1:{prometheusPort}";
-            var alertmanagerPort = FreePort();
+            var alertmanagerPort = ChildProcess.FreePort();
             var alertmanager = $"http://127.0.0.1:{alertmanagerPort}";
             var tsdb = temp.File("prometheus");
             await BackfillLastWeekAsync(promtool, temp.File("last-week.om"), tsdb);
@@ -439,29 +441,11 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
         return changed;
     }
 
-    private static async Task RetryUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string failure, List<ChildProcess> children)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (deadline.Elapsed > timeout)
-            {
-                Assert.Fail($"{failure}\n{string.Join('\n', children.Select(c => c.Output()))}");
-            }
-
-            await Task.Delay(500);
-        }
-    }
+    private static Task RetryUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string failure, List<ChildProcess> children) =>
+        Eventually.UntilAsync(condition, timeout, () => $"{failure}\n{string.Join('\n', children.Select(c => c.Output()))}", TimeSpan.FromMilliseconds(500));
 
     private void Log(Stopwatch clock, string message) =>
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clock.Elapsed.TotalSeconds,6:F1} s  {message}"));
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     [GeneratedRegex(@"\$\{(?<name>\w+)(:(?<format>\w+))?\}|\$(?<name>\w+)")]
     private static partial Regex VariableUse();

@@ -1,10 +1,10 @@
-using System.Diagnostics;
-using System.Text;
+using ModelMonitor.Testing.Tools;
 
 namespace ModelMonitor.Deploy.Tests;
 
-/// <summary>Runs the real Prometheus/Alertmanager command-line tools. A missing tool fails the test
-/// with the command that installs it: these checks never skip.</summary>
+/// <summary>The real Prometheus/Alertmanager command-line tools, through the tests' one runner
+/// (<see cref="ExternalTool"/>). A missing tool fails the test with the command that installs it: these checks
+/// never skip.</summary>
 internal static class Tool
 {
     public sealed record Result(int ExitCode, string Output)
@@ -18,54 +18,9 @@ internal static class Tool
 
     public static Result Run(string tool, string debianPackage, IEnumerable<string> args, string? workingDirectory = null)
     {
-        var path = Find(tool) ?? throw new InvalidOperationException(
-            $"'{tool}' is not installed. Install it with: apt-get install -y --no-install-recommends prometheus prometheus-alertmanager " +
-            $"(it comes with the Debian package {debianPackage}).");
-        var start = new ProcessStartInfo(path)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
-        };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = new StringBuilder();
-        var lockObject = new object();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (lockObject) { output.AppendLine(e.Data); } } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (lockObject) { output.AppendLine(e.Data); } } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{tool} {string.Join(' ', args)} did not finish in 2 minutes");
-        }
-
-        process.WaitForExit();
-        lock (lockObject)
-        {
-            return new Result(process.ExitCode, output.ToString());
-        }
-    }
-
-    private static string? Find(string tool)
-    {
-        var pathVariable = Environment.GetEnvironmentVariable("PATH") ?? "";
-        foreach (var dir in pathVariable.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).Append("/usr/bin"))
-        {
-            var candidate = Path.Combine(dir, tool);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
+        var (exitCode, output) = ExternalTool.RunAsync(ExternalTool.Require(tool, debianPackage), args, timeout: TimeSpan.FromMinutes(2), workingDirectory: workingDirectory)
+            .GetAwaiter().GetResult();
+        return new Result(exitCode, output);
     }
 }
 

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using ModelMonitor.Storage.Statistics;
+using ModelMonitor.Testing.Tools;
 using static ModelMonitor.Exporter.Tests.Snapshots;
 
 namespace ModelMonitor.Exporter.Tests;
@@ -50,21 +50,7 @@ public sealed class PromtoolCheckMetricsTests
         Assert.NotEqual(0, exitCode);
     }
 
-    internal static (int ExitCode, string Output) PromtoolCheckMetrics(byte[] exposition)
-    {
-        var promtool = new[] { "/usr/bin/promtool", "/usr/local/bin/promtool" }.FirstOrDefault(File.Exists)
-            ?? throw new InvalidOperationException("promtool is not installed: apt-get install -y --no-install-recommends prometheus prometheus-alertmanager");
-        using var process = Process.Start(new ProcessStartInfo(promtool, "check metrics")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.StandardInput.BaseStream.Write(exposition);
-        process.StandardInput.Close();
-        process.WaitForExit(60_000);
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
+    internal static (int ExitCode, string Output) PromtoolCheckMetrics(byte[] exposition) =>
+        ExternalTool.RunAsync(ExternalTool.Require("promtool", "prometheus"), ["check", "metrics"], System.Text.Encoding.UTF8.GetString(exposition))
+            .GetAwaiter().GetResult();
 }

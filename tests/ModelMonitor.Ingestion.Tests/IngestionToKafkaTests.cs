@@ -7,6 +7,7 @@ using ModelMonitor.Testing.Kafka;
 
 namespace ModelMonitor.Ingestion.Tests;
 
+[Trait("Speed", "Slow")]
 public sealed class IngestionToKafkaTests(KafkaMockCluster kafka) : IClassFixture<KafkaMockCluster>
 {
     private static string Now(int secondsAgo = 0) =>

@@ -1,6 +1,7 @@
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
 using ModelMonitor.Testing.Processes;
+using ModelMonitor.Testing.Waiting;
 using Xunit.Abstractions;
 
 namespace ModelMonitor.Reliability.Tests;
@@ -9,6 +10,7 @@ namespace ModelMonitor.Reliability.Tests;
 /// Scenario 1: the aggregator is killed with SIGKILL at random moments while the demo traffic generator
 /// posts through the real API; afterwards the stored counts are exactly the acknowledged records.
 /// </summary>
+[Trait("Speed", "Slow")]
 public sealed class AggregatorCrashTests(ITestOutputHelper output)
 {
     private const double Rate = 200;
@@ -40,7 +42,7 @@ public sealed class AggregatorCrashTests(ITestOutputHelper output)
                 // Each incarnation first stores some hundred records (several flushes), then dies at a random
                 // moment: before, during or after a flush transaction, with records read but not flushed.
                 var before = stored;
-                await Services.WaitUntilAsync(async () => (stored = await StoredCounts.HourlyPredictionsAsync(database.ConnectionString)) > before + 300,
+                await Eventually.UntilAsync(async () => (stored = await StoredCounts.HourlyPredictionsAsync(database.ConnectionString)) > before + 300,
                     TimeSpan.FromSeconds(60), () => $"aggregator {kill} stored nothing new (still {stored}).\n{aggregator.Output()}");
                 await Task.Delay(random.Next(0, 1500));
                 Assert.False(generator.HasExited, $"The load ended before kill {kill}.\n{generator.Output()}");
@@ -58,7 +60,7 @@ public sealed class AggregatorCrashTests(ITestOutputHelper output)
             var last = Services.StartAggregator(ChildProcess.FreePort(), database.ConnectionString, kafka.BootstrapServers, topic, "aggkill");
             aggregators.Add(last);
             Dictionary<int, long> counts = [];
-            await Services.WaitUntilAsync(async () =>
+            await Eventually.UntilAsync(async () =>
             {
                 counts = await StoredCounts.PredictionCountsAsync(database.ConnectionString);
                 Assert.False(counts.Values.Any(c => c > acknowledged.Count), $"Double counting: stored {string.Join(", ", counts)} for {acknowledged.Count} acknowledged.");

@@ -1,5 +1,6 @@
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Processes;
+using ModelMonitor.Testing.Waiting;
 using Xunit.Abstractions;
 
 namespace ModelMonitor.Reliability.Tests;
@@ -9,6 +10,7 @@ namespace ModelMonitor.Reliability.Tests;
 /// record it acknowledged (the generator's ledger of 2xx) is in Kafka. The broker lives in the test
 /// process, so it outlives the API.
 /// </summary>
+[Trait("Speed", "Slow")]
 public sealed class ApiCrashTests(ITestOutputHelper output)
 {
     private const double Rate = 300;
@@ -33,7 +35,7 @@ public sealed class ApiCrashTests(ITestOutputHelper output)
             {
                 // This incarnation acknowledges records first, then dies with requests in flight.
                 var before = Services.LedgerLines(ledger);
-                await Services.WaitUntilAsync(() => Task.FromResult(Services.LedgerLines(ledger) > before + 100), TimeSpan.FromSeconds(30),
+                await Eventually.UntilAsync(() => Task.FromResult(Services.LedgerLines(ledger) > before + 100), TimeSpan.FromSeconds(30),
                     () => $"API incarnation {kill} acknowledged nothing.\n{api.Output()}\n{generator.Output()}");
                 await Task.Delay(random.Next(200, 1500));
                 Assert.False(generator.HasExited, $"The load ended before kill {kill}.\n{generator.Output()}");
@@ -45,7 +47,7 @@ public sealed class ApiCrashTests(ITestOutputHelper output)
             }
 
             var final = Services.LedgerLines(ledger);
-            await Services.WaitUntilAsync(() => Task.FromResult(Services.LedgerLines(ledger) > final + 100), TimeSpan.FromSeconds(30),
+            await Eventually.UntilAsync(() => Task.FromResult(Services.LedgerLines(ledger) > final + 100), TimeSpan.FromSeconds(30),
                 () => $"the last API acknowledged nothing.\n{api.Output()}");
             await Services.StopGeneratorAsync(generator);
             output.WriteLine(Services.Summary(generator));

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text;
+using ModelMonitor.Testing.Waiting;
 
 namespace ModelMonitor.Reliability.Tests;
 
@@ -11,6 +12,7 @@ namespace ModelMonitor.Reliability.Tests;
 /// memory is given back when those clients are cut off. Its own API process (an IClassFixture per class),
 /// so the pooled buffers do not weigh on the RSS checks of the other hostile-input tests.
 /// </summary>
+[Trait("Speed", "Slow")]
 public sealed class BodyBudgetTests(HostileApiFixture api) : IClassFixture<HostileApiFixture>
 {
     private const int MaxBodyBytes = 10 * 1024 * 1024;
@@ -31,7 +33,9 @@ public sealed class BodyBudgetTests(HostileApiFixture api) : IClassFixture<Hosti
                     $"POST /v1/predictions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {MaxBodyBytes}\r\n\r\n["));
                 stalled.Add(connection);
             }
-            await Task.Delay(TimeSpan.FromSeconds(1)); // the server has taken the requests and reserved their buffers
+            // The server has taken the requests once it holds a buffer of at least the declared length for each.
+            await Eventually.UntilAsync(async () => BufferedBodyBytes(await http.GetStringAsync(new Uri(Services.Url(api.Port), "metrics"))) >= (double)stalled.Count * MaxBodyBytes,
+                TimeSpan.FromSeconds(10), () => $"the API to reserve buffers for all {stalled.Count} stalled requests");
 
             var started = clock.Elapsed;
             using var refused = await http.PostAsync(new Uri(Services.Url(api.Port), "v1/predictions"), Valid());
@@ -48,7 +52,7 @@ public sealed class BodyBudgetTests(HostileApiFixture api) : IClassFixture<Hosti
             {
                 connection.Dispose();
             }
-            await Services.WaitUntilAsync(async () =>
+            await Eventually.UntilAsync(async () =>
             {
                 using var response = await http.PostAsync(new Uri(Services.Url(api.Port), "v1/predictions"), Valid());
                 return response.StatusCode == HttpStatusCode.Accepted;
@@ -68,4 +72,9 @@ public sealed class BodyBudgetTests(HostileApiFixture api) : IClassFixture<Hosti
     private static StringContent Valid() => new(
         $$"""[{"sent_at":"{{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ssZ}}","prediction_id":"{{Guid.NewGuid():N}}","predictor_name":"budget","model_id":"m1","features":{"x":1.5},"prediction_result":2}]""",
         Encoding.UTF8, "application/json");
+
+    private static double BufferedBodyBytes(string metrics) =>
+        metrics.Split('\n').Where(line => line.StartsWith("modelmonitor_ingest_buffered_body_bytes ", StringComparison.Ordinal))
+            .Select(line => double.Parse(line["modelmonitor_ingest_buffered_body_bytes ".Length..], System.Globalization.CultureInfo.InvariantCulture))
+            .DefaultIfEmpty(0).First();
 }

@@ -5,6 +5,7 @@ using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
 using ModelMonitor.Testing.Processes;
 using ModelMonitor.Testing.Tools;
+using ModelMonitor.Testing.Waiting;
 using Npgsql;
 using Xunit.Abstractions;
 
@@ -16,6 +17,7 @@ namespace ModelMonitor.Reliability.Tests;
 /// /metrics valid afterwards, exactly the records the 202s accepted stored in Postgres, and a canary sent after the
 /// fuzz aggregated. The seed is fixed (a failure reproduces); a longer run: tests/ModelMonitor.Benchmarks/run.sh fuzz.
 /// </summary>
+[Trait("Speed", "Slow")]
 public sealed class FuzzTests(ITestOutputHelper output)
 {
     private const int Requests = 2_000;
@@ -54,7 +56,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
         Assert.Equal(202, (int)response.StatusCode);
         await using var connection = new NpgsqlConnection(database.ConnectionString);
         long stored = -1;
-        await Services.WaitUntilAsync(
+        await Eventually.UntilAsync(
             async () =>
             {
                 stored = await connection.ExecuteScalarAsync<long?>(

@@ -3,6 +3,7 @@ using System.Text;
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Processes;
 using ModelMonitor.Testing.Tools;
+using ModelMonitor.Testing.Waiting;
 using Xunit.Abstractions;
 
 namespace ModelMonitor.Reliability.Tests;
@@ -39,6 +40,7 @@ public sealed class HostileApiFixture : IAsyncLifetime
 /// once and oversized headers, against real Kestrel. Each is cut off or refused, the service keeps serving
 /// others, and /metrics stays valid for promtool.
 /// </summary>
+[Trait("Speed", "Slow")]
 public sealed class HostileInputTests(HostileApiFixture api, ITestOutputHelper output) : IClassFixture<HostileApiFixture>
 {
     // Kestrel's defaults: MinRequestBodyDataRate 240 bytes/s after a 5 s grace period (checked about once a
@@ -119,10 +121,10 @@ public sealed class HostileInputTests(HostileApiFixture api, ITestOutputHelper o
 
             var bodies = connections.Take(SlowBodies).ToList();
             var headers = connections.Skip(SlowBodies).ToList();
-            await Services.WaitUntilAsync(() => Task.FromResult(bodies.All(c => c.ClosedAt is not null)), TimeSpan.FromSeconds(40),
+            await Eventually.UntilAsync(() => Task.FromResult(bodies.All(c => c.ClosedAt is not null)), TimeSpan.FromSeconds(40),
                 () => $"{bodies.Count(c => c.ClosedAt is null)} of {SlowBodies} slow bodies still connected after {clock.Elapsed}");
             var bodiesCut = bodies.Max(c => c.ClosedAt!.Value);
-            await Services.WaitUntilAsync(() => Task.FromResult(headers.All(c => c.ClosedAt is not null)), HeadersCutOff - clock.Elapsed + TimeSpan.FromSeconds(2),
+            await Eventually.UntilAsync(() => Task.FromResult(headers.All(c => c.ClosedAt is not null)), HeadersCutOff - clock.Elapsed + TimeSpan.FromSeconds(2),
                 () => $"{headers.Count(c => c.ClosedAt is null)} of {SlowHeaders} slow-header connections still open after {clock.Elapsed}");
             var headersCut = headers.Max(c => c.ClosedAt!.Value);
             await Task.WhenAll(trickles);
@@ -167,9 +169,9 @@ public sealed class HostileInputTests(HostileApiFixture api, ITestOutputHelper o
             _ => $"POST /v1/predictions?{new string('q', 20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
         };
         await connection.TrySendAsync(request);
-        await Services.WaitUntilAsync(() => Task.FromResult(connection.Status is not null || connection.ClosedAt is not null), TimeSpan.FromSeconds(10),
+        await Eventually.UntilAsync(() => Task.FromResult(connection.Status is not null || connection.ClosedAt is not null), TimeSpan.FromSeconds(10),
             () => $"no answer to {what}");
-        await Services.WaitUntilAsync(() => Task.FromResult(connection.Status is not null), TimeSpan.FromSeconds(2), () => $"closed without an answer to {what}: '{connection.Received}'");
+        await Eventually.UntilAsync(() => Task.FromResult(connection.Status is not null), TimeSpan.FromSeconds(2), () => $"closed without an answer to {what}: '{connection.Received}'");
         Assert.Equal(expected, connection.Status);
         await AssertStillHealthyAsync();
     }

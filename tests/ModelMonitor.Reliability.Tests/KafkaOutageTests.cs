@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Processes;
+using ModelMonitor.Testing.Waiting;
 using Xunit.Abstractions;
 
 namespace ModelMonitor.Reliability.Tests;
@@ -10,6 +11,7 @@ namespace ModelMonitor.Reliability.Tests;
 /// load post to the API. The API answers 503 + Retry-After quickly, its memory stays bounded, it recovers
 /// by itself, the generator's retries land, and nothing acknowledged is lost.
 /// </summary>
+[Trait("Speed", "Slow")]
 public sealed class KafkaOutageTests(ITestOutputHelper output)
 {
     private const int Partitions = 8;
@@ -53,10 +55,10 @@ public sealed class KafkaOutageTests(ITestOutputHelper output)
             var up = clock.Elapsed;
 
             // Recovers by itself: the next probes are acknowledged again, /readyz turns healthy.
-            await Services.WaitUntilAsync(() => Task.FromResult(probe.Results.Any(r => r.SentAt > up && r.Status == 202)), TimeSpan.FromSeconds(30),
+            await Eventually.UntilAsync(() => Task.FromResult(probe.Results.Any(r => r.SentAt > up && r.Status == 202)), TimeSpan.FromSeconds(30),
                 () => $"no probe acknowledged since Kafka came back: {ProbeClient.Describe(probe.Results.Where(r => r.SentAt > up))}\n{api.Output()}");
             var recovered = probe.Results.Where(r => r.SentAt > up && r.Status == 202).Min(r => r.SentAt + r.Latency) - up;
-            await Services.WaitUntilAsync(async () => (await http.GetAsync(new Uri(Services.Url(port), "readyz"))).IsSuccessStatusCode,
+            await Eventually.UntilAsync(async () => (await http.GetAsync(new Uri(Services.Url(port), "readyz"))).IsSuccessStatusCode,
                 TimeSpan.FromSeconds(20), () => "/readyz did not recover");
             // Let the generator's throttled batches land.
             await Task.Delay(TimeSpan.FromSeconds(8));

@@ -12,6 +12,7 @@ namespace ModelMonitor.Reliability.Tests;
 /// keep a bounded latency and its memory stays flat.
 /// </summary>
 [Collection(nameof(CpuHeavyTests))]
+[Trait("Speed", "Slow")]
 public sealed class OverloadTests(ITestOutputHelper output)
 {
     private const int MaxConcurrentRequests = 4;

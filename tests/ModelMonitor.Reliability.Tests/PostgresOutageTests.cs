@@ -2,6 +2,7 @@ using System.Globalization;
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
 using ModelMonitor.Testing.Processes;
+using ModelMonitor.Testing.Waiting;
 using Xunit.Abstractions;
 
 namespace ModelMonitor.Reliability.Tests;
@@ -11,6 +12,7 @@ namespace ModelMonitor.Reliability.Tests;
 /// process keeps running, stops consuming at its buffer bound (Kafka holds the backlog), resumes by itself,
 /// and the stored counts end exactly at the acknowledged records.
 /// </summary>
+[Trait("Speed", "Slow")]
 public sealed class PostgresOutageTests(ITestOutputHelper output)
 {
     private const int Partitions = 8;
@@ -38,7 +40,7 @@ public sealed class PostgresOutageTests(ITestOutputHelper output)
         var metrics = new Uri(Services.Url(aggregatorPort), "metrics");
         try
         {
-            await Services.WaitUntilAsync(async () => await StoredCounts.HourlyPredictionsAsync(connectionString) > 500, TimeSpan.FromSeconds(60),
+            await Eventually.UntilAsync(async () => await StoredCounts.HourlyPredictionsAsync(connectionString) > 500, TimeSpan.FromSeconds(60),
                 () => $"nothing stored before the outage\n{aggregator.Output()}");
 
             await server.StopAsync();
@@ -60,14 +62,14 @@ public sealed class PostgresOutageTests(ITestOutputHelper output)
             Assert.True(acknowledgedDuringOutage > consumedAtEnd, "the API did not keep acknowledging during the Postgres outage");
 
             // It resumes by itself: the load keeps going for a while after Postgres is back.
-            await Services.WaitUntilAsync(async () => await MetricAsync(http, metrics, "modelmonitor_aggregator_records_consumed_total") > consumedAtEnd + 500,
+            await Eventually.UntilAsync(async () => await MetricAsync(http, metrics, "modelmonitor_aggregator_records_consumed_total") > consumedAtEnd + 500,
                 TimeSpan.FromSeconds(60), () => $"the aggregator did not resume\n{aggregator.Output()}");
             await Services.StopGeneratorAsync(generator);
             output.WriteLine(Services.Summary(generator));
             var acknowledged = Services.ReadLedger(ledger);
 
             Dictionary<int, long> counts = [];
-            await Services.WaitUntilAsync(async () =>
+            await Eventually.UntilAsync(async () =>
             {
                 counts = await StoredCounts.PredictionCountsAsync(connectionString);
                 Assert.False(counts.Values.Any(c => c > acknowledged.Count), $"Double counting: stored {string.Join(", ", counts)} for {acknowledged.Count} acknowledged.");

@@ -137,32 +137,6 @@ internal static class Services
 
     public static string NewRunId() => Guid.NewGuid().ToString("N")[..8];
 
-    /// <summary>Polls <paramref name="condition"/> every 100 ms; fails with <paramref name="what"/> on timeout.</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (Npgsql.NpgsqlException)
-            {
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            await Task.Delay(100);
-        }
-
-        Assert.Fail($"Timed out after {timeout}: {what()}");
-    }
-
     /// <summary>Lines in the ledger so far (read while the generator appends).</summary>
     public static int LedgerLines(string path)
     {

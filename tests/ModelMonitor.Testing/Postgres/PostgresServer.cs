@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using ModelMonitor.Testing.Processes;
 using Npgsql;
 
 namespace ModelMonitor.Testing.Postgres;
@@ -92,7 +93,7 @@ public sealed class PostgresServer : IAsyncDisposable
             | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);
 
-        var server = new PostgresServer(binDirectory, baseDirectory, FreePort(), runAsPostgres);
+        var server = new PostgresServer(binDirectory, baseDirectory, ChildProcess.FreePort(), runAsPostgres);
         try
         {
             await server.RunAsync(
@@ -247,13 +248,6 @@ public sealed class PostgresServer : IAsyncDisposable
             {
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private async Task RunAsync(string tool, string[] arguments, CancellationToken cancellationToken)

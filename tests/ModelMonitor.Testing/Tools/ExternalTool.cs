@@ -16,15 +16,16 @@ public static class ExternalTool
                 return candidate;
             }
         }
-        throw new InvalidOperationException($"'{name}' is not installed: run `apt-get install -y {debianPackage}` (the test command ./test.sh does it).");
+        throw new InvalidOperationException($"'{name}' is not installed: run `apt-get install -y --no-install-recommends {debianPackage}` (the test command ./test.sh does it).");
     }
 
     /// <summary>Runs the tool to completion with optional standard input; returns exit code and output.</summary>
     public static async Task<(int ExitCode, string Output)> RunAsync(string path, IEnumerable<string> arguments, string? standardInput = null,
-        TimeSpan? timeout = null)
+        TimeSpan? timeout = null, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo(path)
         {
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
