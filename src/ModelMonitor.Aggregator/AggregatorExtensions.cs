@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using ModelMonitor.Hosting;
 using ModelMonitor.Kafka;
 using ModelMonitor.Storage;
+using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.Aggregator;
 
@@ -21,6 +22,8 @@ public static class AggregatorExtensions
         builder.Services.AddOptions<AggregatorOptions>().BindConfiguration(AggregatorOptions.SectionName).ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AggregatorOptions>, AggregatorOptionsValidator>());
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(services => new StatisticsStore(
+            services.GetRequiredService<Npgsql.NpgsqlDataSource>(), services.GetRequiredService<IOptions<AggregatorOptions>>().Value.CategoryCapacity));
         builder.Services.AddSingleton<AggregatorMetrics>();
         builder.Services.AddSingleton<AggregatorStatus>();
         builder.Services.AddHostedService<ConsumerWorker>();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
+using ModelMonitor.Aggregator.Consuming;
 using ModelMonitor.Core.Aggregation;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Kafka;
@@ -19,7 +20,7 @@ namespace ModelMonitor.Aggregator;
 internal sealed class ConsumerWorker(
     IOptions<AggregatorOptions> aggregatorOptions,
     IOptions<KafkaOptions> kafkaOptions,
-    NpgsqlDataSource dataSource,
+    StatisticsStore store,
     SchemaMigration schema,
     AggregatorMetrics metrics,
     AggregatorStatus status,
@@ -27,30 +28,25 @@ internal sealed class ConsumerWorker(
     ILogger<ConsumerWorker> logger) : BackgroundService
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(100);
-    private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(500);
-    private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
 
     private readonly AggregatorOptions _options = aggregatorOptions.Value;
     private readonly string _topic = kafkaOptions.Value.Topic;
-    private readonly StatisticsStore _store = new(dataSource, aggregatorOptions.Value.CategoryCapacity);
     private readonly AggregationDelta _delta = new(aggregatorOptions.Value.ParsedWindows, aggregatorOptions.Value.CategoryCapacity);
     private readonly List<PredictionLog> _decoded = [];
     private readonly List<string> _decodeErrors = [];
     private readonly PoisonReplay _replay = new();
+    private readonly PartitionOffsets _offsets = new(store, aggregatorOptions.Value.ConsumerGroup, kafkaOptions.Value.Topic);
+    private readonly RetrySchedule _retry = new(aggregatorOptions.Value.MaxRetryBackoff, time);
+    private readonly ConsumerLag _lag = new(metrics, time);
+    private readonly PoisonIsolation _poison = new(store, aggregatorOptions.Value, metrics, kafkaOptions.Value.Topic, logger);
 
     // Partition → the offset after the last message read for the first time (poison and late records count once).
     private readonly Dictionary<int, long> _firstUnread = [];
 
-    // Partition → next_offset stored in Postgres (absent: no row yet), for the partitions we own.
-    private readonly Dictionary<int, long> _stored = [];
-    private readonly HashSet<int> _assigned = [];
     private CancellationToken _stopping;
     private DateTimeOffset _nextFlushAt;
-    private DateTimeOffset _retryAt;
-    private TimeSpan _backoff = MinBackoff;
     private bool _paused;
     private bool _rewindNeeded;
-    private DateTimeOffset _nextLagAt;
     private bool _waitingForTopic;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -121,7 +117,7 @@ internal sealed class ConsumerWorker(
                 }
 
                 await MaybeFlushAsync(consumer, force: false, stoppingToken);
-                UpdateLag(consumer);
+                _lag.Update(consumer, _offsets);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -184,7 +180,7 @@ internal sealed class ConsumerWorker(
     {
         metrics.MessagesConsumed.Inc();
         var partition = result.Partition.Value;
-        if (!_assigned.Contains(partition))
+        if (!_offsets.Owns(partition))
         {
             // A message of a partition we no longer own (fetched before a rebalance): not ours to count.
             return;
@@ -259,7 +255,7 @@ internal sealed class ConsumerWorker(
             return;
         }
 
-        if (!force && now < _retryAt)
+        if (!force && _retry.Waiting)
         {
             // Postgres is failing: keep reading until the bound, then stop fetching (memory stays bounded).
             if (OverBound && !_paused)
@@ -286,7 +282,7 @@ internal sealed class ConsumerWorker(
         var started = Stopwatch.GetTimestamp();
         try
         {
-            var (outcome, rows) = await _store.FlushAsync(_options.ConsumerGroup, _topic, _delta, _stored, cancellationToken);
+            var (outcome, rows) = await store.FlushAsync(_options.ConsumerGroup, _topic, _delta, _offsets.Stored, cancellationToken);
             if (outcome == FlushOutcome.Fenced)
             {
                 metrics.FlushErrors.Inc();
@@ -298,10 +294,7 @@ internal sealed class ConsumerWorker(
                 return false;
             }
 
-            foreach (var (partition, next) in _delta.NextOffsets)
-            {
-                _stored[partition] = next;
-            }
+            _offsets.Committed(_delta.NextOffsets);
 
             var offsets = _delta.NextOffsets.Select(p => new TopicPartitionOffset(_topic, p.Key, p.Value)).ToList();
             metrics.Flushes.Inc();
@@ -312,8 +305,7 @@ internal sealed class ConsumerWorker(
             _delta.Clear();
             metrics.OpenWindowRows.Set(0);
             status.FlushSucceeded();
-            _backoff = MinBackoff;
-            _retryAt = default;
+            _retry.Succeeded();
             _nextFlushAt = time.GetUtcNow() + _options.FlushInterval;
             if (_paused)
             {
@@ -348,7 +340,6 @@ internal sealed class ConsumerWorker(
             // transaction did not commit (or, if the commit's answer was lost, the offset compare-and-set
             // of the retry will tell). Keep the delta and retry later.
             var wait = RecordFailure(e.Message);
-            _retryAt = time.GetUtcNow() + wait;
             logger.LogWarning(
                 "Flush of {Rows} rows failed, retrying in {Backoff}: {Error}",
                 _delta.RowCount,
@@ -360,7 +351,7 @@ internal sealed class ConsumerWorker(
 
     private void CommitToKafkaForVisibility(IConsumer<Ignore, byte[]> consumer, List<TopicPartitionOffset> offsets)
     {
-        var owned = offsets.Where(o => _assigned.Contains(o.Partition.Value)).ToList();
+        var owned = offsets.Where(o => _offsets.Owns(o.Partition.Value)).ToList();
         if (owned.Count == 0)
         {
             return;
@@ -379,40 +370,26 @@ internal sealed class ConsumerWorker(
 
     private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<Ignore, byte[]> consumer, List<TopicPartition> partitions)
     {
-        var numbers = partitions.Select(p => p.Partition.Value).ToList();
-        var backoff = MinBackoff;
+        var retry = new RetrySchedule(_options.MaxRetryBackoff, time);
         while (true)
         {
             try
             {
-                var stored = _store.LoadOffsetsAsync(_options.ConsumerGroup, _topic, numbers, _stopping).GetAwaiter().GetResult();
-                foreach (var partition in numbers)
-                {
-                    _assigned.Add(partition);
-                    if (stored.TryGetValue(partition, out var next))
-                    {
-                        _stored[partition] = next;
-                    }
-                    else
-                    {
-                        _stored.Remove(partition);
-                    }
-                }
-
+                var starts = _offsets.LoadAsync(partitions, _stopping).GetAwaiter().GetResult();
                 logger.LogInformation(
                     "Assigned partitions {Partitions}; starting at stored offsets {Offsets}",
-                    numbers,
-                    numbers.Select(p => stored.TryGetValue(p, out var o) ? o.ToString(System.Globalization.CultureInfo.InvariantCulture) : "earliest"));
+                    starts.Select(p => p.Partition.Value),
+                    starts.Select(p => p.Offset.IsSpecial ? "earliest" : p.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
                 _paused = false;
-                return partitions.Select(p => new TopicPartitionOffset(p, stored.TryGetValue(p.Partition.Value, out var o) ? new Offset(o) : Offset.Beginning)).ToList();
+                return starts;
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException)
             {
                 // Without the stored offsets we must not consume: wait for Postgres (the stop token ends this).
-                logger.LogWarning("Cannot read stored offsets ({Error}); retrying in {Backoff}", e.Message, backoff);
-                _stopping.WaitHandle.WaitOne(backoff);
+                var wait = retry.Failed();
+                logger.LogWarning("Cannot read stored offsets ({Error}); retrying in {Backoff}", e.Message, wait);
+                _stopping.WaitHandle.WaitOne(wait);
                 _stopping.ThrowIfCancellationRequested();
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxRetryBackoff.Ticks));
             }
         }
     }
@@ -445,7 +422,7 @@ internal sealed class ConsumerWorker(
             // read them again at the retry time the failed flush set, so the replay stays one message per flush.
             _delta.Clear();
             _rewindNeeded = true;
-            var wait = _retryAt - time.GetUtcNow();
+            var wait = _retry.RetryAt - time.GetUtcNow();
             if (wait > TimeSpan.Zero)
             {
                 await Task.Delay(wait, time, cancellationToken);
@@ -466,7 +443,7 @@ internal sealed class ConsumerWorker(
         var records = _delta.RecordCount;
         try
         {
-            await IsolatePoisonAsync(partition, offset, logs, records, cancellationToken);
+            await _poison.IsolateAsync(_delta, partition, offset, logs, records, cancellationToken);
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
@@ -482,74 +459,13 @@ internal sealed class ConsumerWorker(
         await FlushOnceAsync(consumer, cancellationToken);
     }
 
-    /// <summary>Leaves in the delta the records of this message Postgres accepts, counting and logging the others.</summary>
-    private async Task IsolatePoisonAsync(int partition, long offset, PredictionLog[] logs, int records, CancellationToken cancellationToken)
-    {
-        if (await RefusedAsync(_delta, cancellationToken))
-        {
-            var poison = await PoisonReplay.FindPoisonAsync(logs.Length, async set =>
-            {
-                var trial = new AggregationDelta(_options.ParsedWindows, _options.CategoryCapacity);
-                foreach (var i in set)
-                {
-                    trial.Add(logs[i]);
-                }
-                return await RefusedAsync(trial, cancellationToken);
-            });
-            if (poison.Count == 0)
-            {
-                // Each record alone is accepted but not all together: nothing narrower to skip than the message.
-                poison = [.. Enumerable.Range(0, logs.Length)];
-            }
-
-            _delta.Clear();
-            var skipped = new HashSet<int>(poison);
-            for (var i = 0; i < logs.Length; i++)
-            {
-                if (!skipped.Contains(i))
-                {
-                    _delta.Add(logs[i]);
-                }
-            }
-
-            _delta.Advance(partition, offset + 1, records);
-            metrics.RecordsPoison.Inc(poison.Count);
-            logger.LogError(
-                "Postgres refuses {Count} of {Records} records at {Topic} partition {Partition} offset {Offset} (records {Positions}, predictor {Predictor}, model {Model}): skipped as poison, the others are committed",
-                poison.Count,
-                logs.Length,
-                _topic,
-                partition,
-                offset,
-                poison.Take(10),
-                logs[poison[0]].PredictorName,
-                logs[poison[0]].ModelId);
-        }
-    }
-
     /// <summary>Counts a failed write to Postgres, marks the aggregator failing, and returns how long to wait before
     /// the next attempt (exponential backoff up to Aggregator:MaxRetryBackoff).</summary>
     private TimeSpan RecordFailure(string error)
     {
         metrics.FlushErrors.Inc();
         status.FlushFailed(error, time.GetUtcNow());
-        var wait = _backoff;
-        _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxRetryBackoff.Ticks));
-        return wait;
-    }
-
-    /// <summary>Whether Postgres refuses the values of <paramref name="delta"/> (a data error); other errors propagate.</summary>
-    private async Task<bool> RefusedAsync(AggregationDelta delta, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _store.TryWriteAsync(delta, cancellationToken);
-            return false;
-        }
-        catch (Exception e) when (PoisonReplay.IsDataError(e))
-        {
-            return true;
-        }
+        return _retry.Failed();
     }
 
     private void OnLost(IConsumer<Ignore, byte[]> consumer, List<TopicPartitionOffset> partitions)
@@ -562,12 +478,9 @@ internal sealed class ConsumerWorker(
 
     private void Forget(IEnumerable<int> partitions)
     {
-        _replay.Forget(partitions);
-        foreach (var partition in partitions)
-        {
-            _assigned.Remove(partition);
-            _stored.Remove(partition);
-        }
+        var numbers = partitions.ToList();
+        _replay.Forget(numbers);
+        _offsets.Forget(numbers);
 
         metrics.OpenWindowRows.Set(_delta.RowCount);
     }
@@ -584,20 +497,9 @@ internal sealed class ConsumerWorker(
 
         try
         {
-            var stored = _store.LoadOffsetsAsync(_options.ConsumerGroup, _topic, assignment.Select(p => p.Partition.Value).ToList(), _stopping).GetAwaiter().GetResult();
-            foreach (var partition in assignment)
+            foreach (var start in _offsets.LoadAsync(assignment, _stopping).GetAwaiter().GetResult())
             {
-                var number = partition.Partition.Value;
-                if (stored.TryGetValue(number, out var next))
-                {
-                    _stored[number] = next;
-                }
-                else
-                {
-                    _stored.Remove(number);
-                }
-
-                consumer.Seek(new TopicPartitionOffset(partition, stored.TryGetValue(number, out var o) ? new Offset(o) : Offset.Beginning));
+                consumer.Seek(start);
             }
 
             if (_paused)
@@ -612,34 +514,7 @@ internal sealed class ConsumerWorker(
         {
             logger.LogWarning("Rewind failed ({Error}); retrying", e.Message);
             _rewindNeeded = true;
-            _stopping.WaitHandle.WaitOne(MinBackoff);
+            _stopping.WaitHandle.WaitOne(RetrySchedule.MinBackoff);
         }
-    }
-
-    private void UpdateLag(IConsumer<Ignore, byte[]> consumer)
-    {
-        var now = time.GetUtcNow();
-        if (now < _nextLagAt)
-        {
-            return;
-        }
-
-        _nextLagAt = now + LagInterval;
-        var lag = new Dictionary<int, long>();
-        foreach (var partition in consumer.Assignment)
-        {
-            // Cached watermarks from fetch responses: no broker round trip, no AdminClient.
-            var watermarks = consumer.GetWatermarkOffsets(partition);
-            var position = consumer.Position(partition);
-            if (watermarks.High.IsSpecial)
-            {
-                continue;
-            }
-
-            var from = position.IsSpecial ? (_stored.TryGetValue(partition.Partition.Value, out var s) ? s : watermarks.Low.Value) : position.Value;
-            lag[partition.Partition.Value] = Math.Max(0, watermarks.High.Value - from);
-        }
-
-        metrics.SetLag(lag);
     }
 }

@@ -8,7 +8,7 @@ namespace ModelMonitor.Aggregator;
 /// <summary>Deletes windows older than Aggregator:Retention allows, periodically, in small batches.</summary>
 internal sealed class RetentionWorker(
     IOptions<AggregatorOptions> options,
-    NpgsqlDataSource dataSource,
+    StatisticsStore store,
     SchemaMigration schema,
     TimeProvider time,
     ILogger<RetentionWorker> logger) : BackgroundService
@@ -24,7 +24,6 @@ internal sealed class RetentionWorker(
             return;
         }
 
-        var store = new StatisticsStore(dataSource, settings.CategoryCapacity);
         // A first pass shortly after start, then every RetentionInterval.
         var delay = TimeSpan.FromSeconds(10);
         while (!stoppingToken.IsCancellationRequested)

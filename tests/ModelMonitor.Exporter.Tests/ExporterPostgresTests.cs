@@ -102,6 +102,11 @@ public sealed class ExporterPostgresTests(PostgresDatabaseFixture database) : IC
         Assert.Contains("modelmonitor_prediction_count{predictor_name=\"eta\",model_id=\"eta-v1\",window=\"5m\"} 8\n", await new StreamReader(unzip).ReadToEndAsync(), StringComparison.Ordinal);
 
         var ready = await client.GetAsync("/readyz");
-        Assert.True(ready.IsSuccessStatusCode, await ready.Content.ReadAsStringAsync());
+        var report = await ready.Content.ReadAsStringAsync();
+        Assert.True(ready.IsSuccessStatusCode, report);
+        // The library's Postgres check (AspNetCore.HealthChecks.NpgSql) is part of readiness, next to the exporter's own.
+        using var checks = System.Text.Json.JsonDocument.Parse(report);
+        Assert.Equal("Healthy", checks.RootElement.GetProperty("checks").GetProperty("postgres").GetProperty("status").GetString());
+        Assert.Equal("Healthy", checks.RootElement.GetProperty("checks").GetProperty("exporter").GetProperty("status").GetString());
     }
 }

@@ -54,6 +54,8 @@ public sealed class ErrorResponseTests(KafkaMockCluster kafka) : IClassFixture<K
         var line = Assert.Single(logs.Lines, l => l.Contains("Unhandled error", StringComparison.Ordinal));
         Assert.Contains(traceId, line, StringComparison.Ordinal);
         Assert.Contains("clock is broken", line, StringComparison.Ordinal); // the log has the cause
+        // And one request line, by route template, status and time, at Error.
+        Assert.Contains(logs.Lines, l => l.StartsWith("HTTP POST /v1/predictions responded 500 in ", StringComparison.Ordinal) && l.Contains(" ms", StringComparison.Ordinal));
     }
 
     [Fact]

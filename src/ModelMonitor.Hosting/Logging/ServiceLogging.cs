@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
@@ -20,7 +21,7 @@ namespace ModelMonitor.Hosting.Logging;
 public static class ServiceLogging
 {
     /// <summary>The request line: "HTTP POST /v1/predictions responded 202 in 3.2 ms".</summary>
-    public const string RequestTemplate = "HTTP {RequestMethod} {RoutePattern} responded {StatusCode} in {Elapsed:0.0} ms";
+    public const string RequestTemplate = "HTTP {RequestMethod:l} {RoutePattern:l} responded {StatusCode} in {Elapsed:0.0} ms";
 
     internal static void AddServiceLogging(this IHostApplicationBuilder builder)
     {
@@ -34,8 +35,10 @@ public static class ServiceLogging
         {
             options.MessageTemplate = RequestTemplate;
             options.GetLevel = RequestLevel;
+            // An error answered by the exception handler has lost its endpoint; the handler's feature keeps it.
             options.EnrichDiagnosticContext = (diagnostics, context) =>
-                diagnostics.Set("RoutePattern", (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched");
+                diagnostics.Set("RoutePattern", ((context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint) as RouteEndpoint)
+                    ?.RoutePattern.RawText ?? "unmatched");
         });
 
     /// <summary>

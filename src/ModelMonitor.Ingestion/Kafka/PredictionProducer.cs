@@ -31,22 +31,18 @@ public sealed class PredictionProducer : IDisposable
     // Requests waiting for their reports: those still unreported when the producer is disposed are answered then
     // (librdkafka drops the reports of what it purges at destroy), not after the whole DeliveryTimeout.
     private readonly HashSet<PendingDeliveries> _waiting = [];
-    private long _allBrokersDownSinceTicks; // 0 = some broker up (or not known yet)
-    private long _lastStatisticsTicks;
+    private readonly BrokerHealth _health;
 
-    // The topic's partition count, from metadata through the producer's own connections (no second client).
-    private static readonly TimeSpan PartitionsRefresh = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan PartitionsRetry = TimeSpan.FromSeconds(1);
-    private readonly SemaphoreSlim _metadataGate = new(1, 1);
-    private volatile int _partitionCount; // 0 = not known yet
-    private long _partitionsCheckedTicks;
-    private long _partitionsFailedTicks;
+    private readonly TopicPartitionCount _partitions;
 
     public PredictionProducer(IOptions<KafkaOptions> options, IngestionMetrics metrics, ILogger<PredictionProducer> logger)
     {
         _options = options.Value;
         _metrics = metrics;
         _logger = logger;
+        _health = new BrokerHealth(_statisticsInterval);
+        _partitions = new TopicPartitionCount(_options.Topic, ReadTopicMetadata,
+            TimeSpan.FromTicks(Math.Min(_options.DeliveryTimeout.Ticks, TimeSpan.FromSeconds(5).Ticks)), logger);
         var config = new ProducerConfig
         {
             BootstrapServers = _options.BootstrapServers,
@@ -79,17 +75,10 @@ public sealed class PredictionProducer : IDisposable
     }
 
     /// <summary>True once statistics showed a broker up and none showed all brokers down since.</summary>
-    public bool IsConnected => Interlocked.Read(ref _lastStatisticsTicks) != 0 && Interlocked.Read(ref _allBrokersDownSinceTicks) == 0;
+    public bool IsConnected => _health.IsConnected;
 
     /// <summary>All brokers have been unreachable for a while: fail fast instead of queueing.</summary>
-    public bool IsUnavailable
-    {
-        get
-        {
-            var since = Interlocked.Read(ref _allBrokersDownSinceTicks);
-            return since != 0 && Stopwatch.GetElapsedTime(since) > _statisticsInterval * 2;
-        }
-    }
+    public bool IsUnavailable => _health.IsUnavailable;
 
     public string Topic => _options.Topic;
 
@@ -122,7 +111,7 @@ public sealed class PredictionProducer : IDisposable
     private async Task<DeliveryOutcome> DeliverAsync(IReadOnlyList<PredictionLog> logs, IReadOnlyList<ReadOnlyMemory<byte>>? verbatim, PendingDeliveries pending)
     {
         var started = Stopwatch.GetTimestamp();
-        var partitions = await PartitionCountAsync();
+        var partitions = await _partitions.GetAsync();
         if (partitions == 0)
         {
             pending.FailUnreported(new Error(ErrorCode.Local_UnknownTopic, $"the partitions of topic {_options.Topic} are not known yet"),
@@ -182,7 +171,7 @@ public sealed class PredictionProducer : IDisposable
             _metrics.DeliveryErrors.WithLabels(code).Inc(count);
             if (code is nameof(ErrorCode.UnknownTopicOrPart) or nameof(ErrorCode.Local_UnknownPartition))
             {
-                Interlocked.Exchange(ref _partitionsCheckedTicks, 0); // the topic changed under us: read its metadata again
+                _partitions.Invalidate(); // the topic changed under us: read its metadata again
             }
         }
         if (outcome.Failed.Count > 0)
@@ -193,86 +182,15 @@ public sealed class PredictionProducer : IDisposable
         return outcome;
     }
 
-    /// <summary>
-    /// The topic's partition count: read once, then refreshed in the background every 30 s (partitions can be added
-    /// while we run). 0 while it cannot be read (broker unreachable, topic missing); a request then fails at once
-    /// rather than waiting, and the next attempt is at most once a second.
-    /// </summary>
-    private async ValueTask<int> PartitionCountAsync()
+    /// <summary>The topic's metadata (null: not in the answer), through a dependent client over the producer's own
+    /// handle and connections (no second client). Throws ObjectDisposedException once the producer is disposed.</summary>
+    private TopicMetadata? ReadTopicMetadata(TimeSpan timeout)
     {
-        var known = _partitionCount;
-        if (known > 0)
+        lock (_lifecycle) // not while Dispose destroys the handle
         {
-            if (Stopwatch.GetElapsedTime(Interlocked.Read(ref _partitionsCheckedTicks)) > PartitionsRefresh
-                && Stopwatch.GetElapsedTime(Interlocked.Read(ref _partitionsFailedTicks)) > PartitionsRetry
-                && _metadataGate.Wait(0))
-            {
-                _ = Task.Run(() =>
-                {
-                    try
-                    {
-                        ReadPartitionCount();
-                    }
-                    finally
-                    {
-                        _metadataGate.Release();
-                    }
-                });
-            }
-            return known;
-        }
-        var failed = Interlocked.Read(ref _partitionsFailedTicks);
-        if (failed != 0 && Stopwatch.GetElapsedTime(failed) < PartitionsRetry)
-        {
-            return 0;
-        }
-        await _metadataGate.WaitAsync();
-        try
-        {
-            if (_partitionCount == 0)
-            {
-                await Task.Run(ReadPartitionCount);
-            }
-            return _partitionCount;
-        }
-        finally
-        {
-            _metadataGate.Release();
-        }
-    }
-
-    private void ReadPartitionCount()
-    {
-        try
-        {
-            var timeout = TimeSpan.FromTicks(Math.Min(_options.DeliveryTimeout.Ticks, TimeSpan.FromSeconds(5).Ticks));
-            TopicMetadata? topic;
-            lock (_lifecycle) // not while Dispose destroys the handle
-            {
-                if (_disposed)
-                {
-                    return;
-                }
-                // A dependent client over the producer's own handle and connections, for this call only.
-                using var metadata = new DependentAdminClientBuilder(_producer.Handle).Build();
-                topic = metadata.GetMetadata(_options.Topic, timeout).Topics.FirstOrDefault(t => t.Topic == _options.Topic);
-            }
-            if (topic is null || topic.Error.IsError || topic.Partitions.Count == 0)
-            {
-                throw new KafkaException(topic?.Error ?? new Error(ErrorCode.UnknownTopicOrPart));
-            }
-            if (topic.Partitions.Count != _partitionCount)
-            {
-                _logger.LogInformation("Kafka topic {Topic} has {Partitions} partitions", _options.Topic, topic.Partitions.Count);
-            }
-            _partitionCount = topic.Partitions.Count;
-            Interlocked.Exchange(ref _partitionsCheckedTicks, Stopwatch.GetTimestamp());
-            Interlocked.Exchange(ref _partitionsFailedTicks, 0);
-        }
-        catch (KafkaException e)
-        {
-            Interlocked.Exchange(ref _partitionsFailedTicks, Stopwatch.GetTimestamp());
-            _logger.LogWarning("Cannot read the partitions of Kafka topic {Topic}: {Reason}", _options.Topic, e.Error.Reason);
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            using var metadata = new DependentAdminClientBuilder(_producer.Handle).Build();
+            return metadata.GetMetadata(_options.Topic, timeout).Topics.FirstOrDefault(t => t.Topic == _options.Topic);
         }
     }
 
@@ -332,32 +250,10 @@ public sealed class PredictionProducer : IDisposable
         try
         {
             using var doc = JsonDocument.Parse(json);
-            var root = doc.RootElement;
-            if (root.TryGetProperty("msg_cnt", out var queued))
+            if (_health.Observe(doc.RootElement) is { } queued)
             {
-                _metrics.QueueMessages.Set(queued.GetDouble());
+                _metrics.QueueMessages.Set(queued);
             }
-            var anyUp = false;
-            if (root.TryGetProperty("brokers", out var brokers))
-            {
-                foreach (var broker in brokers.EnumerateObject())
-                {
-                    if (broker.Value.TryGetProperty("nodeid", out var id) && id.GetInt32() >= 0
-                        && broker.Value.TryGetProperty("state", out var state) && state.GetString() == "UP")
-                    {
-                        anyUp = true;
-                    }
-                }
-            }
-            if (anyUp)
-            {
-                Interlocked.Exchange(ref _allBrokersDownSinceTicks, 0);
-            }
-            else
-            {
-                Interlocked.CompareExchange(ref _allBrokersDownSinceTicks, Stopwatch.GetTimestamp(), 0);
-            }
-            Interlocked.Exchange(ref _lastStatisticsTicks, Stopwatch.GetTimestamp());
         }
         catch (JsonException e)
         {
@@ -369,7 +265,7 @@ public sealed class PredictionProducer : IDisposable
     {
         if (error.Code == ErrorCode.Local_AllBrokersDown)
         {
-            Interlocked.CompareExchange(ref _allBrokersDownSinceTicks, Stopwatch.GetTimestamp(), 0);
+            _health.AllDown();
         }
         if (error.IsFatal)
         {
@@ -392,126 +288,4 @@ public sealed class PredictionProducer : IDisposable
         };
         _logger.Log(level, "librdkafka {Facility}: {Message}", message.Facility, message.Message);
     }
-
-    /// <summary>Counts delivery reports down; the task completes when every record is reported.</summary>
-    private sealed class PendingDeliveries
-    {
-        private readonly Error?[] _errors;
-        private readonly string?[] _refused;
-        private readonly bool[] _possiblyStored;
-        private readonly bool[] _reported;
-        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly Lock _gate = new();
-        private int _remaining;
-
-        public PendingDeliveries(int count)
-        {
-            _errors = new Error?[count];
-            _refused = new string?[count];
-            _possiblyStored = new bool[count];
-            _reported = new bool[count];
-            _remaining = count;
-            if (count == 0)
-            {
-                _done.TrySetResult();
-            }
-        }
-
-        public Task Task => _done.Task;
-
-        public void Complete(int[] records, Error error, PersistenceStatus status)
-        {
-            lock (_gate)
-            {
-                foreach (var record in records)
-                {
-                    if (error.Code == ErrorCode.MsgSizeTooLarge)
-                    {
-                        // The broker's or librdkafka's limit is below Kafka:MaxMessageBytes: resending cannot succeed.
-                        Report(record, null, $"Kafka refused the message holding this record as too large ({error.Reason}); " +
-                            "Kafka:MaxMessageBytes is above the topic's max.message.bytes or the client's message.max.bytes", possiblyStored: false);
-                    }
-                    else
-                    {
-                        // A record whose request timed out in flight may still have been written by the broker.
-                        Report(record, error.IsError ? error : null, null, error.IsError && status == PersistenceStatus.PossiblyPersisted);
-                    }
-                }
-            }
-        }
-
-        public void Refuse(int record, string why)
-        {
-            lock (_gate)
-            {
-                Report(record, null, why, possiblyStored: false);
-            }
-        }
-
-        public void FailUnreported(Error error, PersistenceStatus status)
-        {
-            lock (_gate)
-            {
-                for (var i = 0; i < _reported.Length; i++)
-                {
-                    if (!_reported[i])
-                    {
-                        Report(i, error, null, status == PersistenceStatus.PossiblyPersisted);
-                    }
-                }
-            }
-        }
-
-        private void Report(int record, Error? error, string? refused, bool possiblyStored)
-        {
-            if (_reported[record])
-            {
-                return;
-            }
-            _reported[record] = true;
-            _errors[record] = error;
-            _refused[record] = refused;
-            _possiblyStored[record] = possiblyStored;
-            if (--_remaining == 0)
-            {
-                _done.TrySetResult();
-            }
-        }
-
-        public DeliveryOutcome ToOutcome()
-        {
-            lock (_gate)
-            {
-                var failed = new List<int>();
-                var refused = new List<(int, string)>();
-                var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-                string? first = null;
-                var possiblyStored = 0;
-                for (var i = 0; i < _errors.Length; i++)
-                {
-                    if (_refused[i] is { } why)
-                    {
-                        refused.Add((i, why));
-                    }
-                    else if (_errors[i] is { } error)
-                    {
-                        failed.Add(i);
-                        possiblyStored += _possiblyStored[i] ? 1 : 0;
-                        var code = error.Code.ToString();
-                        counts[code] = counts.GetValueOrDefault(code) + 1;
-                        first ??= string.Create(CultureInfo.InvariantCulture, $"{error.Code}: {error.Reason}");
-                    }
-                }
-                return new DeliveryOutcome(failed, counts, first, possiblyStored, refused);
-            }
-        }
-    }
 }
-
-/// <summary>
-/// Which records Kafka did not acknowledge (positions in the produced list), and why. PossiblyStored counts
-/// failed records whose request timed out in flight: the broker may have written them (Kafka cannot tell).
-/// Refused records are too large for a Kafka message: not written, and resending them cannot help.
-/// </summary>
-public sealed record DeliveryOutcome(IReadOnlyList<int> Failed, IReadOnlyDictionary<string, int> ErrorCounts, string? FirstError,
-    int PossiblyStored, IReadOnlyList<(int Record, string Why)> Refused);

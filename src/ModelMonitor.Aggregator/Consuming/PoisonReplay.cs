@@ -1,6 +1,6 @@
 using Npgsql;
 
-namespace ModelMonitor.Aggregator;
+namespace ModelMonitor.Aggregator.Consuming;
 
 /// <summary>
 /// After a flush failed because of its data (a Postgres data error, not a lost connection), the delta is dropped,
