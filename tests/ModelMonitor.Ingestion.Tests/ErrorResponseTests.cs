@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ModelMonitor.Testing.Kafka;
+using ModelMonitor.Testing.Waiting;
 
 namespace ModelMonitor.Ingestion.Tests;
 
@@ -54,8 +55,10 @@ public sealed class ErrorResponseTests(KafkaMockCluster kafka) : IClassFixture<K
         var line = Assert.Single(logs.Lines, l => l.Contains("Unhandled error", StringComparison.Ordinal));
         Assert.Contains(traceId, line, StringComparison.Ordinal);
         Assert.Contains("clock is broken", line, StringComparison.Ordinal); // the log has the cause
-        // And one request line, by route template, status and time, at Error.
-        Assert.Contains(logs.Lines, l => l.StartsWith("HTTP POST /v1/predictions responded 500 in ", StringComparison.Ordinal) && l.Contains(" ms", StringComparison.Ordinal));
+        // And one request line, by route template, status and time, at Error (written once the response is sent).
+        await Eventually.UntilAsync(
+            () => Task.FromResult(logs.Lines.Any(l => l.StartsWith("HTTP POST /v1/predictions responded 500 in ", StringComparison.Ordinal) && l.Contains(" ms", StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(10), () => "the request's log line; logged: " + string.Join(" | ", logs.Lines));
     }
 
     [Fact]
