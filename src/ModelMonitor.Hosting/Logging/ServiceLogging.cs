@@ -27,12 +27,16 @@ public static class ServiceLogging
     {
         builder.Logging.ClearProviders();
         // writeToProviders: ILoggerProviders registered by the host (tests capture logs so) receive the events too.
-        builder.Services.AddSerilog((services, logger) => Configure(logger, builder.Configuration), writeToProviders: true);
+        // preserveStaticLogger: the logger is this host's, not the process-wide Log.Logger, so hosts in one process
+        // (tests, composed services) never write through each other's logger.
+        builder.Services.AddSerilog((services, logger) => Configure(logger, builder.Configuration), preserveStaticLogger: true, writeToProviders: true);
     }
 
     internal static void UseServiceRequestLogging(this WebApplication app) =>
         app.UseSerilogRequestLogging(options =>
         {
+            // The host's logger (by default the middleware takes the static Log.Logger, another host's in a test run).
+            options.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
             options.MessageTemplate = RequestTemplate;
             options.GetLevel = RequestLevel;
             // An error answered by the exception handler has lost its endpoint; the handler's feature keeps it.
