@@ -14,6 +14,8 @@ internal sealed class AggregatorMetrics
         MessagesConsumed = registry.CreateCounter("modelmonitor_aggregator_messages_consumed_total", "Kafka messages consumed (each holds one or more prediction logs).");
         RecordsConsumed = registry.CreateCounter("modelmonitor_aggregator_records_consumed_total", "Prediction logs consumed (valid, late and poison).");
         RecordsLate = registry.CreateCounter("modelmonitor_aggregator_records_late_total", "Records older than the allowed lateness, skipped.");
+        MessagesLost = registry.CreateCounter("modelmonitor_aggregator_messages_lost_total",
+            "Kafka messages deleted (retention) before the aggregator read them: offsets it expected and never got, counted once.");
         RecordsPoison = registry.CreateCounter("modelmonitor_aggregator_records_poison_total", "Malformed or unknown-version prediction logs, skipped.");
         Flushes = registry.CreateCounter("modelmonitor_aggregator_flushes_total", "Successful flushes of windowed statistics and offsets to Postgres.");
         FlushErrors = registry.CreateCounter("modelmonitor_aggregator_flush_errors_total", "Flushes that failed (Postgres errors and fenced offsets).");
@@ -35,6 +37,8 @@ internal sealed class AggregatorMetrics
     public Counter RecordsLate { get; }
 
     public Counter RecordsPoison { get; }
+
+    public Counter MessagesLost { get; }
 
     public Counter Flushes { get; }
 

@@ -186,6 +186,24 @@ internal sealed class ConsumerWorker(
             return;
         }
 
+        if (_offsets.Read(partition, result.Offset.Value) is { } gapFrom)
+        {
+            // Counted once: offsets below the first-read high-water mark were seen (or counted lost) before a rewind.
+            var from = Math.Max(gapFrom, _firstUnread.GetValueOrDefault(partition));
+            if (result.Offset.Value > from)
+            {
+                metrics.MessagesLost.Inc(result.Offset.Value - from);
+                logger.LogError(
+                    "Kafka no longer holds offsets {From} to {To} of {Topic} partition {Partition}: {Lost} messages were deleted (retention) before they were aggregated; continuing at offset {Offset}",
+                    from,
+                    result.Offset.Value - 1,
+                    _topic,
+                    partition,
+                    result.Offset.Value - from,
+                    result.Offset.Value);
+            }
+        }
+
         _decoded.Clear();
         _decodeErrors.Clear();
         var records = 1;

@@ -1,4 +1,5 @@
 using System.Text;
+using Confluent.Kafka;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -155,6 +156,36 @@ public sealed class ExactlyOnceTests : IDisposable
         }
 
         Assert.Equal(messages, await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "crash"));
+    }
+
+    [Fact]
+    public async Task Messages_the_broker_deleted_before_they_were_read_are_counted_lost_and_the_rest_is_stored_exactly()
+    {
+        // One partition filled well past what the mock broker keeps (about 5 MiB per partition) before any aggregator
+        // runs: its oldest messages are gone when the aggregator starts from the beginning.
+        await using var database = await PostgresDatabaseFixture.CreateAsync("lost");
+        var topic = KafkaMockCluster.UniqueTopic("lost");
+        var padding = new string('x', 4_000);
+        var logs = TestData.Generate(3_000, seed: 12, TestData.BaseHour())
+            .Select(log => log with { Features = [.. log.Features, new("note", FeatureValue.FromString(padding))] })
+            .ToList();
+        _kafka.Produce(topic, logs.Select(log => ((byte[]?)"one-partition"u8.ToArray(), AggregatorHarness.Encode(log))), Partitioner.Murmur2);
+        using var reader = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = _kafka.BootstrapServers, GroupId = "watermarks" }).Build();
+        var (partition, low, high) = Enumerable.Range(0, 4)
+            .Select(p => (p, reader.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(10))))
+            .Where(w => w.Item2.High.Value > 0)
+            .Select(w => (w.p, w.Item2.Low.Value, w.Item2.High.Value))
+            .Single();
+        Assert.Equal(logs.Count, high);
+        Assert.True(low > 0, $"the mock broker kept all {high} messages of partition {partition}: the test no longer fills it past its retention");
+
+        using var host = await AggregatorHarness.StartAsync(AggregatorHarness.Settings(database.ConnectionString, _kafka.BootstrapServers, topic, "lost"));
+        await Eventually.UntilAsync(async () => await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "lost") == high,
+            TimeSpan.FromSeconds(60), "the aggregator to commit the partition's last offset");
+
+        Assert.Equal(low, AggregatorHarness.Metric(host, "modelmonitor_aggregator_messages_lost_total"));
+        var counts = await AggregatorHarness.PredictionCountsAsync(database.ConnectionString);
+        Assert.All(counts.Values, count => Assert.Equal(high - low, count)); // every message still held, once
     }
 
     [Fact]

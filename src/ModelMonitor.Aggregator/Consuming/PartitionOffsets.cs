@@ -14,6 +14,9 @@ internal sealed class PartitionOffsets(StatisticsStore store, string group, stri
     private readonly Dictionary<int, long> _stored = [];
     private readonly HashSet<int> _owned = [];
 
+    // Partition → the offset the next message read should have (the start, then the last read + 1).
+    private readonly Dictionary<int, long> _next = [];
+
     /// <summary>What Postgres holds, per owned partition (the expected values of the next flush's compare-and-set).</summary>
     public IReadOnlyDictionary<int, long> Stored => _stored;
 
@@ -39,8 +42,23 @@ internal sealed class PartitionOffsets(StatisticsStore store, string group, stri
                 _stored.Remove(number);
                 starts.Add(new TopicPartitionOffset(partition, Offset.Beginning));
             }
+            // Never flushed: everything from the topic's first offset is ours to aggregate.
+            _next[number] = stored.GetValueOrDefault(number);
         }
         return starts;
+    }
+
+    /// <summary>
+    /// Records that a message at <paramref name="offset"/> was read; returns the first offset of the gap before it when
+    /// offsets were skipped (null otherwise). The API's idempotent producer writes a partition's offsets without gaps,
+    /// so a gap is messages Kafka deleted before we read them (retention), the consumer jumping to the oldest message
+    /// it still has.
+    /// </summary>
+    public long? Read(int partition, long offset)
+    {
+        long? gapFrom = _next.TryGetValue(partition, out var next) && offset > next ? next : null;
+        _next[partition] = offset + 1;
+        return gapFrom;
     }
 
     /// <summary>After a committed flush: these are the stored offsets now.</summary>
@@ -59,6 +77,7 @@ internal sealed class PartitionOffsets(StatisticsStore store, string group, stri
         {
             _owned.Remove(partition);
             _stored.Remove(partition);
+            _next.Remove(partition);
         }
     }
 }
