@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using ModelMonitor.Core.Contracts;
+using ModelMonitor.Testing.Metrics;
 using ModelMonitor.Testing.Processes;
 using ModelMonitor.Testing.Waiting;
 using Npgsql;
@@ -45,19 +46,7 @@ internal static class AggregatorHarness
         ChildProcess.StartDotnet("aggregator", "ModelMonitor.Aggregator", settings);
 
     /// <summary>One metric sample from a host's registry, e.g. ("modelmonitor_aggregator_records_poison_total").</summary>
-    public static double Metric(IHost host, string name)
-    {
-        var text = MetricsText(host);
-        foreach (var line in text.Split('\n'))
-        {
-            if (line.StartsWith(name + " ", StringComparison.Ordinal))
-            {
-                return double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
-            }
-        }
-
-        return 0;
-    }
+    public static double Metric(IHost host, string name) => Exposition.Sample(MetricsText(host), name);
 
     public static string MetricsText(IHost host)
     {

@@ -6,6 +6,7 @@ using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Statistics;
 using ModelMonitor.Core.Windows;
 using ModelMonitor.Kafka;
+using ModelMonitor.Testing.Metrics;
 using Npgsql;
 
 namespace ModelMonitor.Benchmarks;
@@ -154,17 +155,7 @@ internal static class AggregateBenchmark
     }
 
     /// <summary>The value of an unlabelled sample in Prometheus text.</summary>
-    public static double Metric(string text, string name)
-    {
-        foreach (var line in text.AsSpan().EnumerateLines())
-        {
-            if (line.StartsWith(name) && line.Length > name.Length && line[name.Length] == ' ')
-            {
-                return double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
-            }
-        }
-        return 0;
-    }
+    public static double Metric(string text, string name) => Exposition.Sample(text, name);
 
     /// <summary>
     /// Where the time goes, per record, single thread, in this process: decode (PredictionLogCodec.TryDecode,

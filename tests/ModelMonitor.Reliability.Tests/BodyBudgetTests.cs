@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text;
+using ModelMonitor.Testing.Metrics;
 using ModelMonitor.Testing.Waiting;
 
 namespace ModelMonitor.Reliability.Tests;
@@ -34,7 +35,7 @@ public sealed class BodyBudgetTests(HostileApiFixture api) : IClassFixture<Hosti
                 stalled.Add(connection);
             }
             // The server has taken the requests once it holds a buffer of at least the declared length for each.
-            await Eventually.UntilAsync(async () => BufferedBodyBytes(await http.GetStringAsync(new Uri(Services.Url(api.Port), "metrics"))) >= (double)stalled.Count * MaxBodyBytes,
+            await Eventually.UntilAsync(async () => Exposition.Sample(await http.GetStringAsync(new Uri(Services.Url(api.Port), "metrics")), "modelmonitor_ingest_buffered_body_bytes") >= (double)stalled.Count * MaxBodyBytes,
                 TimeSpan.FromSeconds(10), () => $"the API to reserve buffers for all {stalled.Count} stalled requests");
 
             var started = clock.Elapsed;
@@ -72,9 +73,4 @@ public sealed class BodyBudgetTests(HostileApiFixture api) : IClassFixture<Hosti
     private static StringContent Valid() => new(
         $$"""[{"sent_at":"{{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ssZ}}","prediction_id":"{{Guid.NewGuid():N}}","predictor_name":"budget","model_id":"m1","features":{"x":1.5},"prediction_result":2}]""",
         Encoding.UTF8, "application/json");
-
-    private static double BufferedBodyBytes(string metrics) =>
-        metrics.Split('\n').Where(line => line.StartsWith("modelmonitor_ingest_buffered_body_bytes ", StringComparison.Ordinal))
-            .Select(line => double.Parse(line["modelmonitor_ingest_buffered_body_bytes ".Length..], System.Globalization.CultureInfo.InvariantCulture))
-            .DefaultIfEmpty(0).First();
 }

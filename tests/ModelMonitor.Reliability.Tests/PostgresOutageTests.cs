@@ -1,5 +1,6 @@
 using System.Globalization;
 using ModelMonitor.Testing.Kafka;
+using ModelMonitor.Testing.Metrics;
 using ModelMonitor.Testing.Postgres;
 using ModelMonitor.Testing.Processes;
 using ModelMonitor.Testing.Waiting;
@@ -90,17 +91,5 @@ public sealed class PostgresOutageTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<double> MetricAsync(HttpClient http, Uri url, string name)
-    {
-        var text = await http.GetStringAsync(url);
-        foreach (var line in text.Split('\n'))
-        {
-            if (line.StartsWith(name + " ", StringComparison.Ordinal))
-            {
-                return double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
-            }
-        }
-
-        return 0;
-    }
+    private static async Task<double> MetricAsync(HttpClient http, Uri url, string name) => Exposition.Sample(await http.GetStringAsync(url), name);
 }
