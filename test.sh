@@ -30,4 +30,10 @@ awk '/^ *Passed: *[0-9]+ *$/  { p += $2 }
      /^ *Failed: *[0-9]+ *$/  { f += $2 }
      /^ *Skipped: *[0-9]+ *$/ { s += $2 }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+# The failures again at the very end (with their first lines of message and stack), so that a CI log cut to its
+# tail still names them.
+if grep -q -E '^ +Failed [A-Za-z]' "$log"; then
+  echo "Failed tests:"
+  awk '/^ +Failed [A-Za-z]/ { n = 12 } n > 0 { print; n-- }' "$log"
+fi
 exit "$status"
