@@ -25,6 +25,8 @@ internal sealed class AggregatorMetrics
             new HistogramConfiguration { Buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         RowsWritten = registry.CreateCounter("modelmonitor_aggregator_rows_written_total", "Window rows (model and feature) written to Postgres.");
         LastFlush = registry.CreateGauge("modelmonitor_aggregator_last_flush_timestamp_seconds", "Unix time of the last successful flush.");
+        DeltaBytes = registry.CreateGauge("modelmonitor_aggregator_delta_bytes",
+            "Estimated memory of the window rows held, not yet flushed (bounded by Aggregator:MaxDeltaBytes).");
         OpenWindowRows = registry.CreateGauge("modelmonitor_aggregator_open_window_rows", "Window rows held in memory, not yet flushed.");
         _lag = registry.CreateGauge("modelmonitor_aggregator_consumer_lag",
             "Messages between the consumer position and the high watermark, per assigned partition.", ["partition"]);
@@ -51,6 +53,8 @@ internal sealed class AggregatorMetrics
     public Gauge LastFlush { get; }
 
     public Gauge OpenWindowRows { get; }
+
+    public Gauge DeltaBytes { get; }
 
     /// <summary>Replaces the lag of every assigned partition (messages between position and high watermark);
     /// partitions no longer assigned leave the metric.</summary>

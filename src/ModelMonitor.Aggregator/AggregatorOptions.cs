@@ -17,16 +17,24 @@ public sealed class AggregatorOptions
     /// <summary>Records whose sent_at is older than now minus this are counted as late and skipped.</summary>
     public TimeSpan AllowedLateness { get; set; } = IngestionLimits.Default.AllowedLateness;
 
-    /// <summary>How often the in-memory delta is written to Postgres (with the consumed offsets).</summary>
+    /// <summary>How often the shortest window size is written to Postgres (with the consumed offsets): the freshness of
+    /// what a query sees. Longer sizes are written every twelfth of their length, up to <see cref="MaxFlushInterval"/>.</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>
-    /// Bound on the in-memory delta, in (window, model) plus (window, model, feature) rows: reaching it
-    /// flushes at once; while Postgres is unreachable it pauses consumption, so memory stays bounded.
-    /// </summary>
-    public int MaxOpenRows { get; set; } = 50_000;
+    /// <summary>The longest wait between two writes of a window size's open windows (a window that has ended is written
+    /// within <see cref="FlushInterval"/> of its end, whatever its size). Default: 12 × <see cref="FlushInterval"/> (1 min).</summary>
+    public TimeSpan? MaxFlushInterval { get; set; }
 
-    /// <summary>Bound on records buffered since the last flush (same effect as <see cref="MaxOpenRows"/>).</summary>
+    internal TimeSpan EffectiveMaxFlushInterval => MaxFlushInterval ?? FlushInterval * 12;
+
+    /// <summary>
+    /// Bound on the estimated memory of the unflushed statistics (every window size's delta), in bytes: reaching it
+    /// writes every size at once; while Postgres is unreachable it pauses consumption, so memory stays bounded.
+    /// </summary>
+    public long MaxDeltaBytes { get; set; } = 1L << 30;
+
+    /// <summary>Bound on records a window size holds since its last flush: reaching it writes that size; while Postgres
+    /// is unreachable it pauses consumption (bounds the work a restart re-reads).</summary>
     public int MaxBufferedRecords { get; set; } = 200_000;
 
     /// <summary>The Kafka consumer group; instances sharing it split the partitions.</summary>
@@ -125,9 +133,14 @@ internal sealed class AggregatorOptionsValidator : IValidateOptions<AggregatorOp
             errors.Add($"Aggregator:FlushInterval must be between 50 ms and 10 minutes (got {options.FlushInterval}).");
         }
 
-        if (options.MaxOpenRows < 100)
+        if (options.MaxFlushInterval is { } longest && (longest < TimeSpan.FromMilliseconds(50) || longest > TimeSpan.FromHours(1)))
         {
-            errors.Add($"Aggregator:MaxOpenRows must be at least 100 (got {options.MaxOpenRows}).");
+            errors.Add($"Aggregator:MaxFlushInterval must be between 50 ms and 1 hour (got {options.MaxFlushInterval}).");
+        }
+
+        if (options.MaxDeltaBytes < 1L << 20)
+        {
+            errors.Add($"Aggregator:MaxDeltaBytes must be at least 1048576 (1 MiB) (got {options.MaxDeltaBytes}).");
         }
 
         if (options.MaxBufferedRecords < 100)

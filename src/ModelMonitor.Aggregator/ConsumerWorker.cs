@@ -12,10 +12,10 @@ using Npgsql;
 namespace ModelMonitor.Aggregator;
 
 /// <summary>
-/// Consumes prediction logs, accumulates a delta per (window, predictor, model[, feature]) and flushes
-/// it with the consumed offsets in one Postgres transaction (see <see cref="StatisticsStore"/>).
-/// Postgres holds the offsets: on assignment the consumer seeks to them; Kafka commits are only for
-/// lag visibility in Kafka tools.
+/// Consumes prediction logs, accumulates a delta per (window, predictor, model[, feature]) for each window size and
+/// flushes each size on its own cadence (<see cref="FlushCadence"/>) with that size's consumed offsets, in one Postgres
+/// transaction per flush (see <see cref="StatisticsStore"/>). Postgres holds the offsets: on assignment the consumer
+/// seeks to the lowest of them; Kafka commits are only for lag visibility in Kafka tools.
 /// </summary>
 internal sealed class ConsumerWorker(
     IOptions<AggregatorOptions> aggregatorOptions,
@@ -31,11 +31,16 @@ internal sealed class ConsumerWorker(
 
     private readonly AggregatorOptions _options = aggregatorOptions.Value;
     private readonly string _topic = kafkaOptions.Value.Topic;
-    private readonly AggregationDelta _delta = new(aggregatorOptions.Value.ParsedWindows, aggregatorOptions.Value.CategoryCapacity);
+    private readonly List<WindowSink> _sinks = [.. aggregatorOptions.Value.ParsedWindows.Select(window => new WindowSink(
+        window,
+        FlushCadence.IntervalOf(window, aggregatorOptions.Value.ParsedWindows, aggregatorOptions.Value.FlushInterval, aggregatorOptions.Value.EffectiveMaxFlushInterval),
+        aggregatorOptions.Value.CategoryCapacity,
+        time.GetUtcNow()))];
     private readonly List<PredictionLog> _decoded = [];
     private readonly List<string> _decodeErrors = [];
     private readonly PoisonReplay _replay = new();
-    private readonly PartitionOffsets _offsets = new(store, aggregatorOptions.Value.ConsumerGroup, kafkaOptions.Value.Topic);
+    private readonly PartitionOffsets _offsets = new(store, aggregatorOptions.Value.ConsumerGroup, kafkaOptions.Value.Topic,
+        [.. aggregatorOptions.Value.ParsedWindows.Select(w => w.Seconds)]);
     private readonly RetrySchedule _retry = new(aggregatorOptions.Value.MaxRetryBackoff, time);
     private readonly ConsumerLag _lag = new(metrics, time);
     private readonly PoisonIsolation _poison = new(store, aggregatorOptions.Value, metrics, kafkaOptions.Value.Topic, logger);
@@ -44,7 +49,8 @@ internal sealed class ConsumerWorker(
     private readonly Dictionary<int, long> _firstUnread = [];
 
     private CancellationToken _stopping;
-    private DateTimeOffset _nextFlushAt;
+    private DateTimeOffset _nextMemorySample;
+    private long _deltaBytes;
     private bool _paused;
     private bool _rewindNeeded;
     private bool _waitingForTopic;
@@ -69,11 +75,11 @@ internal sealed class ConsumerWorker(
         consumer.Subscribe(_topic);
         status.Running(true);
         logger.LogInformation(
-            "Aggregating topic {Topic} as group {Group} into windows {Windows}",
+            "Aggregating topic {Topic} as group {Group} into windows {Windows}, written every {Intervals}",
             _topic,
             _options.ConsumerGroup,
-            _options.Windows);
-        _nextFlushAt = time.GetUtcNow() + _options.FlushInterval;
+            _options.Windows,
+            string.Join(", ", _sinks.Select(s => $"{s.Window}: {s.Interval.TotalSeconds:0.#} s")));
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -136,7 +142,7 @@ internal sealed class ConsumerWorker(
         // Graceful stop: one last flush (bounded in time), then Close() so the group rebalances at once.
         // Close() runs the revocation handler, which flushes again if anything is left.
         using var shutdown = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await FlushOnceAsync(consumer, shutdown.Token);
+        await FlushAllAsync(consumer, shutdown.Token);
         _stopping = shutdown.Token;
         consumer.Close();
         logger.LogInformation("Aggregator consumer closed");
@@ -238,12 +244,8 @@ internal sealed class ConsumerWorker(
         var oldest = time.GetUtcNow() - _options.AllowedLateness;
         foreach (var log in _decoded)
         {
-            if (log.SentAt < oldest)
+            if (log.SentAt < oldest && firstRead)
             {
-                if (!firstRead)
-                {
-                    continue;
-                }
                 metrics.RecordsLate.Inc();
                 logger.LogWarning(
                     "Skipping late record at partition {Partition} offset {Offset}: sent_at {SentAt} is older than the allowed lateness {Lateness}",
@@ -252,23 +254,52 @@ internal sealed class ConsumerWorker(
                     log.SentAt,
                     _options.AllowedLateness);
             }
-            else
-            {
-                _delta.Add(log);
-            }
         }
-        _decoded.RemoveAll(log => log.SentAt < oldest); // what is left is what the delta holds of this message
+        _decoded.RemoveAll(log => log.SentAt < oldest); // what is left is what the deltas hold of this message
 
-        _delta.Advance(partition, result.Offset.Value + 1, records);
-        metrics.OpenWindowRows.Set(_delta.RowCount);
+        // Into every window size that has not stored this message yet (after a rewind, some sizes may have).
+        foreach (var sink in _sinks)
+        {
+            if (!_offsets.Needs(partition, sink.Seconds, result.Offset.Value))
+            {
+                continue;
+            }
+
+            foreach (var log in _decoded)
+            {
+                sink.Delta.Add(log);
+            }
+
+            sink.Delta.Advance(partition, result.Offset.Value + 1, records);
+        }
+
+        metrics.OpenWindowRows.Set(HeldRows);
     }
 
-    private bool OverBound => _delta.RowCount >= _options.MaxOpenRows || _delta.RecordCount >= _options.MaxBufferedRecords;
+    private bool AllEmpty => _sinks.TrueForAll(s => s.Delta.IsEmpty);
+
+    private int HeldRows => _sinks.Sum(s => s.Delta.RowCount);
+
+    /// <summary>Records read since the oldest unflushed point of any window size.</summary>
+    private int HeldRecords => _sinks.Max(s => s.Delta.RecordCount);
+
+    private bool OverMemory => _deltaBytes >= _options.MaxDeltaBytes;
+
+    private bool OverBound => OverMemory || HeldRecords >= _options.MaxBufferedRecords;
 
     private async Task MaybeFlushAsync(IConsumer<Ignore, byte[]> consumer, bool force, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        if (_delta.IsEmpty || (!force && now < _nextFlushAt && !OverBound))
+        SampleMemory(now);
+        if (AllEmpty)
+        {
+            return;
+        }
+
+        var due = force || OverMemory
+            ? _sinks.Where(s => !s.Delta.IsEmpty).ToList()
+            : _sinks.Where(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords)).ToList();
+        if (due.Count == 0)
         {
             return;
         }
@@ -280,51 +311,101 @@ internal sealed class ConsumerWorker(
             {
                 consumer.Pause(consumer.Assignment);
                 _paused = true;
-                logger.LogWarning("Paused consumption: {Rows} rows and {Records} records wait for Postgres", _delta.RowCount, _delta.RecordCount);
+                logger.LogWarning("Paused consumption: {Rows} rows ({Bytes} bytes) and {Records} records wait for Postgres", HeldRows, _deltaBytes, HeldRecords);
             }
 
             return;
         }
 
-        await FlushOnceAsync(consumer, cancellationToken);
+        await FlushOnceAsync(consumer, due, cancellationToken);
     }
 
-    /// <summary>One flush attempt; on failure schedules a retry with exponential backoff.</summary>
-    private async Task<bool> FlushOnceAsync(IConsumer<Ignore, byte[]> consumer, CancellationToken cancellationToken)
+    /// <summary>The estimated memory of the deltas, at most every 5 s (it walks every row held: ~2% of the CPU at 150k rows when done every second).</summary>
+    private void SampleMemory(DateTimeOffset now)
     {
-        if (_delta.IsEmpty)
+        if (now < _nextMemorySample)
+        {
+            return;
+        }
+
+        _nextMemorySample = now + TimeSpan.FromSeconds(5);
+        _deltaBytes = _sinks.Sum(s => s.Delta.EstimatedBytes());
+        metrics.DeltaBytes.Set(_deltaBytes);
+    }
+
+    private void ClearAll()
+    {
+        foreach (var sink in _sinks)
+        {
+            sink.Delta.Clear();
+        }
+
+        _deltaBytes = 0;
+        metrics.OpenWindowRows.Set(0);
+        metrics.DeltaBytes.Set(0);
+    }
+
+    private Task<bool> FlushAllAsync(IConsumer<Ignore, byte[]> consumer, CancellationToken cancellationToken) =>
+        FlushOnceAsync(consumer, _sinks, cancellationToken);
+
+    /// <summary>One flush attempt of the non-empty deltas of <paramref name="sinks"/>; on failure schedules a retry with
+    /// exponential backoff.</summary>
+    private async Task<bool> FlushOnceAsync(IConsumer<Ignore, byte[]> consumer, IReadOnlyList<WindowSink> sinks, CancellationToken cancellationToken)
+    {
+        var flushing = sinks.Where(s => !s.Delta.IsEmpty).ToList();
+        if (flushing.Count == 0)
         {
             return true;
         }
 
         var started = Stopwatch.GetTimestamp();
+        var heldRows = flushing.Sum(s => s.Delta.RowCount);
         try
         {
-            var (outcome, rows) = await store.FlushAsync(_options.ConsumerGroup, _topic, _delta, _offsets.Stored, cancellationToken);
+            var flushes = flushing.Select(s => new WindowFlush(s.Seconds, s.Delta, _offsets.StoredFor(s.Seconds))).ToList();
+            var (outcome, rows) = await store.FlushAsync(_options.ConsumerGroup, _topic, flushes, cancellationToken);
             if (outcome == FlushOutcome.Fenced)
             {
                 metrics.FlushErrors.Inc();
                 logger.LogWarning(
                     "Offsets in Postgres moved under us (another consumer owned these partitions): dropping {Records} records and rewinding to the stored offsets",
-                    _delta.RecordCount);
-                _delta.Clear();
+                    HeldRecords);
+                ClearAll();
                 _rewindNeeded = true;
                 return false;
             }
 
-            _offsets.Committed(_delta.NextOffsets);
+            var partitions = new HashSet<int>();
+            foreach (var sink in flushing)
+            {
+                _offsets.Committed(sink.Seconds, sink.Delta.NextOffsets);
+                partitions.UnionWith(sink.Delta.NextOffsets.Keys);
+            }
 
-            var offsets = _delta.NextOffsets.Select(p => new TopicPartitionOffset(_topic, p.Key, p.Value)).ToList();
+            var now = time.GetUtcNow();
             metrics.Flushes.Inc();
             metrics.RowsWritten.Inc(rows);
             metrics.FlushDuration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
-            metrics.LastFlush.Set(time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
-            logger.LogDebug("Flushed {Rows} rows and {Records} records", rows, _delta.RecordCount);
-            _delta.Clear();
-            metrics.OpenWindowRows.Set(0);
+            metrics.LastFlush.Set(now.ToUnixTimeMilliseconds() / 1000.0);
+            logger.LogDebug(
+                "Flushed {Rows} rows of windows {Windows} in {Elapsed:0} ms",
+                rows,
+                flushing.Select(s => s.Window.ToString()),
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            foreach (var sink in flushing)
+            {
+                sink.Delta.Clear();
+                sink.Flushed(now);
+            }
+
+            metrics.OpenWindowRows.Set(HeldRows);
+            if (OverMemory)
+            {
+                _nextMemorySample = now; // re-measure at once: what was flushed no longer counts
+            }
+
             status.FlushSucceeded();
             _retry.Succeeded();
-            _nextFlushAt = time.GetUtcNow() + _options.FlushInterval;
             if (_paused)
             {
                 consumer.Resume(consumer.Assignment);
@@ -332,23 +413,28 @@ internal sealed class ConsumerWorker(
                 logger.LogInformation("Postgres is back: resumed consumption");
             }
 
-            CommitToKafkaForVisibility(consumer, offsets);
+            CommitToKafkaForVisibility(consumer, partitions);
             return true;
         }
         catch (Exception e) when (PoisonReplay.IsDataError(e))
         {
-            // Retrying the same values would fail forever and stop every model's statistics: drop the delta and
-            // replay its messages one at a time to find the records Postgres refuses (see ReplayAloneAsync).
+            // Retrying the same values would fail forever and stop every model's statistics: drop the deltas and
+            // replay their messages one at a time to find the records Postgres refuses (see ReplayAloneAsync).
             metrics.FlushErrors.Inc();
+            var until = new Dictionary<int, long>();
+            foreach (var (partition, next) in _sinks.SelectMany(s => s.Delta.NextOffsets))
+            {
+                until[partition] = Math.Max(next, until.GetValueOrDefault(partition));
+            }
+
             logger.LogError(
                 "Flush of {Rows} rows failed on its data ({SqlState}: {Error}); replaying up to offsets {Offsets} one message at a time to isolate the records",
-                _delta.RowCount,
+                heldRows,
                 ((Npgsql.PostgresException)e).SqlState,
                 e.Message,
-                _delta.NextOffsets);
-            _replay.Begin(_delta.NextOffsets);
-            _delta.Clear();
-            metrics.OpenWindowRows.Set(0);
+                until);
+            _replay.Begin(until);
+            ClearAll();
             _rewindNeeded = true;
             return false;
         }
@@ -356,20 +442,25 @@ internal sealed class ConsumerWorker(
         {
             // Postgres unreachable, restarting, timing out, a deadlock, or cancelled at shutdown: the
             // transaction did not commit (or, if the commit's answer was lost, the offset compare-and-set
-            // of the retry will tell). Keep the delta and retry later.
+            // of the retry will tell). Keep the deltas and retry later.
             var wait = RecordFailure(e.Message);
             logger.LogWarning(
                 "Flush of {Rows} rows failed, retrying in {Backoff}: {Error}",
-                _delta.RowCount,
+                heldRows,
                 wait,
                 e.Message);
             return false;
         }
     }
 
-    private void CommitToKafkaForVisibility(IConsumer<Ignore, byte[]> consumer, List<TopicPartitionOffset> offsets)
+    /// <summary>Commits to Kafka, for Kafka tools only, where each partition resumes: the lowest offset any window size
+    /// still needs.</summary>
+    private void CommitToKafkaForVisibility(IConsumer<Ignore, byte[]> consumer, IEnumerable<int> partitions)
     {
-        var owned = offsets.Where(o => _offsets.Owns(o.Partition.Value)).ToList();
+        var owned = partitions.Where(_offsets.Owns)
+            .Select(p => _offsets.Resume(p) is { } offset ? new TopicPartitionOffset(_topic, p, offset) : null)
+            .OfType<TopicPartitionOffset>()
+            .ToList();
         if (owned.Count == 0)
         {
             return;
@@ -416,11 +507,11 @@ internal sealed class ConsumerWorker(
     {
         // Flush before giving the partitions up; if that fails the delta is dropped: the next owner
         // starts from the offsets in Postgres, so nothing is lost or counted twice either way.
-        var flushed = !_delta.IsEmpty && FlushOnceAsync(consumer, _stopping.IsCancellationRequested ? CancellationToken.None : _stopping).GetAwaiter().GetResult();
-        if (!_delta.IsEmpty && !flushed)
+        var flushed = !AllEmpty && FlushAllAsync(consumer, _stopping.IsCancellationRequested ? CancellationToken.None : _stopping).GetAwaiter().GetResult();
+        if (!AllEmpty && !flushed)
         {
-            logger.LogWarning("Partitions revoked before a successful flush: dropping {Records} unflushed records", _delta.RecordCount);
-            _delta.Clear();
+            logger.LogWarning("Partitions revoked before a successful flush: dropping {Records} unflushed records", HeldRecords);
+            ClearAll();
             _rewindNeeded = true;
         }
 
@@ -434,11 +525,11 @@ internal sealed class ConsumerWorker(
     /// </summary>
     private async Task ReplayAloneAsync(IConsumer<Ignore, byte[]> consumer, ConsumeResult<Ignore, byte[]> result, CancellationToken cancellationToken)
     {
-        if (!_delta.IsEmpty && !await FlushOnceAsync(consumer, cancellationToken))
+        if (!AllEmpty && !await FlushAllAsync(consumer, cancellationToken))
         {
             // The previous message waits for Postgres (not its data: that was checked): give both back to Kafka and
             // read them again at the retry time the failed flush set, so the replay stays one message per flush.
-            _delta.Clear();
+            ClearAll();
             _rewindNeeded = true;
             var wait = _retry.RetryAt - time.GetUtcNow();
             if (wait > TimeSpan.Zero)
@@ -452,29 +543,30 @@ internal sealed class ConsumerWorker(
         var offset = result.Offset.Value;
         Process(result);
         _replay.Passed(partition, offset);
-        if (_delta.IsEmpty)
+        var holding = _sinks.Where(s => !s.Delta.IsEmpty).Select(s => s.Delta).ToList();
+        if (holding.Count == 0)
         {
-            return; // a message of a partition we no longer own
+            return; // a message of a partition we no longer own, or one every window size has stored
         }
 
         var logs = _decoded.ToArray();
-        var records = _delta.RecordCount;
+        var records = holding[0].RecordCount;
         try
         {
-            await _poison.IsolateAsync(_delta, partition, offset, logs, records, cancellationToken);
+            await _poison.IsolateAsync(holding, partition, offset, logs, records, cancellationToken);
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
             // Postgres itself is failing: read this message again after the backoff.
             var wait = RecordFailure(e.Message);
             logger.LogWarning("Replay of partition {Partition} offset {Offset} failed, retrying in {Backoff}: {Error}", partition, offset, wait, e.Message);
-            _delta.Clear();
+            ClearAll();
             _rewindNeeded = true;
             await Task.Delay(wait, time, cancellationToken);
             return;
         }
 
-        await FlushOnceAsync(consumer, cancellationToken);
+        await FlushAllAsync(consumer, cancellationToken);
     }
 
     /// <summary>Counts a failed write to Postgres, marks the aggregator failing, and returns how long to wait before
@@ -488,8 +580,8 @@ internal sealed class ConsumerWorker(
 
     private void OnLost(IConsumer<Ignore, byte[]> consumer, List<TopicPartitionOffset> partitions)
     {
-        logger.LogWarning("Partitions lost: dropping {Records} unflushed records", _delta.RecordCount);
-        _delta.Clear();
+        logger.LogWarning("Partitions lost: dropping {Records} unflushed records", HeldRecords);
+        ClearAll();
         _rewindNeeded = true;
         Forget(partitions.Select(p => p.Partition.Value));
     }
@@ -500,7 +592,7 @@ internal sealed class ConsumerWorker(
         _replay.Forget(numbers);
         _offsets.Forget(numbers);
 
-        metrics.OpenWindowRows.Set(_delta.RowCount);
+        metrics.OpenWindowRows.Set(HeldRows);
     }
 
     /// <summary>After a dropped delta: reload the stored offsets of what we still own and seek there.</summary>

@@ -70,11 +70,15 @@ internal static class AggregatorHarness
         return rows.ToDictionary(r => r.WindowSeconds, r => r.Count);
     }
 
+    /// <summary>Σ over partitions of where each resumes: the lowest next offset of its window sizes (each keeps its own).</summary>
     public static async Task<long> StoredOffsetSumAsync(string connectionString, string group)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         return await connection.ExecuteScalarAsync<long>(
-            "SELECT coalesce(sum(next_offset), 0)::bigint FROM consumer_offsets WHERE consumer_group = @group", new { group });
+            """
+            SELECT coalesce(sum(resume), 0)::bigint FROM (
+                SELECT min(next_offset) AS resume FROM consumer_offsets WHERE consumer_group = @group GROUP BY topic, partition) p
+            """, new { group });
     }
 
     /// <summary>Waits until both window sizes hold exactly <paramref name="expected"/> predictions; fails on overshoot or timeout.</summary>

@@ -17,17 +17,25 @@ public sealed class StorageTests
 
     private static Task<PostgresDatabaseFixture> MigratedDatabaseAsync(string name) => PostgresDatabaseFixture.CreateMigratedAsync(name);
 
-    private static AggregationDelta Delta(IEnumerable<PredictionLog> logs, int partition, long firstOffset)
+    /// <summary>What the aggregator flushes for <paramref name="logs"/> read from one partition: a delta per window size,
+    /// each with the offsets it expects stored (the same for every size here).</summary>
+    private static List<WindowFlush> Flushes(IEnumerable<PredictionLog> logs, int partition, long firstOffset, IReadOnlyDictionary<int, long> expected)
     {
-        var delta = new AggregationDelta(Windows, 50);
-        var offset = firstOffset;
-        foreach (var log in logs)
+        var flushes = new List<WindowFlush>();
+        foreach (var window in Windows)
         {
-            delta.Add(log);
-            delta.Advance(partition, ++offset);
+            var delta = new AggregationDelta([window], 50);
+            var offset = firstOffset;
+            foreach (var log in logs)
+            {
+                delta.Add(log);
+                delta.Advance(partition, ++offset);
+            }
+
+            flushes.Add(new WindowFlush(window.Seconds, delta, expected));
         }
 
-        return delta;
+        return flushes;
     }
 
     [Fact]
@@ -61,20 +69,34 @@ public sealed class StorageTests
                 await connection.ExecuteAsync("INSERT INTO schema_migrations (version, name) VALUES (@version, @script)", new { version, script });
             }
         }
-        var store = new StatisticsStore(database.DataSource, 50);
-        var logs = TestData.Generate(200, seed: 11, TestData.BaseHour());
-        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", Delta(logs, partition: 0, firstOffset: 0), new Dictionary<int, long>(), CancellationToken.None)).Outcome);
+        // What that version's aggregator had stored: one offset row per partition (for every window size) and a window row.
+        await using (var connection = await database.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset) VALUES ('g', 't', 0, 200)");
+            await connection.ExecuteAsync(
+                """
+                INSERT INTO model_window_stats (window_seconds, window_start, predictor_name, model_id, prediction_count, nonfinite_count, numeric_count)
+                VALUES (3600, '2026-12-01T10:00:00Z', 'eta', 'eta_v1', 200, 0, 0)
+                """);
+        }
         var before = await StoredRowsAsync(database);
 
-        Assert.Equal(0, await database.MigrateAsync()); // nothing re-applied over the existing tables
+        Assert.Equal(1, await database.MigrateAsync()); // V1 and V2 not re-applied over the existing tables, V3 applied
         Assert.Equal(0, await database.MigrateAsync()); // and the start version is set once, not again
 
         Assert.Equal(before, await StoredRowsAsync(database));
         await using var check = await database.DataSource.OpenConnectionAsync();
         Assert.Equal("3", await check.ExecuteScalarAsync<string>($"SELECT version FROM {SchemaMigrator.MetadataTable} WHERE type = 3"));
-        Assert.Equal(0, await check.ExecuteScalarAsync<long>($"SELECT count(*) FROM {SchemaMigrator.MetadataTable} WHERE type = 0"));
-        // The flush path still works on the carried-over schema.
-        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", Delta(logs, partition: 0, firstOffset: 200), new Dictionary<int, long> { [0] = 200 }, CancellationToken.None)).Outcome);
+        Assert.Equal(["3"], await check.QueryAsync<string>($"SELECT version FROM {SchemaMigrator.MetadataTable} WHERE type = 0 AND success"));
+
+        // The old offset row is kept as the start of every window size (window_seconds 0) until each writes its own.
+        var store = new StatisticsStore(database.DataSource, 50);
+        Assert.Equal([new StoredOffset(0, StoredOffset.LegacyWindowSeconds, 200)], await store.LoadOffsetsAsync("g", "t", [0], CancellationToken.None));
+        var logs = TestData.Generate(100, seed: 11, TestData.BaseHour());
+        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", Flushes(logs, partition: 0, firstOffset: 200, new Dictionary<int, long>()), CancellationToken.None)).Outcome);
+        Assert.Equal(
+            [new StoredOffset(0, StoredOffset.LegacyWindowSeconds, 200), new StoredOffset(0, 300, 300), new StoredOffset(0, 3600, 300)],
+            (await store.LoadOffsetsAsync("g", "t", [0], CancellationToken.None)).OrderBy(o => o.WindowSeconds));
     }
 
     private static async Task<(long Models, long ModelRows, long FeatureRows, long Predictions)> StoredRowsAsync(PostgresDatabaseFixture database)
@@ -92,17 +114,15 @@ public sealed class StorageTests
         var logs = TestData.Generate(100, seed: 6, TestData.BaseHour());
 
         // The new owner flushes first: no stored offset yet, so it inserts next_offset = 50.
-        var (outcome, _) = await store.FlushAsync("g", "t", Delta(logs.Take(50), partition: 0, firstOffset: 0), new Dictionary<int, long>(), CancellationToken.None);
+        var (outcome, _) = await store.FlushAsync("g", "t", Flushes(logs.Take(50), partition: 0, firstOffset: 0, new Dictionary<int, long>()), CancellationToken.None);
         Assert.Equal(FlushOutcome.Committed, outcome);
 
         // The zombie still believes nothing was stored (insert) or an older offset: both are fenced.
-        var zombie = Delta(logs.Take(50), partition: 0, firstOffset: 0);
-        Assert.Equal(FlushOutcome.Fenced, (await store.FlushAsync("g", "t", zombie, new Dictionary<int, long>(), CancellationToken.None)).Outcome);
-        Assert.Equal(FlushOutcome.Fenced, (await store.FlushAsync("g", "t", zombie, new Dictionary<int, long> { [0] = 10 }, CancellationToken.None)).Outcome);
+        Assert.Equal(FlushOutcome.Fenced, (await store.FlushAsync("g", "t", Flushes(logs.Take(50), 0, 0, new Dictionary<int, long>()), CancellationToken.None)).Outcome);
+        Assert.Equal(FlushOutcome.Fenced, (await store.FlushAsync("g", "t", Flushes(logs.Take(50), 0, 0, new Dictionary<int, long> { [0] = 10 }), CancellationToken.None)).Outcome);
 
         // The owner continues from what it stored.
-        var next = Delta(logs.Skip(50), partition: 0, firstOffset: 50);
-        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", next, new Dictionary<int, long> { [0] = 50 }, CancellationToken.None)).Outcome);
+        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", Flushes(logs.Skip(50), 0, 50, new Dictionary<int, long> { [0] = 50 }), CancellationToken.None)).Outcome);
 
         var counts = await AggregatorHarness.PredictionCountsAsync(database.ConnectionString);
         Assert.Equal(100, counts[3600]);
@@ -124,8 +144,7 @@ public sealed class StorageTests
             foreach (var (chunk, index) in mine.Chunk(50).Select((c, i) => (c, i)))
             {
                 var expected = stored is { } s ? new Dictionary<int, long> { [partition] = s } : new Dictionary<int, long>();
-                var delta = Delta(chunk, partition, firstOffset: index * 50L);
-                var (outcome, _) = await store.FlushAsync("g", "t", delta, expected, CancellationToken.None);
+                var (outcome, _) = await store.FlushAsync("g", "t", Flushes(chunk, partition, index * 50L, expected), CancellationToken.None);
                 Assert.Equal(FlushOutcome.Committed, outcome);
                 stored = (index * 50L) + chunk.Length;
             }
@@ -147,7 +166,7 @@ public sealed class StorageTests
         var store = new StatisticsStore(database.DataSource, 50);
         var old = TestData.Generate(50, seed: 8, DateTimeOffset.UtcNow.AddDays(-10));
         var recent = TestData.Generate(50, seed: 9, TestData.BaseHour());
-        await store.FlushAsync("g", "t", Delta(old.Concat(recent), partition: 0, firstOffset: 0), new Dictionary<int, long>(), CancellationToken.None);
+        await store.FlushAsync("g", "t", Flushes(old.Concat(recent), partition: 0, firstOffset: 0, new Dictionary<int, long>()), CancellationToken.None);
 
         var cutoff = DateTimeOffset.UtcNow.AddDays(-7);
         int deleted;

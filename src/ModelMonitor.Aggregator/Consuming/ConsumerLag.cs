@@ -28,7 +28,7 @@ internal sealed class ConsumerLag(AggregatorMetrics metrics, TimeProvider time)
                 continue;
             }
 
-            var from = position.IsSpecial ? (offsets.Stored.TryGetValue(partition.Partition.Value, out var s) ? s : watermarks.Low.Value) : position.Value;
+            var from = position.IsSpecial ? offsets.Resume(partition.Partition.Value) ?? watermarks.Low.Value : position.Value;
             lag[partition.Partition.Value] = Math.Max(0, watermarks.High.Value - from);
         }
 

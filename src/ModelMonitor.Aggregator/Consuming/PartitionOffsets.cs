@@ -4,46 +4,87 @@ using ModelMonitor.Storage.Statistics;
 namespace ModelMonitor.Aggregator.Consuming;
 
 /// <summary>
-/// The partitions this consumer owns and the next offset Postgres holds for each (the source of truth: Kafka's
-/// committed offsets are only for visibility). One load path serves both an assignment and a rewind after a
-/// dropped delta: read the stored offsets, remember them, and return where to start (stored, or the beginning).
+/// The partitions this consumer owns and, for each window size, the next offset Postgres holds (the source of truth:
+/// Kafka's committed offsets are only for visibility). Each window size is written on its own cadence, so its offsets
+/// move on their own: a partition is read from the lowest of them, and a message is aggregated into a size only when
+/// that size has not stored it yet. One load path serves an assignment and a rewind after a dropped delta: read the
+/// stored offsets, remember them, and return where to start (the lowest stored, or the beginning).
 /// </summary>
-internal sealed class PartitionOffsets(StatisticsStore store, string group, string topic)
+internal sealed class PartitionOffsets(StatisticsStore store, string group, string topic, IReadOnlyList<int> windowSeconds)
 {
-    // Partition → next_offset stored in Postgres (absent: no row yet), for the partitions we own.
-    private readonly Dictionary<int, long> _stored = [];
+    // (partition, window size) → next_offset of that size's own row (absent: no row yet): the compare-and-set's expectation.
+    private readonly Dictionary<(int Partition, int Window), long> _stored = [];
+
+    // (partition, window size) → the first offset that size still has to aggregate (its own row, else the row of every
+    // size from before schema version 3; absent: everything from the beginning of the partition).
+    private readonly Dictionary<(int Partition, int Window), long> _from = [];
     private readonly HashSet<int> _owned = [];
 
     // Partition → the offset the next message read should have (the start, then the last read + 1).
     private readonly Dictionary<int, long> _next = [];
 
-    /// <summary>What Postgres holds, per owned partition (the expected values of the next flush's compare-and-set).</summary>
-    public IReadOnlyDictionary<int, long> Stored => _stored;
-
     public bool Owns(int partition) => _owned.Contains(partition);
+
+    /// <summary>Whether a message at <paramref name="offset"/> of <paramref name="partition"/> is still to be aggregated
+    /// into the window size <paramref name="window"/> (seconds).</summary>
+    public bool Needs(int partition, int window, long offset) => !_from.TryGetValue((partition, window), out var from) || offset >= from;
+
+    /// <summary>What Postgres holds in the own rows of window size <paramref name="window"/>, per owned partition (the
+    /// expected values of its next compare-and-set).</summary>
+    public Dictionary<int, long> StoredFor(int window)
+    {
+        var stored = new Dictionary<int, long>();
+        foreach (var ((partition, size), next) in _stored)
+        {
+            if (size == window)
+            {
+                stored[partition] = next;
+            }
+        }
+
+        return stored;
+    }
+
+    /// <summary>Where a partition resumes after a restart: the lowest offset any window size still needs (null: from the
+    /// beginning). Every message below it is stored in every size, so this is the offset to commit to Kafka.</summary>
+    public long? Resume(int partition)
+    {
+        long? lowest = null;
+        foreach (var window in windowSeconds)
+        {
+            if (!_from.TryGetValue((partition, window), out var from))
+            {
+                return null;
+            }
+
+            lowest = lowest is { } l ? Math.Min(l, from) : from;
+        }
+
+        return lowest;
+    }
 
     /// <summary>Reads the stored offsets of <paramref name="partitions"/>, takes ownership of them, and returns where
     /// each starts. Throws what Postgres throws (the caller retries).</summary>
     public async Task<List<TopicPartitionOffset>> LoadAsync(IReadOnlyCollection<TopicPartition> partitions, CancellationToken cancellationToken)
     {
-        var stored = await store.LoadOffsetsAsync(group, topic, [.. partitions.Select(p => p.Partition.Value)], cancellationToken);
+        var rows = await store.LoadOffsetsAsync(group, topic, [.. partitions.Select(p => p.Partition.Value)], cancellationToken);
         var starts = new List<TopicPartitionOffset>(partitions.Count);
         foreach (var partition in partitions)
         {
             var number = partition.Partition.Value;
             _owned.Add(number);
-            if (stored.TryGetValue(number, out var next))
+            var legacy = rows.Where(r => r.Partition == number && r.WindowSeconds == StoredOffset.LegacyWindowSeconds).Select(r => (long?)r.NextOffset).FirstOrDefault();
+            foreach (var window in windowSeconds)
             {
-                _stored[number] = next;
-                starts.Add(new TopicPartitionOffset(partition, new Offset(next)));
+                var own = rows.Where(r => r.Partition == number && r.WindowSeconds == window).Select(r => (long?)r.NextOffset).FirstOrDefault();
+                Set(_stored, (number, window), own);
+                Set(_from, (number, window), own ?? legacy);
             }
-            else
-            {
-                _stored.Remove(number);
-                starts.Add(new TopicPartitionOffset(partition, Offset.Beginning));
-            }
+
+            var resume = Resume(number);
             // Never flushed: everything from the topic's first offset is ours to aggregate.
-            _next[number] = stored.GetValueOrDefault(number);
+            starts.Add(new TopicPartitionOffset(partition, resume is { } offset ? new Offset(offset) : Offset.Beginning));
+            _next[number] = resume ?? 0;
         }
         return starts;
     }
@@ -61,12 +102,13 @@ internal sealed class PartitionOffsets(StatisticsStore store, string group, stri
         return gapFrom;
     }
 
-    /// <summary>After a committed flush: these are the stored offsets now.</summary>
-    public void Committed(IReadOnlyDictionary<int, long> nextOffsets)
+    /// <summary>After a committed flush of window size <paramref name="window"/>: these are its stored offsets now.</summary>
+    public void Committed(int window, IReadOnlyDictionary<int, long> nextOffsets)
     {
         foreach (var (partition, next) in nextOffsets)
         {
-            _stored[partition] = next;
+            _stored[(partition, window)] = next;
+            _from[(partition, window)] = next;
         }
     }
 
@@ -76,8 +118,24 @@ internal sealed class PartitionOffsets(StatisticsStore store, string group, stri
         foreach (var partition in partitions)
         {
             _owned.Remove(partition);
-            _stored.Remove(partition);
             _next.Remove(partition);
+            foreach (var window in windowSeconds)
+            {
+                _stored.Remove((partition, window));
+                _from.Remove((partition, window));
+            }
+        }
+    }
+
+    private static void Set(Dictionary<(int, int), long> map, (int, int) key, long? value)
+    {
+        if (value is { } v)
+        {
+            map[key] = v;
+        }
+        else
+        {
+            map.Remove(key);
         }
     }
 }

@@ -12,11 +12,11 @@ namespace ModelMonitor.Aggregator.Consuming;
 /// </summary>
 internal sealed class PoisonIsolation(StatisticsStore store, AggregatorOptions options, AggregatorMetrics metrics, string topic, ILogger logger)
 {
-    /// <summary>Leaves in <paramref name="delta"/> the records of this message Postgres accepts. Postgres errors other
-    /// than data errors propagate (the caller retries the message).</summary>
-    public async Task IsolateAsync(AggregationDelta delta, int partition, long offset, PredictionLog[] logs, int records, CancellationToken cancellationToken)
+    /// <summary>Leaves in each of <paramref name="deltas"/> (the window sizes that hold this message) the records of this
+    /// message Postgres accepts. Postgres errors other than data errors propagate (the caller retries the message).</summary>
+    public async Task IsolateAsync(IReadOnlyList<AggregationDelta> deltas, int partition, long offset, PredictionLog[] logs, int records, CancellationToken cancellationToken)
     {
-        if (!await RefusedAsync(delta, cancellationToken))
+        if (!await RefusedAsync(deltas, cancellationToken))
         {
             return;
         }
@@ -28,7 +28,7 @@ internal sealed class PoisonIsolation(StatisticsStore store, AggregatorOptions o
             {
                 trial.Add(logs[i]);
             }
-            return await RefusedAsync(trial, cancellationToken);
+            return await RefusedAsync([trial], cancellationToken);
         });
         if (poison.Count == 0)
         {
@@ -36,17 +36,21 @@ internal sealed class PoisonIsolation(StatisticsStore store, AggregatorOptions o
             poison = [.. Enumerable.Range(0, logs.Length)];
         }
 
-        delta.Clear();
         var skipped = new HashSet<int>(poison);
-        for (var i = 0; i < logs.Length; i++)
+        foreach (var delta in deltas)
         {
-            if (!skipped.Contains(i))
+            delta.Clear();
+            for (var i = 0; i < logs.Length; i++)
             {
-                delta.Add(logs[i]);
+                if (!skipped.Contains(i))
+                {
+                    delta.Add(logs[i]);
+                }
             }
+
+            delta.Advance(partition, offset + 1, records);
         }
 
-        delta.Advance(partition, offset + 1, records);
         metrics.RecordsPoison.Inc(poison.Count);
         logger.LogError(
             "Postgres refuses {Count} of {Records} records at {Topic} partition {Partition} offset {Offset} (records {Positions}, predictor {Predictor}, model {Model}): skipped as poison, the others are committed",
@@ -60,12 +64,12 @@ internal sealed class PoisonIsolation(StatisticsStore store, AggregatorOptions o
             logs[poison[0]].ModelId);
     }
 
-    /// <summary>Whether Postgres refuses the values of <paramref name="delta"/> (a data error); other errors propagate.</summary>
-    private async Task<bool> RefusedAsync(AggregationDelta delta, CancellationToken cancellationToken)
+    /// <summary>Whether Postgres refuses the values of <paramref name="deltas"/> (a data error); other errors propagate.</summary>
+    private async Task<bool> RefusedAsync(IReadOnlyList<AggregationDelta> deltas, CancellationToken cancellationToken)
     {
         try
         {
-            await store.TryWriteAsync(delta, cancellationToken);
+            await store.TryWriteAsync(deltas, cancellationToken);
             return false;
         }
         catch (Exception e) when (PoisonReplay.IsDataError(e))

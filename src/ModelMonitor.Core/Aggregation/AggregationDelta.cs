@@ -23,6 +23,15 @@ public sealed class ModelWindowDelta
     public FeatureAccumulator? Recent(int position, string name) =>
         position < _lastNames.Length && ReferenceEquals(_lastNames[position], name) ? _lastAccumulators[position] : null;
 
+    /// <summary>Empties this delta for reuse (its feature accumulators are taken out by the caller first).</summary>
+    internal void Reset()
+    {
+        Model.Reset();
+        Features.Clear();
+        Array.Clear(_lastNames);
+        Array.Clear(_lastAccumulators);
+    }
+
     public void Remember(int position, string name, FeatureAccumulator accumulator)
     {
         if (position >= _lastNames.Length)
@@ -42,6 +51,12 @@ public sealed class ModelWindowDelta
 /// </summary>
 public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int categoryCapacity)
 {
+    // The accumulators of cleared deltas, emptied and reused by the next ones. At thousands of models × features a
+    // flush would otherwise make every accumulator garbage after it had lived long enough to be promoted, and the GC
+    // took over a third of the aggregator's CPU (BENCHMARKS.md §11). They hold at most what the largest delta held.
+    private readonly Stack<ModelWindowDelta> _freeWindows = new();
+    private readonly Stack<FeatureAccumulator> _freeFeatures = new();
+
     public Dictionary<ModelWindowKey, ModelWindowDelta> Windows { get; } = [];
 
     public Dictionary<(string PredictorName, string ModelId), (DateTimeOffset First, DateTimeOffset Last)> Seen { get; } = [];
@@ -55,6 +70,27 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
     /// <summary>Prediction logs read since the last flush (all kinds).</summary>
     public int RecordCount { get; private set; }
 
+    /// <summary>The earliest end (Unix seconds) of the windows held; <see cref="long.MaxValue"/> when none. A window that
+    /// has ended is complete but for late records, and worth writing soon (the exporter publishes complete windows).</summary>
+    public long EarliestWindowEnd { get; private set; } = long.MaxValue;
+
+    /// <summary>Approximate bytes the accumulators hold in memory, O(rows): the aggregator samples it to bound memory.</summary>
+    public long EstimatedBytes()
+    {
+        long bytes = 0;
+        foreach (var (key, delta) in Windows)
+        {
+            // The key, the dictionary entry, the delta object and its feature dictionary.
+            bytes += 200 + delta.Model.EstimatedBytes;
+            foreach (var (name, feature) in delta.Features)
+            {
+                bytes += 40 + (2L * name.Length) + feature.EstimatedBytes;
+            }
+        }
+
+        return bytes;
+    }
+
     public bool IsEmpty => NextOffsets.Count == 0;
 
     /// <summary>Counts a valid, in-time record into every configured window.</summary>
@@ -65,9 +101,10 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
             var key = new ModelWindowKey(window.Seconds, window.WindowStart(log.SentAt).ToUnixTimeSeconds(), log.PredictorName, log.ModelId);
             if (!Windows.TryGetValue(key, out var delta))
             {
-                delta = new ModelWindowDelta();
+                delta = _freeWindows.TryPop(out var free) ? free : new ModelWindowDelta();
                 Windows.Add(key, delta);
                 RowCount++;
+                EarliestWindowEnd = Math.Min(EarliestWindowEnd, key.WindowStart + key.WindowSeconds);
             }
 
             delta.Model.Add(log.PredictionResult);
@@ -100,7 +137,6 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
             : (log.SentAt, log.SentAt);
     }
 
-    /// <summary>Records that the partition was read up to (excluding) <paramref name="nextOffset"/>.</summary>
     /// <summary>Marks a message read up to <paramref name="nextOffset"/>; it held <paramref name="records"/> prediction logs.</summary>
     public void Advance(int partition, long nextOffset, int records = 1)
     {
@@ -110,11 +146,24 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
 
     public void Clear()
     {
+        foreach (var delta in Windows.Values)
+        {
+            foreach (var feature in delta.Features.Values)
+            {
+                feature.Reset();
+                _freeFeatures.Push(feature);
+            }
+
+            delta.Reset();
+            _freeWindows.Push(delta);
+        }
+
         Windows.Clear();
         Seen.Clear();
         NextOffsets.Clear();
         RowCount = 0;
         RecordCount = 0;
+        EarliestWindowEnd = long.MaxValue;
     }
 
     // default_values_used should not repeat a name; if it does, the record still counts once.
@@ -135,7 +184,7 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
     {
         if (!delta.Features.TryGetValue(name, out var feature))
         {
-            feature = new FeatureAccumulator(categoryCapacity);
+            feature = _freeFeatures.TryPop(out var free) ? free : new FeatureAccumulator(categoryCapacity);
             delta.Features.Add(name, feature);
             RowCount++;
         }

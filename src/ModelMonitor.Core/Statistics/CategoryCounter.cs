@@ -39,6 +39,22 @@ public sealed class CategoryCounter
     /// <summary>Distinct values currently tracked (not counting "other").</summary>
     public int TrackedCount => _counts.Count;
 
+    /// <summary>Approximate bytes held in memory: the dictionary (an entry and a bucket per value) and the labels, which
+    /// records of the same model often share (counted anyway: an upper bound).</summary>
+    public long EstimatedBytes
+    {
+        get
+        {
+            long bytes = 200;
+            foreach (var label in _counts.Keys)
+            {
+                bytes += 40 + 22 + (2L * label.Length);
+            }
+
+            return bytes;
+        }
+    }
+
     public void Add(string label, long count = 1)
     {
         ArgumentNullException.ThrowIfNull(label);
@@ -67,6 +83,14 @@ public sealed class CategoryCounter
         }
 
         _counts[label] = count;
+    }
+
+    /// <summary>Empties the counter (as new), keeping its dictionary's capacity.</summary>
+    public void Reset()
+    {
+        _counts.Clear();
+        OtherCount = 0;
+        Total = 0;
     }
 
     public void Merge(CategoryCounter other)

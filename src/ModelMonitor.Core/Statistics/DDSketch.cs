@@ -87,6 +87,9 @@ public sealed class DDSketch
     /// <summary>Non-empty bins, all signs together (the zero bin counts as one): a measure of size.</summary>
     public int BinCount => _positive.NonEmptyBins + _negative.NonEmptyBins + (_zeroCount > 0 ? 1 : 0);
 
+    /// <summary>Approximate bytes this sketch holds in memory (its objects and bin arrays), for memory bounds.</summary>
+    public long EstimatedBytes => 160 + _positive.EstimatedBytes + _negative.EstimatedBytes;
+
     /// <summary>Adds one finite value.</summary>
     public void Add(double value) => Add(value, 1);
 
@@ -224,21 +227,61 @@ public sealed class DDSketch
         }
 
         var sketch = new DDSketch(accuracy, (int)maxBins);
+        sketch.ReadCounts(data, position);
+        return sketch;
+    }
+
+    /// <summary>
+    /// Replaces this sketch's content by a serialized one of the same accuracy and bin bound (what <see cref="Serialize"/>
+    /// of such a sketch wrote), reusing its bin arrays: no allocation once they are large enough. Throws
+    /// <see cref="FormatException"/> on bad input and <see cref="ArgumentException"/> for another accuracy or bound.
+    /// </summary>
+    public void Load(ReadOnlySpan<byte> data)
+    {
+        if (data.Length < 9 || data[0] != SerializationVersion)
+        {
+            // The same checks and messages as a full read.
+            _ = Deserialize(data);
+        }
+
+        var accuracy = BinaryPrimitives.ReadDoubleLittleEndian(data[1..]);
+        var position = 9;
+        var maxBins = Varint.Read(data, ref position);
+        if (accuracy != RelativeAccuracy || maxBins != (ulong)MaxBinsPerSign)
+        {
+            throw new ArgumentException(
+                $"A serialized sketch of relative accuracy {accuracy} and bound {maxBins} cannot be loaded into one of {RelativeAccuracy} and {MaxBinsPerSign}.",
+                nameof(data));
+        }
+
+        Reset();
+        ReadCounts(data, position);
+    }
+
+    /// <summary>Empties the sketch (as new), keeping its bin arrays for reuse.</summary>
+    public void Reset()
+    {
+        _zeroCount = 0;
+        _positive.Reset();
+        _negative.Reset();
+    }
+
+    // The zero count and both stores, from position to the end of data (the header already read).
+    private void ReadCounts(ReadOnlySpan<byte> data, int position)
+    {
         var zero = Varint.Read(data, ref position);
         if (zero > long.MaxValue)
         {
             throw new FormatException("The zero count of a serialized sketch is out of range.");
         }
 
-        sketch._zeroCount = (long)zero;
-        sketch._positive.Deserialize(data, ref position);
-        sketch._negative.Deserialize(data, ref position);
+        _zeroCount = (long)zero;
+        _positive.Deserialize(data, ref position);
+        _negative.Deserialize(data, ref position);
         if (position != data.Length)
         {
             throw new FormatException($"{data.Length - position} unexpected trailing bytes after a serialized sketch.");
         }
-
-        return sketch;
     }
 
     // ⌈log_γ(x)⌉ for x ≥ MinIndexableValue: between about −35,500 and +35,500 at α = 1%.
@@ -256,6 +299,17 @@ public sealed class DDSketch
         private int _maxIndex = int.MinValue;  // highest non-empty bin
 
         public long Total { get; private set; }
+
+        /// <summary>Empties the store; the next Add clears and re-centres the array it keeps.</summary>
+        public void Reset()
+        {
+            Total = 0;
+            _minIndex = int.MaxValue;
+            _maxIndex = int.MinValue;
+        }
+
+        // Object header and fields, plus the array (its header and 8 bytes per bin).
+        public long EstimatedBytes => 48 + (_counts.Length == 0 ? 0 : 24 + (8L * _counts.Length));
 
         public int NonEmptyBins
         {

@@ -53,6 +53,9 @@ public sealed class FeatureAccumulator
 
     public CategoryCounter Categories { get; }
 
+    /// <summary>Approximate bytes held in memory, for the aggregator's bound on its unflushed delta.</summary>
+    public long EstimatedBytes => 80 + Numeric.EstimatedBytes + (Categories.Total == 0 ? 200 : Categories.EstimatedBytes);
+
     /// <summary>Rebuilds an accumulator from stored parts (a database row).</summary>
     public static FeatureAccumulator FromParts(
         long valueCount,
@@ -80,6 +83,27 @@ public sealed class FeatureAccumulator
             NonFiniteCount = nonFiniteCount,
             BooleanCount = booleanCount,
         };
+    }
+
+    /// <summary>Replaces the counts by stored ones (the numeric part is loaded through <see cref="Numeric"/>), reusing this
+    /// object: what the aggregator's flush does for every row it reads back, without allocating an accumulator per row.</summary>
+    public void LoadCounts(long valueCount, long nullCount, long defaultCount, long nonFiniteCount, long booleanCount, IEnumerable<KeyValuePair<string, long>> categories)
+    {
+        ArgumentNullException.ThrowIfNull(categories);
+        (ValueCount, NullCount, DefaultCount, NonFiniteCount, BooleanCount) = (valueCount, nullCount, defaultCount, nonFiniteCount, booleanCount);
+        Categories.Reset();
+        foreach (var (label, count) in categories)
+        {
+            Categories.Add(label, count);
+        }
+    }
+
+    /// <summary>Empties the accumulator (as new), keeping its memory for reuse.</summary>
+    public void Reset()
+    {
+        (ValueCount, NullCount, DefaultCount, NonFiniteCount, BooleanCount) = (0, 0, 0, 0, 0);
+        Numeric.Reset();
+        Categories.Reset();
     }
 
     /// <summary>Counts one value the model saw for this feature.</summary>

@@ -18,10 +18,23 @@ public sealed class ModelAccumulator
     /// <summary>The distribution of finite prediction_result values.</summary>
     public NumericDistribution Result { get; }
 
+    /// <summary>Approximate bytes held in memory.</summary>
+    public long EstimatedBytes => 40 + Result.EstimatedBytes;
+
     public static ModelAccumulator FromParts(long predictionCount, long nonFiniteCount, NumericDistribution result)
     {
         ArgumentNullException.ThrowIfNull(result);
         return new ModelAccumulator(result) { PredictionCount = predictionCount, NonFiniteCount = nonFiniteCount };
+    }
+
+    /// <summary>Replaces the counts by stored ones (the result's distribution is loaded through <see cref="Result"/>).</summary>
+    public void LoadCounts(long predictionCount, long nonFiniteCount) => (PredictionCount, NonFiniteCount) = (predictionCount, nonFiniteCount);
+
+    /// <summary>Empties the accumulator (as new), keeping its memory for reuse.</summary>
+    public void Reset()
+    {
+        (PredictionCount, NonFiniteCount) = (0, 0);
+        Result.Reset();
     }
 
     /// <summary>Counts one prediction and its result.</summary>

@@ -23,6 +23,9 @@ public sealed class NumericDistribution
 
     public long Count => Moments.Count;
 
+    /// <summary>Approximate bytes held in memory (moments and sketch).</summary>
+    public long EstimatedBytes => 120 + Sketch.EstimatedBytes;
+
     /// <summary>Rebuilds a distribution from stored moments and a serialized sketch of the same values.</summary>
     public static NumericDistribution FromParts(RunningMoments moments, DDSketch? sketch)
     {
@@ -40,6 +43,31 @@ public sealed class NumericDistribution
         }
 
         return new NumericDistribution(moments, sketch);
+    }
+
+    /// <summary>Replaces the content by stored parts (moments and a serialized sketch of the same values), reusing this
+    /// object's memory; throws as <see cref="FromParts"/> does for parts that do not agree.</summary>
+    public void Load(long count, double mean, double scaledM2, double min, double max, int scaleExponent, ReadOnlySpan<byte> sketch)
+    {
+        if (count == 0)
+        {
+            Reset();
+            return;
+        }
+
+        Moments.Load(count, mean, scaledM2, min, max, scaleExponent);
+        Sketch.Load(sketch);
+        if (Sketch.Count != count)
+        {
+            throw new ArgumentException($"The sketch holds {Sketch.Count} values but the moments {count}.", nameof(sketch));
+        }
+    }
+
+    /// <summary>Empties the distribution (as new).</summary>
+    public void Reset()
+    {
+        Moments.Reset();
+        Sketch.Reset();
     }
 
     /// <summary>Adds a finite value.</summary>

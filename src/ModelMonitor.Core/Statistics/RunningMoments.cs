@@ -58,11 +58,20 @@ public sealed class RunningMoments
     /// <summary>Rebuilds moments from their stored parts (e.g. a database row): the mean, M2 / 4^scaleExponent and k.</summary>
     public static RunningMoments FromParts(long count, double mean, double scaledM2, double min, double max, int scaleExponent = 0)
     {
+        var moments = new RunningMoments();
+        moments.Load(count, mean, scaledM2, min, max, scaleExponent);
+        return moments;
+    }
+
+    /// <summary>Replaces this set by stored parts (see <see cref="FromParts"/>), without allocating.</summary>
+    public void Load(long count, double mean, double scaledM2, double min, double max, int scaleExponent = 0)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfNegative(scaleExponent);
         if (count == 0)
         {
-            return new RunningMoments();
+            Reset();
+            return;
         }
 
         if (!double.IsFinite(mean) || !double.IsFinite(scaledM2) || scaledM2 < 0 || !double.IsFinite(min) || !double.IsFinite(max) || min > max
@@ -71,16 +80,12 @@ public sealed class RunningMoments
             throw new ArgumentException($"Inconsistent moments: count {count}, mean {mean}, m2 {scaledM2} × 4^{scaleExponent}, min {min}, max {max}.");
         }
 
-        return new RunningMoments
-        {
-            Count = count,
-            ScaleExponent = scaleExponent,
-            _scaledMean = Math.ScaleB(mean, -scaleExponent),
-            _scaledM2 = scaledM2,
-            Min = min,
-            Max = max,
-        };
+        (Count, ScaleExponent, _scaledMean, _scaledM2, Min, Max) = (count, scaleExponent, Math.ScaleB(mean, -scaleExponent), scaledM2, min, max);
     }
+
+    /// <summary>Empties the set (as new).</summary>
+    public void Reset() =>
+        (Count, ScaleExponent, _scaledMean, _scaledM2, Min, Max) = (0, 0, 0, 0, double.PositiveInfinity, double.NegativeInfinity);
 
     /// <summary>Adds one finite value (Welford).</summary>
     public void Add(double value)

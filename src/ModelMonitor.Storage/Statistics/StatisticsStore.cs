@@ -16,11 +16,25 @@ public enum FlushOutcome
     Fenced,
 }
 
+/// <summary>One window size's part of a flush: what it gained since its own last flush, and the next offsets Postgres
+/// holds in that window size's own offset rows (absent partition: no row yet).</summary>
+public sealed record WindowFlush(int WindowSeconds, AggregationDelta Delta, IReadOnlyDictionary<int, long> ExpectedOffsets);
+
+/// <summary>A stored next offset of one partition for one window size. <see cref="LegacyWindowSeconds"/> (0) is a row
+/// written before each window size kept its own (schema version 3): it stands for every size without a row of its own.</summary>
+public readonly record struct StoredOffset(int Partition, int WindowSeconds, long NextOffset)
+{
+    public const int LegacyWindowSeconds = 0;
+}
+
 /// <summary>
-/// Writes a delta and the offsets it consumed to Postgres in ONE transaction (exactly once):
-/// 1. compare-and-set every partition's next_offset (fencing: a consumer that lost its partition fails here);
-/// 2. lock the touched window rows, creating missing ones, in primary-key order (so instances flushing
-///    the same hot model from different partitions cannot deadlock) and read them back;
+/// Writes deltas and the offsets they consumed to Postgres in ONE transaction (exactly once). Each window size keeps
+/// its own offsets (consumer_offsets.window_seconds), so sizes are written on their own cadence: a 1h row need not be
+/// rewritten at the rate of the 1m rows, and each size still counts every record exactly once.
+/// 1. compare-and-set every (partition, window size)'s next_offset (fencing: a consumer that lost its partition fails here);
+/// 2. create the missing window rows (ON CONFLICT DO NOTHING), then lock and read back the touched rows (SELECT … FOR
+///    UPDATE), both in primary-key order, so instances flushing the same hot model from different partitions cannot
+///    deadlock; a row is rewritten once per flush (an upsert that locked by updating wrote every row twice);
 /// 3. merge the delta into them in C# (counts add, Chan's formula, sketch merge, top-K) and update them;
 /// 4. widen models.first_seen / last_seen.
 /// Every step is one round trip over arrays (unnest), whatever the number of rows.
@@ -29,54 +43,59 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
 {
     private static readonly IReadOnlyList<double> Quantiles = NumericDistribution.ReportedQuantiles;
 
-    /// <summary>The stored next offsets of <paramref name="partitions"/> (absent: never flushed).</summary>
-    public async Task<Dictionary<int, long>> LoadOffsetsAsync(string group, string topic, IReadOnlyCollection<int> partitions, CancellationToken cancellationToken)
+    /// <summary>The stored next offsets of <paramref name="partitions"/>, every window size's (none: never flushed).</summary>
+    public async Task<List<StoredOffset>> LoadOffsetsAsync(string group, string topic, IReadOnlyCollection<int> partitions, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<(int Partition, long NextOffset)>(new CommandDefinition(
+        var rows = await connection.QueryAsync<(int Partition, int WindowSeconds, long NextOffset)>(new CommandDefinition(
             """
-            SELECT partition, next_offset FROM consumer_offsets
+            SELECT partition, window_seconds, next_offset FROM consumer_offsets
             WHERE consumer_group = @group AND topic = @topic AND partition = ANY(@partitions)
             """,
             new { group, topic, partitions = partitions.ToArray() },
             cancellationToken: cancellationToken));
-        return rows.ToDictionary(r => r.Partition, r => r.NextOffset);
+        return [.. rows.Select(r => new StoredOffset(r.Partition, r.WindowSeconds, r.NextOffset))];
     }
 
-    /// <summary>
-    /// Writes <paramref name="delta"/>. <paramref name="expectedOffsets"/> holds, per partition, the
-    /// next_offset this consumer believes is stored (absent: no row yet).
-    /// </summary>
+    /// <summary>Writes every <paramref name="flushes"/> item and advances its window size's offsets, in one transaction.</summary>
     public async Task<(FlushOutcome Outcome, int Rows)> FlushAsync(
         string group,
         string topic,
-        AggregationDelta delta,
-        IReadOnlyDictionary<int, long> expectedOffsets,
+        IReadOnlyList<WindowFlush> flushes,
         CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
-        if (!await AdvanceOffsetsAsync(connection, transaction, group, topic, delta.NextOffsets, expectedOffsets, cancellationToken))
+        if (!await AdvanceOffsetsAsync(connection, transaction, group, topic, flushes, cancellationToken))
         {
             await transaction.RollbackAsync(cancellationToken);
             return (FlushOutcome.Fenced, 0);
         }
 
-        var rows = await WriteStatisticsAsync(connection, transaction, delta, cancellationToken);
+        var rows = 0;
+        foreach (var flush in flushes)
+        {
+            rows += await WriteStatisticsAsync(connection, transaction, flush.Delta, cancellationToken);
+        }
+
         await transaction.CommitAsync(cancellationToken);
         return (FlushOutcome.Committed, rows);
     }
 
     /// <summary>
-    /// Writes the statistics of <paramref name="delta"/> (no offsets) in a transaction that is then rolled back:
+    /// Writes the statistics of <paramref name="deltas"/> (no offsets) in a transaction that is then rolled back:
     /// whether Postgres accepts these values. Throws what the write throws (see <see cref="PoisonReplay"/>).
     /// </summary>
-    public async Task TryWriteAsync(AggregationDelta delta, CancellationToken cancellationToken)
+    public async Task TryWriteAsync(IReadOnlyList<AggregationDelta> deltas, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await WriteStatisticsAsync(connection, transaction, delta, cancellationToken);
+        foreach (var delta in deltas)
+        {
+            await WriteStatisticsAsync(connection, transaction, delta, cancellationToken);
+        }
+
         await transaction.RollbackAsync(cancellationToken);
     }
 
@@ -129,39 +148,42 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         NpgsqlTransaction transaction,
         string group,
         string topic,
-        Dictionary<int, long> nextOffsets,
-        IReadOnlyDictionary<int, long> expectedOffsets,
+        IReadOnlyList<WindowFlush> flushes,
         CancellationToken cancellationToken)
     {
-        if (nextOffsets.Count == 0)
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var flush in flushes.OrderBy(f => f.WindowSeconds))
         {
-            return true;
+            foreach (var (partition, next) in flush.Delta.NextOffsets.OrderBy(p => p.Key))
+            {
+                var command = flush.ExpectedOffsets.TryGetValue(partition, out var expected)
+                    ? new NpgsqlBatchCommand(
+                        """
+                        UPDATE consumer_offsets SET next_offset = $5, updated_at = now()
+                        WHERE consumer_group = $1 AND topic = $2 AND partition = $3 AND window_seconds = $4 AND next_offset = $6
+                        """)
+                    : new NpgsqlBatchCommand(
+                        """
+                        INSERT INTO consumer_offsets (consumer_group, topic, partition, window_seconds, next_offset)
+                        VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
+                        """);
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = group });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = topic });
+                command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = partition });
+                command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = flush.WindowSeconds });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = next });
+                if (flush.ExpectedOffsets.ContainsKey(partition))
+                {
+                    command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = expected });
+                }
+
+                batch.BatchCommands.Add(command);
+            }
         }
 
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        foreach (var (partition, next) in nextOffsets.OrderBy(p => p.Key))
+        if (batch.BatchCommands.Count == 0)
         {
-            var command = expectedOffsets.TryGetValue(partition, out var expected)
-                ? new NpgsqlBatchCommand(
-                    """
-                    UPDATE consumer_offsets SET next_offset = $4, updated_at = now()
-                    WHERE consumer_group = $1 AND topic = $2 AND partition = $3 AND next_offset = $5
-                    """)
-                : new NpgsqlBatchCommand(
-                    """
-                    INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset)
-                    VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
-                    """);
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = group });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = topic });
-            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = partition });
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = next });
-            if (expectedOffsets.ContainsKey(partition))
-            {
-                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = expected });
-            }
-
-            batch.BatchCommands.Add(command);
+            return true;
         }
 
         await batch.ExecuteNonQueryAsync(cancellationToken);
@@ -183,43 +205,56 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         ModelWindowKey[] keys,
         CancellationToken cancellationToken)
     {
-        // Lock (creating placeholders for new keys) and read, in primary-key order.
-        var stored = new Dictionary<ModelWindowKey, ModelAccumulator>();
-        await using (var command = new NpgsqlCommand(
-            """
-            INSERT INTO model_window_stats AS t (window_seconds, window_start, predictor_name, model_id, prediction_count, nonfinite_count, numeric_count)
-            SELECT k.ws, k.st, k.p, k.m, 0, 0, 0
-            FROM unnest(@ws, @st, @p, @m) AS k(ws, st, p, m)
-            ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.st
-            ON CONFLICT (window_seconds, predictor_name, model_id, window_start) DO UPDATE SET updated_at = now()
-            RETURNING window_seconds, window_start, predictor_name, model_id,
-                      prediction_count, nonfinite_count, numeric_count, mean, m2, min, max, sketch, m2_scale
-            """,
-            connection,
-            transaction))
-        {
-            AddKeyParameters(command, keys);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var key = ReadKey(reader);
-                stored[key] = ModelAccumulator.FromParts(reader.GetInt64(4), reader.GetInt64(5), ReadDistribution(reader, countOrdinal: 6, scaleOrdinal: 12));
-            }
-        }
-
         var n = keys.Length;
         var predictionCount = new long[n];
         var nonFinite = new long[n];
         var numeric = new NumericColumns(n);
-        for (var i = 0; i < n; i++)
+        var read = new bool[n];
+        // One accumulator reused for every row: the stored row is loaded into it, the delta merged in, the result taken
+        // out (an accumulator per row read back was garbage a third of the aggregator's CPU went to collecting).
+        var merged = new ModelAccumulator();
+        var sketch = new SketchBuffer();
+        await using (var batch = new NpgsqlBatch(connection, transaction))
         {
-            var merged = stored[keys[i]];
-            merged.Merge(delta.Windows[keys[i]].Model);
-            predictionCount[i] = merged.PredictionCount;
-            nonFinite[i] = merged.NonFiniteCount;
-            numeric.Set(i, merged.Result);
+            // Create the missing rows, then lock and read every touched one, in primary-key order (one round trip). The
+            // rows come back with their position in the key arrays (WITH ORDINALITY), not their key.
+            var insert = new NpgsqlBatchCommand(
+                """
+                INSERT INTO model_window_stats (window_seconds, window_start, predictor_name, model_id, prediction_count, nonfinite_count, numeric_count)
+                SELECT k.ws, k.st, k.p, k.m, 0, 0, 0
+                FROM unnest($1, $2, $3, $4) AS k(ws, st, p, m)
+                ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.st
+                ON CONFLICT DO NOTHING
+                """);
+            AddKeyParameters(insert.Parameters, keys);
+            var select = new NpgsqlBatchCommand(
+                """
+                SELECT k.i, t.prediction_count, t.nonfinite_count, t.numeric_count, t.mean, t.m2, t.min, t.max, t.sketch, t.m2_scale
+                FROM unnest($1, $2, $3, $4) WITH ORDINALITY AS k(ws, st, p, m, i)
+                JOIN model_window_stats t
+                  ON t.window_seconds = k.ws AND t.predictor_name = k.p AND t.model_id = k.m AND t.window_start = k.st
+                ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.st
+                FOR UPDATE OF t
+                """);
+            AddKeyParameters(select.Parameters, keys);
+            batch.BatchCommands.Add(insert);
+            batch.BatchCommands.Add(select);
+            // The reader starts at the first result set: the SELECT's (the INSERT returns none).
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var i = (int)reader.GetInt64(0) - 1;
+                read[i] = true;
+                merged.LoadCounts(reader.GetInt64(1), reader.GetInt64(2));
+                LoadDistribution(reader, merged.Result, countOrdinal: 3, scaleOrdinal: 9, sketch);
+                merged.Merge(delta.Windows[keys[i]].Model);
+                predictionCount[i] = merged.PredictionCount;
+                nonFinite[i] = merged.NonFiniteCount;
+                numeric.Set(i, merged.Result);
+            }
         }
 
+        EnsureEveryRowRead(read, "model_window_stats");
         await using var update = new NpgsqlCommand(
             """
             UPDATE model_window_stats AS t
@@ -233,7 +268,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             """,
             connection,
             transaction);
-        AddKeyParameters(update, keys);
+        AddKeyParameters(update.Parameters, keys, named: true);
         update.Parameters.Add(new NpgsqlParameter<long[]>("pc", predictionCount));
         update.Parameters.Add(new NpgsqlParameter<long[]>("nf", nonFinite));
         numeric.AddParameters(update);
@@ -247,41 +282,15 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         (ModelWindowKey Model, string Feature)[] keys,
         CancellationToken cancellationToken)
     {
-        var stored = new Dictionary<(ModelWindowKey, string), FeatureAccumulator>();
-        await using (var command = new NpgsqlCommand(
-            """
-            INSERT INTO feature_window_stats AS t (window_seconds, window_start, predictor_name, model_id, feature,
-                value_count, null_count, default_count, nonfinite_count, numeric_count, categorical_count)
-            SELECT k.ws, k.st, k.p, k.m, k.f, 0, 0, 0, 0, 0, 0
-            FROM unnest(@ws, @st, @p, @m, @f) AS k(ws, st, p, m, f)
-            ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.f COLLATE "C", k.st
-            ON CONFLICT (window_seconds, predictor_name, model_id, feature, window_start) DO UPDATE SET updated_at = now()
-            RETURNING window_seconds, window_start, predictor_name, model_id,
-                      value_count, null_count, default_count, nonfinite_count,
-                      numeric_count, mean, m2, min, max, sketch, categories::text, feature, m2_scale, boolean_count
-            """,
-            connection,
-            transaction))
+        var n = keys.Length;
+        var modelKeys = keys.Select(k => k.Model).ToArray();
+        var featureNames = keys.Select(k => k.Feature).ToArray();
+        var deltas = new FeatureAccumulator[n];
+        for (var i = 0; i < n; i++)
         {
-            AddKeyParameters(command, keys.Select(k => k.Model).ToArray());
-            command.Parameters.Add(new NpgsqlParameter<string[]>("f", keys.Select(k => k.Feature).ToArray()));
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var key = (ReadKey(reader), reader.GetString(15));
-                stored[key] = FeatureAccumulator.FromParts(
-                    valueCount: reader.GetInt64(4),
-                    nullCount: reader.GetInt64(5),
-                    defaultCount: reader.GetInt64(6),
-                    nonFiniteCount: reader.GetInt64(7),
-                    numeric: ReadDistribution(reader, countOrdinal: 8, scaleOrdinal: 16),
-                    categories: ParseCategories(reader.GetString(14)),
-                    categoryCapacity,
-                    booleanCount: reader.GetInt64(17));
-            }
+            deltas[i] = delta.Windows[keys[i].Model].Features[keys[i].Feature];
         }
 
-        var n = keys.Length;
         var valueCount = new long[n];
         var nullCount = new long[n];
         var defaultCount = new long[n];
@@ -290,20 +299,66 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         var booleanCount = new long[n];
         var categories = new string[n];
         var numeric = new NumericColumns(n);
-        for (var i = 0; i < n; i++)
+        var read = new bool[n];
+        var merged = new FeatureAccumulator(categoryCapacity); // reused for every row (see WriteModelRowsAsync)
+        var sketch = new SketchBuffer();
+        await using (var batch = new NpgsqlBatch(connection, transaction))
         {
-            var merged = stored[(keys[i].Model, keys[i].Feature)];
-            merged.Merge(delta.Windows[keys[i].Model].Features[keys[i].Feature]);
-            valueCount[i] = merged.ValueCount;
-            nullCount[i] = merged.NullCount;
-            defaultCount[i] = merged.DefaultCount;
-            nonFinite[i] = merged.NonFiniteCount;
-            categoricalCount[i] = merged.CategoricalCount;
-            booleanCount[i] = merged.BooleanCount;
-            categories[i] = FormatCategories(merged.Categories.Top());
-            numeric.Set(i, merged.Numeric);
+            // Create the missing rows, then lock and read every touched one, in primary-key order (one round trip).
+            var insert = new NpgsqlBatchCommand(
+                """
+                INSERT INTO feature_window_stats (window_seconds, window_start, predictor_name, model_id, feature,
+                    value_count, null_count, default_count, nonfinite_count, numeric_count, categorical_count)
+                SELECT k.ws, k.st, k.p, k.m, k.f, 0, 0, 0, 0, 0, 0
+                FROM unnest($1, $2, $3, $4, $5) AS k(ws, st, p, m, f)
+                ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.f COLLATE "C", k.st
+                ON CONFLICT DO NOTHING
+                """);
+            AddKeyParameters(insert.Parameters, modelKeys);
+            insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = featureNames });
+            var select = new NpgsqlBatchCommand(
+                """
+                SELECT k.i, t.value_count, t.null_count, t.default_count, t.nonfinite_count,
+                       t.numeric_count, t.mean, t.m2, t.min, t.max, t.sketch,
+                       CASE WHEN t.categorical_count = 0 THEN NULL ELSE t.categories::text END, t.m2_scale, t.boolean_count
+                FROM unnest($1, $2, $3, $4, $5) WITH ORDINALITY AS k(ws, st, p, m, f, i)
+                JOIN feature_window_stats t
+                  ON t.window_seconds = k.ws AND t.predictor_name = k.p AND t.model_id = k.m AND t.feature = k.f AND t.window_start = k.st
+                ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.f COLLATE "C", k.st
+                FOR UPDATE OF t
+                """);
+            AddKeyParameters(select.Parameters, modelKeys);
+            select.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = featureNames });
+            batch.BatchCommands.Add(insert);
+            batch.BatchCommands.Add(select);
+            // The reader starts at the first result set: the SELECT's (the INSERT returns none).
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var i = (int)reader.GetInt64(0) - 1;
+                read[i] = true;
+                merged.LoadCounts(
+                    valueCount: reader.GetInt64(1),
+                    nullCount: reader.GetInt64(2),
+                    defaultCount: reader.GetInt64(3),
+                    nonFiniteCount: reader.GetInt64(4),
+                    booleanCount: reader.GetInt64(13),
+                    // No string or boolean values: no categories to parse (most features are numeric).
+                    categories: reader.IsDBNull(11) ? [] : ParseCategories(reader.GetString(11)));
+                LoadDistribution(reader, merged.Numeric, countOrdinal: 5, scaleOrdinal: 12, sketch);
+                merged.Merge(deltas[i]);
+                valueCount[i] = merged.ValueCount;
+                nullCount[i] = merged.NullCount;
+                defaultCount[i] = merged.DefaultCount;
+                nonFinite[i] = merged.NonFiniteCount;
+                categoricalCount[i] = merged.CategoricalCount;
+                booleanCount[i] = merged.BooleanCount;
+                categories[i] = merged.CategoricalCount == 0 ? "{}" : FormatCategories(merged.Categories.Top());
+                numeric.Set(i, merged.Numeric);
+            }
         }
 
+        EnsureEveryRowRead(read, "feature_window_stats");
         await using var update = new NpgsqlCommand(
             """
             UPDATE feature_window_stats AS t
@@ -317,8 +372,8 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             """,
             connection,
             transaction);
-        AddKeyParameters(update, keys.Select(k => k.Model).ToArray());
-        update.Parameters.Add(new NpgsqlParameter<string[]>("f", keys.Select(k => k.Feature).ToArray()));
+        AddKeyParameters(update.Parameters, modelKeys, named: true);
+        update.Parameters.Add(new NpgsqlParameter<string[]>("f", featureNames));
         update.Parameters.Add(new NpgsqlParameter<long[]>("vc", valueCount));
         update.Parameters.Add(new NpgsqlParameter<long[]>("nu", nullCount));
         update.Parameters.Add(new NpgsqlParameter<long[]>("dc", defaultCount));
@@ -328,6 +383,16 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         update.Parameters.Add(new NpgsqlParameter<string[]>("cat", categories));
         numeric.AddParameters(update);
         await update.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Every key was created or found, so every one is read back; a gap would silently drop a delta.</summary>
+    private static void EnsureEveryRowRead(bool[] read, string table)
+    {
+        var missing = Array.IndexOf(read, false);
+        if (missing >= 0)
+        {
+            throw new InvalidOperationException($"{table}: row {missing + 1} of {read.Length} was not read back after being created: not writing a partial flush.");
+        }
     }
 
     private static async Task WriteModelsSeenAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, AggregationDelta delta, CancellationToken cancellationToken)
@@ -350,41 +415,55 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static void AddKeyParameters(NpgsqlCommand command, ModelWindowKey[] keys)
+    /// <summary>The key columns as arrays: named @ws, @st, @p, @m, or positional ($1-$4) for batch commands.</summary>
+    private static void AddKeyParameters(NpgsqlParameterCollection parameters, ModelWindowKey[] keys, bool named = false)
     {
-        command.Parameters.Add(new NpgsqlParameter<int[]>("ws", keys.Select(k => k.WindowSeconds).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<DateTime[]>("st", keys.Select(k => DateTime.UnixEpoch.AddSeconds(k.WindowStart)).ToArray())
+        parameters.Add(new NpgsqlParameter<int[]>(named ? "ws" : "", keys.Select(k => k.WindowSeconds).ToArray()));
+        parameters.Add(new NpgsqlParameter<DateTime[]>(named ? "st" : "", keys.Select(k => DateTime.UnixEpoch.AddSeconds(k.WindowStart)).ToArray())
         {
             NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
         });
-        command.Parameters.Add(new NpgsqlParameter<string[]>("p", keys.Select(k => k.PredictorName).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<string[]>("m", keys.Select(k => k.ModelId).ToArray()));
+        parameters.Add(new NpgsqlParameter<string[]>(named ? "p" : "", keys.Select(k => k.PredictorName).ToArray()));
+        parameters.Add(new NpgsqlParameter<string[]>(named ? "m" : "", keys.Select(k => k.ModelId).ToArray()));
     }
 
-    private static ModelWindowKey ReadKey(NpgsqlDataReader reader) => new(
-        reader.GetInt32(0),
-        (long)(reader.GetFieldValue<DateTime>(1) - DateTime.UnixEpoch).TotalSeconds,
-        reader.GetString(2),
-        reader.GetString(3));
-
-    // Columns from countOrdinal: numeric_count, mean, m2, min, max, sketch; m2_scale at scaleOrdinal.
-    private static NumericDistribution ReadDistribution(NpgsqlDataReader reader, int countOrdinal, int scaleOrdinal)
+    // Columns from countOrdinal: numeric_count, mean, m2, min, max, sketch; m2_scale at scaleOrdinal. Loaded into
+    // distribution, the sketch's bytes through a reused buffer.
+    private static void LoadDistribution(NpgsqlDataReader reader, NumericDistribution distribution, int countOrdinal, int scaleOrdinal, SketchBuffer buffer)
     {
         var count = reader.GetInt64(countOrdinal);
         if (count == 0)
         {
-            return new NumericDistribution();
+            distribution.Reset();
+            return;
         }
 
-        var moments = RunningMoments.FromParts(
+        distribution.Load(
             count,
             reader.GetDouble(countOrdinal + 1),
             reader.GetDouble(countOrdinal + 2),
             reader.GetDouble(countOrdinal + 3),
             reader.GetDouble(countOrdinal + 4),
-            reader.GetInt32(scaleOrdinal));
-        var sketch = DDSketch.Deserialize(reader.GetFieldValue<byte[]>(countOrdinal + 5));
-        return NumericDistribution.FromParts(moments, sketch);
+            reader.GetInt32(scaleOrdinal),
+            buffer.Read(reader, countOrdinal + 5));
+    }
+
+    /// <summary>A bytea column read into one growing buffer instead of a new array per row.</summary>
+    private sealed class SketchBuffer
+    {
+        private byte[] _buffer = new byte[1024];
+
+        public ReadOnlySpan<byte> Read(NpgsqlDataReader reader, int ordinal)
+        {
+            var length = (int)reader.GetBytes(ordinal, 0, null, 0, 0);
+            if (length > _buffer.Length)
+            {
+                _buffer = new byte[Math.Max(length, _buffer.Length * 2)];
+            }
+
+            reader.GetBytes(ordinal, 0, _buffer, 0, length);
+            return _buffer.AsSpan(0, length);
+        }
     }
 
     private static List<KeyValuePair<string, long>> ParseCategories(string json)

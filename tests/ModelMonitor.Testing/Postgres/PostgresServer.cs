@@ -53,6 +53,8 @@ public sealed class PostgresServer : IAsyncDisposable
 
     private string DataDirectory => Path.Combine(_baseDirectory, "data");
 
+    private string _sharedBuffers = "32MB";
+
     private string LogFile => Path.Combine(_baseDirectory, "server.log");
 
     /// <summary>The server shared by every test of this process, started on first use, stopped at exit.</summary>
@@ -75,7 +77,9 @@ public sealed class PostgresServer : IAsyncDisposable
     }
 
     /// <summary>Creates and starts a new private cluster; dispose it to stop it and delete its files.</summary>
-    public static async Task<PostgresServer> CreateAsync(CancellationToken cancellationToken = default)
+    /// <param name="sharedBuffers">Postgres's shared_buffers: 32MB keeps the many test clusters small; a benchmark of
+    /// the write path may want Postgres's own default (128MB, what the postgres:15 image runs).</param>
+    public static async Task<PostgresServer> CreateAsync(string sharedBuffers = "32MB", CancellationToken cancellationToken = default)
     {
         if (OperatingSystem.IsWindows())
         {
@@ -93,7 +97,7 @@ public sealed class PostgresServer : IAsyncDisposable
             | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);
 
-        var server = new PostgresServer(binDirectory, baseDirectory, ChildProcess.FreePort(), runAsPostgres);
+        var server = new PostgresServer(binDirectory, baseDirectory, ChildProcess.FreePort(), runAsPostgres) { _sharedBuffers = sharedBuffers };
         try
         {
             await server.RunAsync(
@@ -146,7 +150,7 @@ public sealed class PostgresServer : IAsyncDisposable
             "-c synchronous_commit=off",
             "-c full_page_writes=off",
             "-c max_connections=200",
-            "-c shared_buffers=32MB");
+            $"-c shared_buffers={_sharedBuffers}");
         await RunAsync("pg_ctl", ["start", "-D", DataDirectory, "-l", LogFile, "-w", "-t", "60", "-o", options], cancellationToken);
         IsRunning = true;
     }

@@ -1,0 +1,70 @@
+using ModelMonitor.Core.Aggregation;
+using ModelMonitor.Core.Windows;
+
+namespace ModelMonitor.Aggregator.Consuming;
+
+/// <summary>
+/// One window size's share of the aggregation: what it gained since its own last flush, and when it is written next.
+/// Sizes are written on their own cadence (<see cref="FlushCadence"/>) with their own offsets, so the cost of a flush is
+/// the rows of the sizes that are due, not of every size at the rate of the shortest.
+/// </summary>
+internal sealed class WindowSink(WindowSize window, TimeSpan interval, int categoryCapacity, DateTimeOffset now)
+{
+    public WindowSize Window => window;
+
+    public int Seconds => window.Seconds;
+
+    /// <summary>How often this size's open windows are written.</summary>
+    public TimeSpan Interval => interval;
+
+    public AggregationDelta Delta { get; } = new([window], categoryCapacity);
+
+    /// <summary>When the open windows are written next (the interval after the end of the last flush).</summary>
+    public DateTimeOffset DueAt { get; private set; } = now + interval;
+
+    /// <summary>When the last flush of this size ended.</summary>
+    public DateTimeOffset LastFlushAt { get; private set; } = now;
+
+    /// <summary>
+    /// Whether this size should be written now: its interval has passed, or it holds <paramref name="maxRecords"/>
+    /// records, or it holds a window that has ended (complete but for late records: the exporter publishes complete
+    /// windows, so they are written within <paramref name="flushInterval"/> of their end, and late records at most once
+    /// per <paramref name="flushInterval"/>).
+    /// </summary>
+    public bool IsDue(DateTimeOffset now, TimeSpan flushInterval, int maxRecords) =>
+        !Delta.IsEmpty
+        && (now >= DueAt
+            || Delta.RecordCount >= maxRecords
+            || (now.ToUnixTimeSeconds() >= Delta.EarliestWindowEnd && now >= LastFlushAt + flushInterval));
+
+    /// <summary>After a committed flush (the delta is cleared by the caller): the next one is an interval from now, so the
+    /// consumer reads for at least that long between two flushes of a size whatever a flush costs.</summary>
+    public void Flushed(DateTimeOffset now)
+    {
+        LastFlushAt = now;
+        DueAt = now + interval;
+    }
+}
+
+/// <summary>How often each window size is written.</summary>
+internal static class FlushCadence
+{
+    /// <summary>
+    /// The shortest configured size every <paramref name="flushInterval"/> (what a query of Postgres sees first, so
+    /// freshness is that interval); a longer size every twelfth of its length, within [<paramref name="flushInterval"/>,
+    /// max(<paramref name="flushInterval"/>, <paramref name="maxFlushInterval"/>)]: with the defaults (5 s, 1 min) and
+    /// windows 1m,5m,1h, the 1m rows every 5 s, the 5m rows every 25 s, the 1h rows every minute, and every size as soon as
+    /// one of its windows has ended.
+    /// </summary>
+    public static TimeSpan IntervalOf(WindowSize window, IReadOnlyList<WindowSize> windows, TimeSpan flushInterval, TimeSpan maxFlushInterval)
+    {
+        if (window.Seconds <= windows.Min(w => w.Seconds))
+        {
+            return flushInterval;
+        }
+
+        var longest = maxFlushInterval > flushInterval ? maxFlushInterval : flushInterval;
+        var twelfth = window.Duration / 12;
+        return twelfth < flushInterval ? flushInterval : twelfth > longest ? longest : twelfth;
+    }
+}
