@@ -51,12 +51,12 @@ public sealed class ExpositionCache
         }
     }
 
-    private static byte[] Compress(byte[] bytes)
+    private static byte[] Compress(ReadOnlyMemory<byte> bytes)
     {
         using var buffer = new MemoryStream(bytes.Length / 8 + 64);
         using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
         {
-            gzip.Write(bytes);
+            gzip.Write(bytes.Span);
         }
         return buffer.ToArray();
     }

@@ -14,9 +14,9 @@ public sealed record RenderSummary(long Series, IReadOnlyDictionary<string, long
 }
 
 /// <summary>The rendered statistics: the exposition bytes (text format 0.0.4) and what the cardinality caps cut.</summary>
-public sealed record Exposition(byte[] Bytes, long Series, IReadOnlyDictionary<string, long> Dropped)
+public sealed record Exposition(ReadOnlyMemory<byte> Bytes, long Series, IReadOnlyDictionary<string, long> Dropped)
 {
-    public static Exposition Empty { get; } = new([], 0, DropReasons.All.ToDictionary(r => r, _ => 0L));
+    public static Exposition Empty { get; } = new(ReadOnlyMemory<byte>.Empty, 0, DropReasons.All.ToDictionary(r => r, _ => 0L));
 }
 
 /// <summary>Where the renderer's gauge families go, in order: each family, then its samples.</summary>
@@ -73,12 +73,15 @@ public static class ExpositionRenderer
 
     private sealed record FeatureEntry(string[] Labels, FeatureWindowRow? Row, double PredictionCount, List<KeyValuePair<string, long>> Categories);
 
-    /// <summary>Renders into the Prometheus text format (what GET /metrics/statistics serves).</summary>
-    public static Exposition Render(StatisticsSnapshot snapshot, ExporterOptions options)
+    /// <summary>Renders into the Prometheus text format (what GET /metrics/statistics serves), into one buffer of
+    /// <paramref name="sizeHint"/> bytes to begin with (the refresh passes a little more than the previous exposition) that
+    /// is served as it is: at a million series, growing it by doubling from 64 KiB and copying the result out held up to
+    /// three times the exposition while rendering (BENCHMARKS.md §11).</summary>
+    public static Exposition Render(StatisticsSnapshot snapshot, ExporterOptions options, int sizeHint = 64 * 1024)
     {
-        var buffer = new ArrayBufferWriter<byte>(64 * 1024);
+        var buffer = new ArrayBufferWriter<byte>(Math.Max(sizeHint, 4096));
         var summary = Render(snapshot, options, new TextSink(new PrometheusTextWriter(buffer)));
-        return new Exposition(buffer.WrittenSpan.ToArray(), summary.Series, summary.Dropped);
+        return new Exposition(buffer.WrittenMemory, summary.Series, summary.Dropped);
     }
 
     public static RenderSummary Render(StatisticsSnapshot snapshot, ExporterOptions options, IStatisticsSink sink)

@@ -73,6 +73,9 @@ internal static class CardinalityBenchmark
             ["ConnectionStrings__Postgres"] = database,
             ["Kafka__BootstrapServers"] = cluster.BootstrapServers,
             ["Kafka__Topic"] = topic,
+            // A group of its own: the previous cell's aggregator is killed without leaving its group, and a new member of
+            // the same group would get no partitions until the dead one's session timed out (45 s).
+            ["Aggregator__ConsumerGroup"] = $"cardinality-{models}x{features}-{Guid.NewGuid():N}",
             ["Aggregator__Windows"] = "1m,5m,1h",
         };
         foreach (var setting in options.AggregatorSettings)

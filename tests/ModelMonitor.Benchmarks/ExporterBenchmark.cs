@@ -87,7 +87,7 @@ internal static class ExporterBenchmark
 
         var refreshes = new List<double>();
         long series = 0;
-        byte[] cached = [];
+        var cached = new System.Runtime.CompilerServices.StrongBox<ReadOnlyMemory<byte>>(ReadOnlyMemory<byte>.Empty);
         var registry = Metrics.NewCustomRegistry();
         var gauges = new StatisticsGauges(Metrics.WithCustomRegistry(registry));
         for (var i = 0; i < 6; i++)
@@ -104,7 +104,7 @@ internal static class ExporterBenchmark
             {
                 var exposition = ExpositionRenderer.Render(snapshot, options);
                 series = exposition.Series;
-                cached = exposition.Bytes;
+                Volatile.Write(ref cached, new System.Runtime.CompilerServices.StrongBox<ReadOnlyMemory<byte>>(exposition.Bytes));
             }
             refreshes.Add(watch.Elapsed.TotalMilliseconds);
         }
@@ -117,7 +117,7 @@ internal static class ExporterBenchmark
             app.MapGet("/metrics", async (HttpContext context) =>
             {
                 context.Response.ContentType = PrometheusTextWriter.ContentType;
-                await context.Response.BodyWriter.WriteAsync(Volatile.Read(ref cached), context.RequestAborted);
+                await context.Response.BodyWriter.WriteAsync(Volatile.Read(ref cached).Value, context.RequestAborted);
             });
         }
         await app.StartAsync();

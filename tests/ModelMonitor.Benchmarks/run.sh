@@ -2,6 +2,9 @@
 # ModelMonitor system benchmarks (issue 6). Usage:
 #   tests/ModelMonitor.Benchmarks/run.sh [codec|ingest|aggregate|sql-baseline|exporter|freshness|memory|memory-services]... \
 #       [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000 (ingest)]
+#   tests/ModelMonitor.Benchmarks/run.sh fuzz [--fuzz-requests 10000]      (only when named)
+#   tests/ModelMonitor.Benchmarks/run.sh cardinality [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] \
+#       [--rate 3000] [--set Aggregator:Key=value]...                     (only when named; BENCHMARKS.md section 11)
 # No scenario = all of them (memory and memory-services last: 10 minutes each by default). Builds Release, starts a private
 # Postgres (initdb, random port), librdkafka's mock Kafka cluster and the services as child processes,
 # prints the machine and per scenario the figures of each run and their median. Needs the Debian

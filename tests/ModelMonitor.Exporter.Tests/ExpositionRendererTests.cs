@@ -9,7 +9,7 @@ public sealed class ExpositionRendererTests
     private static readonly ExporterOptions Defaults = new();
 
     private static string Render(StatisticsSnapshot snapshot, ExporterOptions? options = null) =>
-        Encoding.UTF8.GetString(ExpositionRenderer.Render(snapshot, options ?? Defaults).Bytes);
+        Encoding.UTF8.GetString(ExpositionRenderer.Render(snapshot, options ?? Defaults).Bytes.Span);
 
     [Fact]
     public void Renders_the_exact_text_with_escaped_label_values()
@@ -147,7 +147,7 @@ public sealed class ExpositionRendererTests
         var options = new ExporterOptions { MaxModels = 2, MaxFeaturesPerModel = 2, MaxCategoriesPerFeature = 2 };
 
         var exposition = ExpositionRenderer.Render(snapshot, options);
-        var text = Encoding.UTF8.GetString(exposition.Bytes);
+        var text = Encoding.UTF8.GetString(exposition.Bytes.Span);
 
         Assert.DoesNotContain("model_id=\"m3\"", text, StringComparison.Ordinal);
         Assert.Contains("feature=\"f2\"", text, StringComparison.Ordinal);

@@ -18,7 +18,7 @@ public sealed class PromtoolCheckMetricsTests
                  Feature("eta", "eta-v2", "ünïcode ✓", 5)],
                 earlier: [new ModelFeature("eta", "eta-v1", "gone")]),
              Window(3600, [ModelWindow("eta", "eta-v1", 400)], [Feature("eta", "eta-v1", "platform", 400)])]);
-        var bytes = ExpositionRenderer.Render(snapshot, new ExporterOptions()).Bytes;
+        var bytes = ExpositionRenderer.Render(snapshot, new ExporterOptions()).Bytes.ToArray();
 
         var (exitCode, output) = PromtoolCheckMetrics(bytes);
 
