@@ -73,12 +73,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             return (FlushOutcome.Fenced, 0);
         }
 
-        var rows = 0;
-        foreach (var flush in flushes)
-        {
-            rows += await WriteStatisticsAsync(connection, transaction, flush.Delta, cancellationToken);
-        }
-
+        var rows = await WriteStatisticsAsync(connection, transaction, [.. flushes.Select(f => f.Delta)], cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (FlushOutcome.Committed, rows);
     }
@@ -91,35 +86,47 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        foreach (var delta in deltas)
-        {
-            await WriteStatisticsAsync(connection, transaction, delta, cancellationToken);
-        }
-
+        await WriteStatisticsAsync(connection, transaction, deltas, cancellationToken);
         await transaction.RollbackAsync(cancellationToken);
     }
 
-    private async Task<int> WriteStatisticsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, AggregationDelta delta,
+    /// <summary>The window rows of every delta, then the models' first and last seen of all of them in one statement (each
+    /// window size's delta saw the same models).</summary>
+    private async Task<int> WriteStatisticsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<AggregationDelta> deltas,
         CancellationToken cancellationToken)
     {
-        var models = delta.Windows.Keys.ToArray();
-        var features = delta.Windows.SelectMany(w => w.Value.Features.Keys.Select(f => (Model: w.Key, Feature: f))).ToArray();
-        if (models.Length > 0)
+        var rows = 0;
+        var seen = new Dictionary<(string PredictorName, string ModelId), (DateTimeOffset First, DateTimeOffset Last)>();
+        foreach (var delta in deltas)
         {
-            await WriteModelRowsAsync(connection, transaction, delta, models, cancellationToken);
+            var models = delta.Windows.Keys.ToArray();
+            var features = delta.Windows.SelectMany(w => w.Value.Features.Keys.Select(f => (Model: w.Key, Feature: f))).ToArray();
+            if (models.Length > 0)
+            {
+                await WriteModelRowsAsync(connection, transaction, delta, models, cancellationToken);
+            }
+
+            if (features.Length > 0)
+            {
+                await WriteFeatureRowsAsync(connection, transaction, delta, features, cancellationToken);
+            }
+
+            foreach (var (model, (first, last)) in delta.Seen)
+            {
+                seen[model] = seen.TryGetValue(model, out var known)
+                    ? (known.First < first ? known.First : first, known.Last > last ? known.Last : last)
+                    : (first, last);
+            }
+
+            rows += models.Length + features.Length;
         }
 
-        if (features.Length > 0)
+        if (seen.Count > 0)
         {
-            await WriteFeatureRowsAsync(connection, transaction, delta, features, cancellationToken);
+            await WriteModelsSeenAsync(connection, transaction, seen, cancellationToken);
         }
 
-        if (delta.Seen.Count > 0)
-        {
-            await WriteModelsSeenAsync(connection, transaction, delta, cancellationToken);
-        }
-
-        return models.Length + features.Length;
+        return rows;
     }
 
     /// <summary>Deletes up to <paramref name="batchSize"/> rows of windows older than the cutoff; returns rows deleted.</summary>
@@ -209,52 +216,42 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         var predictionCount = new long[n];
         var nonFinite = new long[n];
         var numeric = new NumericColumns(n);
-        var read = new bool[n];
         // One accumulator reused for every row: the stored row is loaded into it, the delta merged in, the result taken
         // out (an accumulator per row read back was garbage a third of the aggregator's CPU went to collecting).
         var merged = new ModelAccumulator();
         var sketch = new SketchBuffer();
-        await using (var batch = new NpgsqlBatch(connection, transaction))
-        {
-            // Create the missing rows, then lock and read every touched one, in primary-key order (one round trip). The
-            // rows come back with their position in the key arrays (WITH ORDINALITY), not their key.
-            var insert = new NpgsqlBatchCommand(
-                """
-                INSERT INTO model_window_stats (window_seconds, window_start, predictor_name, model_id, prediction_count, nonfinite_count, numeric_count)
-                SELECT k.ws, k.st, k.p, k.m, 0, 0, 0
-                FROM unnest($1, $2, $3, $4) AS k(ws, st, p, m)
-                ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.st
-                ON CONFLICT DO NOTHING
-                """);
-            AddKeyParameters(insert.Parameters, keys);
-            var select = new NpgsqlBatchCommand(
-                """
-                SELECT k.i, t.prediction_count, t.nonfinite_count, t.numeric_count, t.mean, t.m2, t.min, t.max, t.sketch, t.m2_scale
-                FROM unnest($1, $2, $3, $4) WITH ORDINALITY AS k(ws, st, p, m, i)
-                JOIN model_window_stats t
-                  ON t.window_seconds = k.ws AND t.predictor_name = k.p AND t.model_id = k.m AND t.window_start = k.st
-                ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.st
-                FOR UPDATE OF t
-                """);
-            AddKeyParameters(select.Parameters, keys);
-            batch.BatchCommands.Add(insert);
-            batch.BatchCommands.Add(select);
-            // The reader starts at the first result set: the SELECT's (the INSERT returns none).
-            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+        await ReadBackLockedAsync(
+            connection,
+            transaction,
+            "model_window_stats",
+            """
+            INSERT INTO model_window_stats (window_seconds, window_start, predictor_name, model_id, prediction_count, nonfinite_count, numeric_count)
+            SELECT k.ws, k.st, k.p, k.m, 0, 0, 0
+            FROM unnest($1, $2, $3, $4) AS k(ws, st, p, m)
+            ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.st
+            ON CONFLICT DO NOTHING
+            """,
+            """
+            SELECT k.i, t.prediction_count, t.nonfinite_count, t.numeric_count, t.mean, t.m2, t.min, t.max, t.sketch, t.m2_scale
+            FROM unnest($1, $2, $3, $4) WITH ORDINALITY AS k(ws, st, p, m, i)
+            JOIN model_window_stats t
+              ON t.window_seconds = k.ws AND t.predictor_name = k.p AND t.model_id = k.m AND t.window_start = k.st
+            ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.st
+            FOR UPDATE OF t
+            """,
+            n,
+            parameters => AddKeyParameters(parameters, keys),
+            (i, reader) =>
             {
-                var i = (int)reader.GetInt64(0) - 1;
-                read[i] = true;
                 merged.LoadCounts(reader.GetInt64(1), reader.GetInt64(2));
                 LoadDistribution(reader, merged.Result, countOrdinal: 3, scaleOrdinal: 9, sketch);
                 merged.Merge(delta.Windows[keys[i]].Model);
                 predictionCount[i] = merged.PredictionCount;
                 nonFinite[i] = merged.NonFiniteCount;
                 numeric.Set(i, merged.Result);
-            }
-        }
+            },
+            cancellationToken);
 
-        EnsureEveryRowRead(read, "model_window_stats");
         await using var update = new NpgsqlCommand(
             """
             UPDATE model_window_stats AS t
@@ -285,12 +282,6 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         var n = keys.Length;
         var modelKeys = keys.Select(k => k.Model).ToArray();
         var featureNames = keys.Select(k => k.Feature).ToArray();
-        var deltas = new FeatureAccumulator[n];
-        for (var i = 0; i < n; i++)
-        {
-            deltas[i] = delta.Windows[keys[i].Model].Features[keys[i].Feature];
-        }
-
         var valueCount = new long[n];
         var nullCount = new long[n];
         var defaultCount = new long[n];
@@ -299,44 +290,38 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         var booleanCount = new long[n];
         var categories = new string[n];
         var numeric = new NumericColumns(n);
-        var read = new bool[n];
         var merged = new FeatureAccumulator(categoryCapacity); // reused for every row (see WriteModelRowsAsync)
         var sketch = new SketchBuffer();
-        await using (var batch = new NpgsqlBatch(connection, transaction))
-        {
-            // Create the missing rows, then lock and read every touched one, in primary-key order (one round trip).
-            var insert = new NpgsqlBatchCommand(
-                """
-                INSERT INTO feature_window_stats (window_seconds, window_start, predictor_name, model_id, feature,
-                    value_count, null_count, default_count, nonfinite_count, numeric_count, categorical_count)
-                SELECT k.ws, k.st, k.p, k.m, k.f, 0, 0, 0, 0, 0, 0
-                FROM unnest($1, $2, $3, $4, $5) AS k(ws, st, p, m, f)
-                ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.f COLLATE "C", k.st
-                ON CONFLICT DO NOTHING
-                """);
-            AddKeyParameters(insert.Parameters, modelKeys);
-            insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = featureNames });
-            var select = new NpgsqlBatchCommand(
-                """
-                SELECT k.i, t.value_count, t.null_count, t.default_count, t.nonfinite_count,
-                       t.numeric_count, t.mean, t.m2, t.min, t.max, t.sketch,
-                       CASE WHEN t.categorical_count = 0 THEN NULL ELSE t.categories::text END, t.m2_scale, t.boolean_count
-                FROM unnest($1, $2, $3, $4, $5) WITH ORDINALITY AS k(ws, st, p, m, f, i)
-                JOIN feature_window_stats t
-                  ON t.window_seconds = k.ws AND t.predictor_name = k.p AND t.model_id = k.m AND t.feature = k.f AND t.window_start = k.st
-                ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.f COLLATE "C", k.st
-                FOR UPDATE OF t
-                """);
-            AddKeyParameters(select.Parameters, modelKeys);
-            select.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = featureNames });
-            batch.BatchCommands.Add(insert);
-            batch.BatchCommands.Add(select);
-            // The reader starts at the first result set: the SELECT's (the INSERT returns none).
-            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+        await ReadBackLockedAsync(
+            connection,
+            transaction,
+            "feature_window_stats",
+            """
+            INSERT INTO feature_window_stats (window_seconds, window_start, predictor_name, model_id, feature,
+                value_count, null_count, default_count, nonfinite_count, numeric_count, categorical_count)
+            SELECT k.ws, k.st, k.p, k.m, k.f, 0, 0, 0, 0, 0, 0
+            FROM unnest($1, $2, $3, $4, $5) AS k(ws, st, p, m, f)
+            ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.f COLLATE "C", k.st
+            ON CONFLICT DO NOTHING
+            """,
+            """
+            SELECT k.i, t.value_count, t.null_count, t.default_count, t.nonfinite_count,
+                   t.numeric_count, t.mean, t.m2, t.min, t.max, t.sketch,
+                   CASE WHEN t.categorical_count = 0 THEN NULL ELSE t.categories::text END, t.m2_scale, t.boolean_count
+            FROM unnest($1, $2, $3, $4, $5) WITH ORDINALITY AS k(ws, st, p, m, f, i)
+            JOIN feature_window_stats t
+              ON t.window_seconds = k.ws AND t.predictor_name = k.p AND t.model_id = k.m AND t.feature = k.f AND t.window_start = k.st
+            ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.f COLLATE "C", k.st
+            FOR UPDATE OF t
+            """,
+            n,
+            parameters =>
             {
-                var i = (int)reader.GetInt64(0) - 1;
-                read[i] = true;
+                AddKeyParameters(parameters, modelKeys);
+                parameters.Add(new NpgsqlParameter<string[]> { TypedValue = featureNames });
+            },
+            (i, reader) =>
+            {
                 merged.LoadCounts(
                     valueCount: reader.GetInt64(1),
                     nullCount: reader.GetInt64(2),
@@ -346,7 +331,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
                     // No string or boolean values: no categories to parse (most features are numeric).
                     categories: reader.IsDBNull(11) ? [] : ParseCategories(reader.GetString(11)));
                 LoadDistribution(reader, merged.Numeric, countOrdinal: 5, scaleOrdinal: 12, sketch);
-                merged.Merge(deltas[i]);
+                merged.Merge(delta.Windows[keys[i].Model].Features[keys[i].Feature]);
                 valueCount[i] = merged.ValueCount;
                 nullCount[i] = merged.NullCount;
                 defaultCount[i] = merged.DefaultCount;
@@ -355,10 +340,9 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
                 booleanCount[i] = merged.BooleanCount;
                 categories[i] = merged.CategoricalCount == 0 ? "{}" : FormatCategories(merged.Categories.Top());
                 numeric.Set(i, merged.Numeric);
-            }
-        }
+            },
+            cancellationToken);
 
-        EnsureEveryRowRead(read, "feature_window_stats");
         await using var update = new NpgsqlCommand(
             """
             UPDATE feature_window_stats AS t
@@ -385,19 +369,58 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         await update.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Every key was created or found, so every one is read back; a gap would silently drop a delta.</summary>
-    private static void EnsureEveryRowRead(bool[] read, string table)
+    /// <summary>
+    /// Creates the missing rows of <paramref name="table"/> (<paramref name="insertSql"/>, ON CONFLICT DO NOTHING), then locks
+    /// and reads back every touched one (<paramref name="selectSql"/>, FOR UPDATE), both in primary-key order so instances
+    /// flushing the same hot rows cannot deadlock, in one round trip; both statements take the key arrays
+    /// <paramref name="addKeys"/> adds. The SELECT's first column is the key's position (WITH ORDINALITY, from 1), and
+    /// <paramref name="row"/> gets the position from 0 with the reader on that row.
+    /// </summary>
+    private static async Task ReadBackLockedAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        string table,
+        string insertSql,
+        string selectSql,
+        int keys,
+        Action<NpgsqlParameterCollection> addKeys,
+        Action<int, NpgsqlDataReader> row,
+        CancellationToken cancellationToken)
     {
+        var read = new bool[keys];
+        await using (var batch = new NpgsqlBatch(connection, transaction))
+        {
+            var insert = new NpgsqlBatchCommand(insertSql);
+            addKeys(insert.Parameters);
+            var select = new NpgsqlBatchCommand(selectSql);
+            addKeys(select.Parameters);
+            batch.BatchCommands.Add(insert);
+            batch.BatchCommands.Add(select);
+            // The reader starts at the first result set: the SELECT's (the INSERT returns none).
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var i = (int)reader.GetInt64(0) - 1;
+                read[i] = true;
+                row(i, reader);
+            }
+        }
+
+        // Every key was created or found, so every one is read back; a gap would silently drop a delta.
         var missing = Array.IndexOf(read, false);
         if (missing >= 0)
         {
-            throw new InvalidOperationException($"{table}: row {missing + 1} of {read.Length} was not read back after being created: not writing a partial flush.");
+            throw new InvalidOperationException($"{table}: row {missing + 1} of {keys} was not read back after being created: not writing a partial flush.");
         }
     }
 
-    private static async Task WriteModelsSeenAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, AggregationDelta delta, CancellationToken cancellationToken)
+    private static async Task WriteModelsSeenAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        Dictionary<(string PredictorName, string ModelId), (DateTimeOffset First, DateTimeOffset Last)> models,
+        CancellationToken cancellationToken)
     {
-        var seen = delta.Seen.ToArray();
+        var seen = models.ToArray();
         await using var command = new NpgsqlCommand(
             """
             INSERT INTO models AS t (predictor_name, model_id, first_seen, last_seen)
