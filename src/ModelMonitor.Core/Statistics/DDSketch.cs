@@ -203,6 +203,34 @@ public sealed class DDSketch
     /// <summary>Reads a sketch written by <see cref="Serialize"/>; throws <see cref="FormatException"/> on bad input.</summary>
     public static DDSketch Deserialize(ReadOnlySpan<byte> data)
     {
+        var (accuracy, maxBins, position) = ReadHeader(data);
+        var sketch = new DDSketch(accuracy, maxBins);
+        sketch.ReadCounts(data, position);
+        return sketch;
+    }
+
+    /// <summary>
+    /// Replaces this sketch's content by a serialized one of the same accuracy and bin bound (what <see cref="Serialize"/>
+    /// of such a sketch wrote), reusing its bin arrays: no allocation once they are large enough. Throws
+    /// <see cref="FormatException"/> on bad input and <see cref="ArgumentException"/> for another accuracy or bound.
+    /// </summary>
+    public void Load(ReadOnlySpan<byte> data)
+    {
+        var (accuracy, maxBins, position) = ReadHeader(data);
+        if (accuracy != RelativeAccuracy || maxBins != MaxBinsPerSign)
+        {
+            throw new ArgumentException(
+                $"A serialized sketch of relative accuracy {accuracy} and bound {maxBins} cannot be loaded into one of {RelativeAccuracy} and {MaxBinsPerSign}.",
+                nameof(data));
+        }
+
+        Reset();
+        ReadCounts(data, position);
+    }
+
+    // Version, accuracy and bin bound, checked; the position after them.
+    private static (double Accuracy, int MaxBins, int Position) ReadHeader(ReadOnlySpan<byte> data)
+    {
         if (data.Length < 9)
         {
             throw new FormatException("A serialized sketch is at least 9 bytes long.");
@@ -226,36 +254,7 @@ public sealed class DDSketch
             throw new FormatException($"Invalid bin bound {maxBins} in a serialized sketch.");
         }
 
-        var sketch = new DDSketch(accuracy, (int)maxBins);
-        sketch.ReadCounts(data, position);
-        return sketch;
-    }
-
-    /// <summary>
-    /// Replaces this sketch's content by a serialized one of the same accuracy and bin bound (what <see cref="Serialize"/>
-    /// of such a sketch wrote), reusing its bin arrays: no allocation once they are large enough. Throws
-    /// <see cref="FormatException"/> on bad input and <see cref="ArgumentException"/> for another accuracy or bound.
-    /// </summary>
-    public void Load(ReadOnlySpan<byte> data)
-    {
-        if (data.Length < 9 || data[0] != SerializationVersion)
-        {
-            // The same checks and messages as a full read.
-            _ = Deserialize(data);
-        }
-
-        var accuracy = BinaryPrimitives.ReadDoubleLittleEndian(data[1..]);
-        var position = 9;
-        var maxBins = Varint.Read(data, ref position);
-        if (accuracy != RelativeAccuracy || maxBins != (ulong)MaxBinsPerSign)
-        {
-            throw new ArgumentException(
-                $"A serialized sketch of relative accuracy {accuracy} and bound {maxBins} cannot be loaded into one of {RelativeAccuracy} and {MaxBinsPerSign}.",
-                nameof(data));
-        }
-
-        Reset();
-        ReadCounts(data, position);
+        return (accuracy, (int)maxBins, position);
     }
 
     /// <summary>Empties the sketch (as new), keeping its bin arrays for reuse.</summary>

@@ -56,35 +56,6 @@ public sealed class FeatureAccumulator
     /// <summary>Approximate bytes held in memory, for the aggregator's bound on its unflushed delta.</summary>
     public long EstimatedBytes => 80 + Numeric.EstimatedBytes + (Categories.Total == 0 ? 200 : Categories.EstimatedBytes);
 
-    /// <summary>Rebuilds an accumulator from stored parts (a database row).</summary>
-    public static FeatureAccumulator FromParts(
-        long valueCount,
-        long nullCount,
-        long defaultCount,
-        long nonFiniteCount,
-        NumericDistribution numeric,
-        IEnumerable<KeyValuePair<string, long>> categories,
-        int categoryCapacity = CategoryCounter.DefaultCapacity,
-        long booleanCount = 0)
-    {
-        ArgumentNullException.ThrowIfNull(numeric);
-        ArgumentNullException.ThrowIfNull(categories);
-        var counter = new CategoryCounter(categoryCapacity);
-        foreach (var (label, count) in categories)
-        {
-            counter.Add(label, count);
-        }
-
-        return new FeatureAccumulator(numeric, counter)
-        {
-            ValueCount = valueCount,
-            NullCount = nullCount,
-            DefaultCount = defaultCount,
-            NonFiniteCount = nonFiniteCount,
-            BooleanCount = booleanCount,
-        };
-    }
-
     /// <summary>Replaces the counts by stored ones (the numeric part is loaded through <see cref="Numeric"/>), reusing this
     /// object: what the aggregator's flush does for every row it reads back, without allocating an accumulator per row.</summary>
     public void LoadCounts(long valueCount, long nullCount, long defaultCount, long nonFiniteCount, long booleanCount, IEnumerable<KeyValuePair<string, long>> categories)

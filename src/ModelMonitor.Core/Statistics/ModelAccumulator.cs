@@ -21,12 +21,6 @@ public sealed class ModelAccumulator
     /// <summary>Approximate bytes held in memory.</summary>
     public long EstimatedBytes => 40 + Result.EstimatedBytes;
 
-    public static ModelAccumulator FromParts(long predictionCount, long nonFiniteCount, NumericDistribution result)
-    {
-        ArgumentNullException.ThrowIfNull(result);
-        return new ModelAccumulator(result) { PredictionCount = predictionCount, NonFiniteCount = nonFiniteCount };
-    }
-
     /// <summary>Replaces the counts by stored ones (the result's distribution is loaded through <see cref="Result"/>).</summary>
     public void LoadCounts(long predictionCount, long nonFiniteCount) => (PredictionCount, NonFiniteCount) = (predictionCount, nonFiniteCount);
 

@@ -26,27 +26,9 @@ public sealed class NumericDistribution
     /// <summary>Approximate bytes held in memory (moments and sketch).</summary>
     public long EstimatedBytes => 120 + Sketch.EstimatedBytes;
 
-    /// <summary>Rebuilds a distribution from stored moments and a serialized sketch of the same values.</summary>
-    public static NumericDistribution FromParts(RunningMoments moments, DDSketch? sketch)
-    {
-        ArgumentNullException.ThrowIfNull(moments);
-        sketch ??= new DDSketch();
-        if (sketch.Count != moments.Count)
-        {
-            throw new ArgumentException($"The sketch holds {sketch.Count} values but the moments {moments.Count}.", nameof(sketch));
-        }
-
-        if (sketch.RelativeAccuracy != DDSketch.DefaultRelativeAccuracy)
-        {
-            // Merging needs one accuracy everywhere: re-home foreign bins is not possible, so refuse.
-            throw new ArgumentException($"Stored sketch has relative accuracy {sketch.RelativeAccuracy}, expected {DDSketch.DefaultRelativeAccuracy}.", nameof(sketch));
-        }
-
-        return new NumericDistribution(moments, sketch);
-    }
-
-    /// <summary>Replaces the content by stored parts (moments and a serialized sketch of the same values), reusing this
-    /// object's memory; throws as <see cref="FromParts"/> does for parts that do not agree.</summary>
+    /// <summary>Replaces the content by stored parts (a database row: moments and a serialized sketch of the same values),
+    /// reusing this object's memory. Throws <see cref="ArgumentException"/> when the parts do not agree (counts, or a sketch
+    /// of another accuracy: merging needs one accuracy everywhere) and <see cref="FormatException"/> for a bad sketch.</summary>
     public void Load(long count, double mean, double scaledM2, double min, double max, int scaleExponent, ReadOnlySpan<byte> sketch)
     {
         if (count == 0)
