@@ -31,11 +31,7 @@ internal sealed class ConsumerWorker(
 
     private readonly AggregatorOptions _options = aggregatorOptions.Value;
     private readonly string _topic = kafkaOptions.Value.Topic;
-    private readonly List<WindowSink> _sinks = [.. aggregatorOptions.Value.ParsedWindows.Select(window => new WindowSink(
-        window,
-        FlushCadence.IntervalOf(window, aggregatorOptions.Value.ParsedWindows, aggregatorOptions.Value.FlushInterval, aggregatorOptions.Value.EffectiveMaxFlushInterval),
-        aggregatorOptions.Value.CategoryCapacity,
-        time.GetUtcNow()))];
+    private readonly List<WindowSink> _sinks = WindowSink.ForEachSize(aggregatorOptions.Value, time.GetUtcNow());
     private readonly List<PredictionLog> _decoded = [];
     private readonly List<string> _decodeErrors = [];
     private readonly PoisonReplay _replay = new();
@@ -296,10 +292,9 @@ internal sealed class ConsumerWorker(
             return;
         }
 
-        var due = force || OverMemory
-            ? _sinks.Where(s => !s.Delta.IsEmpty).ToList()
-            : _sinks.Where(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords)).ToList();
-        if (due.Count == 0)
+        var all = force || OverMemory;
+        // Checked for every message read: no list unless something is due.
+        if (!all && !_sinks.Exists(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords)))
         {
             return;
         }
@@ -317,7 +312,7 @@ internal sealed class ConsumerWorker(
             return;
         }
 
-        await FlushOnceAsync(consumer, due, cancellationToken);
+        await FlushOnceAsync(consumer, all ? _sinks : [.. _sinks.Where(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords))], cancellationToken);
     }
 
     /// <summary>The estimated memory of the deltas, at most every 5 s (it walks every row held: ~2% of the CPU at 150k rows when done every second).</summary>

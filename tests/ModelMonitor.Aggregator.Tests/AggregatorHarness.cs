@@ -81,15 +81,22 @@ internal static class AggregatorHarness
             """, new { group });
     }
 
-    /// <summary>Waits until both window sizes hold exactly <paramref name="expected"/> predictions; fails on overshoot or timeout.</summary>
-    public static Task WaitForCountAsync(string connectionString, long expected, TimeSpan timeout)
+    /// <summary>As the API writes <paramref name="logs"/> sent in requests of <paramref name="perRequest"/>: per request, one
+    /// message per partition of the 4-partition topic.</summary>
+    public static IEnumerable<byte[]> ApiMessages(IEnumerable<PredictionLog> logs, int perRequest) =>
+        logs.Chunk(perRequest).SelectMany(request => PredictionMessages.Plan(request, verbatim: null, partitionCount: 4, maxMessageBytes: 900_000).Messages)
+            .Select(m => m.Value);
+
+    /// <summary>Waits until each of the <paramref name="windowSizes"/> window sizes holds exactly <paramref name="expected"/>
+    /// predictions; fails on overshoot or timeout.</summary>
+    public static Task WaitForCountAsync(string connectionString, long expected, TimeSpan timeout, int windowSizes = 2)
     {
         Dictionary<int, long> counts = [];
         return Eventually.UntilAsync(async () =>
         {
             counts = await PredictionCountsAsync(connectionString);
             Assert.False(counts.Values.Any(c => c > expected), $"Double counting: stored {string.Join(", ", counts)} for {expected} records.");
-            return counts.Count == 2 && counts.Values.All(c => c == expected);
+            return counts.Count == windowSizes && counts.Values.All(c => c == expected);
         }, timeout, () => $"stored {string.Join(", ", counts)} of {expected} records");
     }
 

@@ -23,14 +23,10 @@ public sealed class ExactlyOnceTests : IDisposable
     /// <summary>As the API writes them: requests of 25 records, one message per partition of each request. Returns the message count.</summary>
     private int Produce(string topic, IEnumerable<PredictionLog> logs)
     {
-        var messages = Pack(logs, 25).ToList();
+        var messages = AggregatorHarness.ApiMessages(logs, 25).ToList();
         _kafka.Produce(topic, messages.Select(m => ((byte[]?)null, m)));
         return messages.Count;
     }
-
-    private static IEnumerable<byte[]> Pack(IEnumerable<PredictionLog> logs, int perRequest) =>
-        logs.Chunk(perRequest).SelectMany(request => PredictionMessages.Plan(request, verbatim: null, partitionCount: 4, maxMessageBytes: 900_000).Messages)
-            .Select(m => m.Value);
 
     [Fact]
     public async Task Poison_and_late_records_are_skipped_counted_and_their_offsets_still_advance()
@@ -55,7 +51,7 @@ public sealed class ExactlyOnceTests : IDisposable
             .Concat(poison)
             .Concat(late.Select(PredictionLogCodec.Encode))
             .Append(mixed)
-            .Concat(Pack(good.Skip(110), 20))
+            .Concat(AggregatorHarness.ApiMessages(good.Skip(110), 20))
             .ToList();
         _kafka.Produce(topic, messages.Select(m => ((byte[]?)null, m)));
 
@@ -97,9 +93,9 @@ public sealed class ExactlyOnceTests : IDisposable
             .Replace("\"market\":", "\"market\":\"a\\u0000b\",\"was_market\":", StringComparison.Ordinal);
         Assert.Contains("\\u0000", nul, StringComparison.Ordinal);
         // The refused record travels inside a message of good ones; the NUL one inside another.
-        var messages = Pack(good.Take(100).Append(refused).Concat(good.Skip(100).Take(100)), 25).ToList();
+        var messages = AggregatorHarness.ApiMessages(good.Take(100).Append(refused).Concat(good.Skip(100).Take(100)), 25).ToList();
         messages.Add(Encoding.UTF8.GetBytes(string.Join('\n', good.Skip(200).Take(5).Select(l => Encoding.UTF8.GetString(PredictionLogCodec.Encode(l))).Append(nul))));
-        messages.AddRange(Pack(good.Skip(205), 25));
+        messages.AddRange(AggregatorHarness.ApiMessages(good.Skip(205), 25));
         _kafka.Produce(topic, messages.Select(m => ((byte[]?)null, m)));
 
         await AggregatorHarness.WaitForCountAsync(database.ConnectionString, good.Count, TimeSpan.FromSeconds(60));

@@ -37,7 +37,8 @@ public sealed class HighCardinalityTests : IDisposable
         for (var crash = 0; crash < 2; crash++)
         {
             using var process = AggregatorHarness.StartProcess(settings);
-            await Eventually.UntilAsync(async () => await MinuteRowsAsync(database.ConnectionString) > 0, TimeSpan.FromSeconds(60), "the first 1m rows stored before the crash");
+            await Eventually.UntilAsync(async () => (await AggregatorHarness.PredictionCountsAsync(database.ConnectionString)).GetValueOrDefault(60) > 0,
+                TimeSpan.FromSeconds(60), "the first 1m rows stored before the crash");
             produced += Produce(topic, chunks[1 + (2 * crash)]);
             await Task.Delay(700 + (crash * 900));
             await process.KillAsync();
@@ -48,13 +49,7 @@ public sealed class HighCardinalityTests : IDisposable
         Assert.Equal(logs.Count, chunks.Sum(c => c.Length));
         using (var last = AggregatorHarness.StartProcess(settings))
         {
-            Dictionary<int, long> counts = [];
-            await Eventually.UntilAsync(async () =>
-            {
-                counts = await AggregatorHarness.PredictionCountsAsync(database.ConnectionString);
-                Assert.False(counts.Values.Any(c => c > logs.Count), $"Double counting: {string.Join(", ", counts)}");
-                return counts.Count == 3 && counts.Values.All(c => c == logs.Count);
-            }, TimeSpan.FromSeconds(120), () => $"stored {string.Join(", ", counts)} of {logs.Count}");
+            await AggregatorHarness.WaitForCountAsync(database.ConnectionString, logs.Count, TimeSpan.FromSeconds(120), windowSizes: 3);
             await Eventually.UntilAsync(async () => await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "cardinality") == produced,
                 TimeSpan.FromSeconds(30), "every window size's offsets at the end of the topic");
             await last.KillAsync();
@@ -102,19 +97,8 @@ public sealed class HighCardinalityTests : IDisposable
 
     private int Produce(string topic, IEnumerable<PredictionLog> logs)
     {
-        var messages = logs.Chunk(100)
-            .SelectMany(request => PredictionMessages.Plan(request, verbatim: null, partitionCount: 4, maxMessageBytes: 900_000).Messages)
-            .Select(m => m.Value)
-            .ToList();
+        var messages = AggregatorHarness.ApiMessages(logs, 100).ToList();
         _kafka.Produce(topic, messages.Select(m => ((byte[]?)null, m)));
         return messages.Count;
-    }
-
-    private static async Task<long> MinuteRowsAsync(string connectionString)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        return await connection.ExecuteScalarAsync<bool>("SELECT to_regclass('model_window_stats') IS NOT NULL")
-            ? await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM model_window_stats WHERE window_seconds = 60")
-            : 0;
     }
 }

@@ -10,6 +10,17 @@ namespace ModelMonitor.Aggregator.Consuming;
 /// </summary>
 internal sealed class WindowSink(WindowSize window, TimeSpan interval, int categoryCapacity, DateTimeOffset now)
 {
+    /// <summary>A sink for every configured window size, each on its cadence (<see cref="FlushCadence"/>).</summary>
+    public static List<WindowSink> ForEachSize(AggregatorOptions options, DateTimeOffset now)
+    {
+        var windows = options.ParsedWindows;
+        return [.. windows.Select(window => new WindowSink(
+            window,
+            FlushCadence.IntervalOf(window, windows, options.FlushInterval, options.EffectiveMaxFlushInterval),
+            options.CategoryCapacity,
+            now))];
+    }
+
     public WindowSize Window => window;
 
     public int Seconds => window.Seconds;
