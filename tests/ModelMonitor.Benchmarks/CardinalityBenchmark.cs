@@ -80,8 +80,8 @@ internal static class CardinalityBenchmark
         };
         foreach (var setting in options.AggregatorSettings)
         {
-            var (key, value) = (setting[..setting.IndexOf('=')], setting[(setting.IndexOf('=') + 1)..]);
-            environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+            var keyValue = setting.Split('=', 2);
+            environment[keyValue[0].Replace(":", "__", StringComparison.Ordinal)] = keyValue[1];
         }
         await using var aggregator = ChildProcess.Start("ModelMonitor.Aggregator", [], environment, options.LogDirectory);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
@@ -154,7 +154,7 @@ internal static class CardinalityBenchmark
                 var now = Stopwatch.GetTimestamp();
                 for (var s = seen + 1; s <= visible; s++)
                 {
-                    if (produced.TryGetValue(s, out var at) && Stopwatch.GetElapsedTime(at, now) > TimeSpan.Zero && clock.Elapsed > WarmUp)
+                    if (produced.TryGetValue(s, out var at) && clock.Elapsed > WarmUp)
                     {
                         freshness.Add(Stopwatch.GetElapsedTime(at, now).TotalSeconds);
                     }
@@ -175,7 +175,7 @@ internal static class CardinalityBenchmark
             catch (OperationCanceledException)
             {
             }
-            var sample = await SampleAsync(http, aggregator);
+            var sample = await SampleAsync(http, aggregator, clock.Elapsed);
             if (sample is null)
             {
                 continue;
@@ -188,7 +188,7 @@ internal static class CardinalityBenchmark
             }
         }
         await Task.WhenAll(send, poll);
-        end = await SampleAsync(http, aggregator) ?? end;
+        end = await SampleAsync(http, aggregator, clock.Elapsed) ?? end;
 
         var cell = $"{models}×{features}";
         if (warm is null || end is null || end.At <= warm.At)
@@ -213,9 +213,7 @@ internal static class CardinalityBenchmark
 
     private sealed record Sample(TimeSpan At, double Records, double Lag, double Lost, double Flushes, double FlushSeconds, double Rows, TimeSpan Cpu);
 
-    private static readonly Stopwatch Since = Stopwatch.StartNew();
-
-    private static async Task<Sample?> SampleAsync(HttpClient http, ChildProcess aggregator)
+    private static async Task<Sample?> SampleAsync(HttpClient http, ChildProcess aggregator, TimeSpan at)
     {
         string text;
         try
@@ -226,11 +224,9 @@ internal static class CardinalityBenchmark
         {
             return null;
         }
-        var lag = text.Split('\n').Where(l => l.StartsWith("modelmonitor_aggregator_consumer_lag{", StringComparison.Ordinal))
-            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
-        return new Sample(Since.Elapsed,
+        return new Sample(at,
             Exposition.Sample(text, "modelmonitor_aggregator_records_consumed_total"),
-            lag,
+            Exposition.Sum(text, "modelmonitor_aggregator_consumer_lag"),
             Exposition.Sample(text, "modelmonitor_aggregator_messages_lost_total"),
             Exposition.Sample(text, "modelmonitor_aggregator_flushes_total"),
             Exposition.Sample(text, "modelmonitor_aggregator_flush_duration_seconds_sum"),

@@ -17,4 +17,18 @@ public static class Exposition
         }
         return 0;
     }
+
+    /// <summary>The sum of every sample of <paramref name="name"/>, whatever its labels (e.g. a gauge per partition); 0 when none.</summary>
+    public static double Sum(string text, string name)
+    {
+        double sum = 0;
+        foreach (var line in text.AsSpan().EnumerateLines())
+        {
+            if (line.StartsWith(name, StringComparison.Ordinal) && line.Length > name.Length && line[name.Length] is ' ' or '{')
+            {
+                sum += double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+        return sum;
+    }
 }

@@ -33,10 +33,12 @@ public sealed class PostgresServer : IAsyncDisposable
     private readonly string _binDirectory;
     private readonly string _baseDirectory;
     private readonly bool _runAsPostgresUser;
+    private readonly string _sharedBuffers;
     private bool _disposed;
 
-    private PostgresServer(string binDirectory, string baseDirectory, int port, bool runAsPostgresUser)
+    private PostgresServer(string binDirectory, string baseDirectory, int port, bool runAsPostgresUser, string sharedBuffers)
     {
+        _sharedBuffers = sharedBuffers;
         _binDirectory = binDirectory;
         _baseDirectory = baseDirectory;
         Port = port;
@@ -52,8 +54,6 @@ public sealed class PostgresServer : IAsyncDisposable
     public string ConnectionString => ConnectionStringFor("postgres");
 
     private string DataDirectory => Path.Combine(_baseDirectory, "data");
-
-    private string _sharedBuffers = "32MB";
 
     private string LogFile => Path.Combine(_baseDirectory, "server.log");
 
@@ -97,7 +97,7 @@ public sealed class PostgresServer : IAsyncDisposable
             | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);
 
-        var server = new PostgresServer(binDirectory, baseDirectory, ChildProcess.FreePort(), runAsPostgres) { _sharedBuffers = sharedBuffers };
+        var server = new PostgresServer(binDirectory, baseDirectory, ChildProcess.FreePort(), runAsPostgres, sharedBuffers);
         try
         {
             await server.RunAsync(
