@@ -32,6 +32,9 @@ internal sealed class ConsumerWorker(
     private readonly AggregatorOptions _options = aggregatorOptions.Value;
     private readonly string _topic = kafkaOptions.Value.Topic;
     private readonly List<WindowSink> _sinks = WindowSink.ForEachSize(aggregatorOptions.Value, time.GetUtcNow());
+    // The records every window size still needs, counted once in the shortest size's windows and merged into each size
+    // when any is written (RollUp); null when a size is not a multiple of the shortest (its windows would not nest).
+    private readonly AggregationDelta? _staging = WindowSink.Staging(aggregatorOptions.Value);
     private readonly List<PredictionLog> _decoded = [];
     private readonly List<string> _decodeErrors = [];
     private readonly PoisonReplay _replay = new();
@@ -253,31 +256,59 @@ internal sealed class ConsumerWorker(
         }
         _decoded.RemoveAll(log => log.SentAt < oldest); // what is left is what the deltas hold of this message
 
-        // Into every window size that has not stored this message yet (after a rewind, some sizes may have).
-        foreach (var sink in _sinks)
+        // Into every window size that has not stored this message yet: once, into the staging delta, when that is all of
+        // them (always, but after a rewind, where some sizes may have stored it), else into each size that needs it.
+        if (_staging is not null && _sinks.TrueForAll(s => _offsets.Needs(partition, s.Seconds, result.Offset.Value)))
         {
-            if (!_offsets.Needs(partition, sink.Seconds, result.Offset.Value))
+            Add(_staging, partition, result.Offset.Value, records);
+        }
+        else
+        {
+            foreach (var sink in _sinks)
             {
-                continue;
+                if (_offsets.Needs(partition, sink.Seconds, result.Offset.Value))
+                {
+                    Add(sink.Delta, partition, result.Offset.Value, records);
+                }
             }
-
-            foreach (var log in _decoded)
-            {
-                sink.Delta.Add(log);
-            }
-
-            sink.Delta.Advance(partition, result.Offset.Value + 1, records);
         }
 
         metrics.OpenWindowRows.Set(HeldRows);
     }
 
-    private bool AllEmpty => _sinks.TrueForAll(s => s.Delta.IsEmpty);
+    private void Add(AggregationDelta delta, int partition, long offset, int records)
+    {
+        foreach (var log in _decoded)
+        {
+            delta.Add(log);
+        }
 
-    private int HeldRows => _sinks.Sum(s => s.Delta.RowCount);
+        delta.Advance(partition, offset + 1, records);
+    }
+
+    /// <summary>Merges the staged records into every window size (before any is written), and empties the staging delta.</summary>
+    private void RollUp()
+    {
+        if (_staging is null || _staging.IsEmpty)
+        {
+            return;
+        }
+
+        // The shortest size last: it takes the staged windows as they are when it holds nothing (the usual case).
+        for (var i = _sinks.Count - 1; i > 0; i--)
+        {
+            _staging.MergeInto(_sinks[i].Delta);
+        }
+
+        _staging.MoveInto(_sinks[0].Delta);
+    }
+
+    private bool AllEmpty => _sinks.TrueForAll(s => s.Delta.IsEmpty) && _staging is not { IsEmpty: false };
+
+    private int HeldRows => _sinks.Sum(s => s.Delta.RowCount) + (_staging?.RowCount ?? 0);
 
     /// <summary>Records read since the oldest unflushed point of any window size.</summary>
-    private int HeldRecords => _sinks.Max(s => s.Delta.RecordCount);
+    private int HeldRecords => _sinks.Max(s => s.Delta.RecordCount) + (_staging?.RecordCount ?? 0);
 
     private bool OverMemory => _deltaBytes >= _options.MaxDeltaBytes;
 
@@ -294,7 +325,7 @@ internal sealed class ConsumerWorker(
 
         var all = force || OverMemory;
         // Checked for every message read: no list unless something is due.
-        if (!all && !_sinks.Exists(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords)))
+        if (!all && !_sinks.Exists(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords, _staging)))
         {
             return;
         }
@@ -312,7 +343,7 @@ internal sealed class ConsumerWorker(
             return;
         }
 
-        await FlushOnceAsync(consumer, all ? _sinks : [.. _sinks.Where(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords))], cancellationToken);
+        await FlushOnceAsync(consumer, all ? _sinks : [.. _sinks.Where(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords, _staging))], cancellationToken);
     }
 
     /// <summary>The estimated memory of the deltas, at most every 5 s (it walks every row held: ~2% of the CPU at 150k rows when done every second).</summary>
@@ -324,7 +355,7 @@ internal sealed class ConsumerWorker(
         }
 
         _nextMemorySample = now + TimeSpan.FromSeconds(5);
-        _deltaBytes = _sinks.Sum(s => s.Delta.EstimatedBytes());
+        _deltaBytes = _sinks.Sum(s => s.Delta.EstimatedBytes()) + (_staging?.EstimatedBytes() ?? 0);
         metrics.DeltaBytes.Set(_deltaBytes);
     }
 
@@ -335,6 +366,7 @@ internal sealed class ConsumerWorker(
             sink.Delta.Clear();
         }
 
+        _staging?.Clear();
         _deltaBytes = 0;
         metrics.OpenWindowRows.Set(0);
         metrics.DeltaBytes.Set(0);
@@ -347,6 +379,7 @@ internal sealed class ConsumerWorker(
     /// exponential backoff.</summary>
     private async Task<bool> FlushOnceAsync(IConsumer<Ignore, byte[]> consumer, IReadOnlyList<WindowSink> sinks, CancellationToken cancellationToken)
     {
+        RollUp();
         var flushing = sinks.Where(s => !s.Delta.IsEmpty).ToList();
         if (flushing.Count == 0)
         {
@@ -537,6 +570,7 @@ internal sealed class ConsumerWorker(
         var partition = result.Partition.Value;
         var offset = result.Offset.Value;
         Process(result);
+        RollUp();
         _replay.Passed(partition, offset);
         var holding = _sinks.Where(s => !s.Delta.IsEmpty).Select(s => s.Delta).ToList();
         if (holding.Count == 0)

@@ -56,6 +56,28 @@ public sealed class FlushCadenceTests
     }
 
     [Fact]
+    public void Records_staged_for_every_size_make_a_size_due_as_if_it_held_them()
+    {
+        var start = new DateTimeOffset(2026, 12, 2, 10, 59, 0, TimeSpan.Zero);
+        var sink = new WindowSink(WindowSize.Parse("1h"), TimeSpan.FromMinutes(1), 50, start);
+        var staging = new AggregationDelta([WindowSize.Parse("1m")], 50);
+        Assert.False(sink.IsDue(start.AddHours(2), Flush, 100, staging)); // nothing held or staged
+
+        staging.Add(Log(start.AddSeconds(30))); // in the 10:59 minute, so in the 10:00 hour
+        staging.Advance(0, 1);
+        Assert.False(sink.IsDue(start.AddSeconds(20), Flush, 100, staging));
+        Assert.True(sink.IsDue(start.AddSeconds(20), Flush, maxRecords: 1, staging));
+        // The staged minute ends at 11:00:00, but the hour holding it also ends then: due at the hour, not at the minute.
+        Assert.True(sink.IsDue(start.AddMinutes(1), Flush, 100, staging));
+
+        var later = new AggregationDelta([WindowSize.Parse("1m")], 50);
+        later.Add(Log(start.AddMinutes(2))); // 11:01, in the 11:00 hour
+        later.Advance(0, 1);
+        var sink2 = new WindowSink(WindowSize.Parse("1h"), TimeSpan.FromMinutes(10), 50, start.AddMinutes(2));
+        Assert.False(sink2.IsDue(start.AddMinutes(4), Flush, 100, later)); // its minute has ended, its hour has not
+    }
+
+    [Fact]
     public void The_memory_estimate_of_a_delta_is_within_a_factor_of_two_of_what_it_allocates()
     {
         // 2,000 (window, model, feature) rows of 30 values each, numeric and categorical: what the estimate bounds.

@@ -21,6 +21,20 @@ internal sealed class WindowSink(WindowSize window, TimeSpan interval, int categ
             now))];
     }
 
+    /// <summary>
+    /// The delta that counts each record once, in windows of the shortest size, for every size to take its share of when
+    /// it is written (<see cref="AggregationDelta.MergeInto"/>); null when a size is not a multiple of the shortest (its
+    /// windows would straddle), in which case each size counts every record itself.
+    /// </summary>
+    public static AggregationDelta? Staging(AggregatorOptions options)
+    {
+        var windows = options.ParsedWindows;
+        var shortest = windows.MinBy(w => w.Seconds);
+        return windows.All(w => w.Seconds % shortest.Seconds == 0)
+            ? new AggregationDelta([shortest], options.CategoryCapacity)
+            : null;
+    }
+
     public WindowSize Window => window;
 
     public int Seconds => window.Seconds;
@@ -40,13 +54,29 @@ internal sealed class WindowSink(WindowSize window, TimeSpan interval, int categ
     /// Whether this size should be written now: its interval has passed, or it holds <paramref name="maxRecords"/>
     /// records, or it holds a window that has ended (complete but for late records: the exporter publishes complete
     /// windows, so they are written within <paramref name="flushInterval"/> of their end, and late records at most once
-    /// per <paramref name="flushInterval"/>).
+    /// per <paramref name="flushInterval"/>). <paramref name="pending"/>: records every size still has to receive (the
+    /// shortest size's windows, merged into each size when it is written; see <see cref="AggregationDelta.MergeInto"/>).
     /// </summary>
-    public bool IsDue(DateTimeOffset now, TimeSpan flushInterval, int maxRecords) =>
-        !Delta.IsEmpty
-        && (now >= DueAt
-            || Delta.RecordCount >= maxRecords
-            || (now.ToUnixTimeSeconds() >= Delta.EarliestWindowEnd && now >= LastFlushAt + flushInterval));
+    public bool IsDue(DateTimeOffset now, TimeSpan flushInterval, int maxRecords, AggregationDelta? pending = null)
+    {
+        var staged = pending is { IsEmpty: false } ? pending : null;
+        if (Delta.IsEmpty && staged is null)
+        {
+            return false;
+        }
+
+        var records = Delta.RecordCount + (staged?.RecordCount ?? 0);
+        var earliestEnd = Math.Min(Delta.EarliestWindowEnd, staged is null ? long.MaxValue : EndOfWindowHolding(staged.EarliestWindowStart));
+        return now >= DueAt
+            || records >= maxRecords
+            || (now.ToUnixTimeSeconds() >= earliestEnd && now >= LastFlushAt + flushInterval);
+    }
+
+    /// <summary>The end (Unix seconds) of this size's window that holds the instant <paramref name="unixSeconds"/>.</summary>
+    private long EndOfWindowHolding(long unixSeconds) =>
+        unixSeconds == long.MaxValue
+            ? long.MaxValue
+            : window.WindowStart(DateTimeOffset.FromUnixTimeSeconds(unixSeconds)).ToUnixTimeSeconds() + window.Seconds;
 
     /// <summary>After a committed flush (the delta is cleared by the caller): the next one is an interval from now, so the
     /// consumer reads for at least that long between two flushes of a size whatever a flush costs.</summary>

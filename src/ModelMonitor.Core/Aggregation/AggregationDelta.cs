@@ -54,15 +54,20 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
     // The accumulators of cleared deltas, emptied and reused by the next ones. At thousands of models × features a
     // flush would otherwise make every accumulator garbage after it had lived long enough to be promoted, and the GC
     // took over a third of the aggregator's CPU (BENCHMARKS.md §11). They hold at most what the largest delta held.
-    private readonly Stack<ModelWindowDelta> _freeWindows = new();
-    private readonly Stack<FeatureAccumulator> _freeFeatures = new();
+    private Stack<ModelWindowDelta> _freeWindows = new();
+    private Stack<FeatureAccumulator> _freeFeatures = new();
 
-    public Dictionary<ModelWindowKey, ModelWindowDelta> Windows { get; } = [];
+    public IReadOnlyList<WindowSize> WindowSizes => windows;
 
-    public Dictionary<(string PredictorName, string ModelId), (DateTimeOffset First, DateTimeOffset Last)> Seen { get; } = [];
+    /// <summary>The categorical values each feature accumulator tracks (see <see cref="CategoryCounter"/>).</summary>
+    public int CategoryCapacity => categoryCapacity;
+
+    public Dictionary<ModelWindowKey, ModelWindowDelta> Windows { get; private set; } = [];
+
+    public Dictionary<(string PredictorName, string ModelId), (DateTimeOffset First, DateTimeOffset Last)> Seen { get; private set; } = [];
 
     /// <summary>Partition → the offset after the last message read.</summary>
-    public Dictionary<int, long> NextOffsets { get; } = [];
+    public Dictionary<int, long> NextOffsets { get; private set; } = [];
 
     /// <summary>Model rows plus feature rows held.</summary>
     public int RowCount { get; private set; }
@@ -73,6 +78,9 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
     /// <summary>The earliest end (Unix seconds) of the windows held; <see cref="long.MaxValue"/> when none. A window that
     /// has ended is complete but for late records, and worth writing soon (the exporter publishes complete windows).</summary>
     public long EarliestWindowEnd { get; private set; } = long.MaxValue;
+
+    /// <summary>The earliest start (Unix seconds) of the windows held; <see cref="long.MaxValue"/> when none.</summary>
+    public long EarliestWindowStart { get; private set; } = long.MaxValue;
 
     /// <summary>Approximate bytes the accumulators hold in memory, O(rows): the aggregator samples it to bound memory.</summary>
     public long EstimatedBytes()
@@ -98,15 +106,7 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
     {
         foreach (var window in windows)
         {
-            var key = new ModelWindowKey(window.Seconds, window.WindowStart(log.SentAt).ToUnixTimeSeconds(), log.PredictorName, log.ModelId);
-            if (!Windows.TryGetValue(key, out var delta))
-            {
-                delta = _freeWindows.TryPop(out var free) ? free : new ModelWindowDelta();
-                Windows.Add(key, delta);
-                RowCount++;
-                EarliestWindowEnd = Math.Min(EarliestWindowEnd, key.WindowStart + key.WindowSeconds);
-            }
-
+            var delta = Window(new ModelWindowKey(window.Seconds, window.WindowStart(log.SentAt).ToUnixTimeSeconds(), log.PredictorName, log.ModelId));
             delta.Model.Add(log.PredictionResult);
             var features = log.Features;
             for (var i = 0; i < features.Count; i++)
@@ -131,10 +131,90 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
             }
         }
 
-        var model = (log.PredictorName, log.ModelId);
-        Seen[model] = Seen.TryGetValue(model, out var seen)
-            ? (seen.First < log.SentAt ? seen.First : log.SentAt, seen.Last > log.SentAt ? seen.Last : log.SentAt)
-            : (log.SentAt, log.SentAt);
+        SawModel((log.PredictorName, log.ModelId), log.SentAt, log.SentAt);
+    }
+
+    /// <summary>
+    /// Adds everything this delta holds to <paramref name="target"/>, whose window sizes are each a multiple of every size
+    /// here: each window here lies inside exactly one window of each target size (windows are aligned to the Unix epoch),
+    /// so merging its accumulators there gives what adding its records to the target would have, up to the rounding of
+    /// merged moments (counts and sketch bins are exact). The partitions' next offsets move to the later of the two, and
+    /// the records read are added. This delta is unchanged.
+    /// </summary>
+    /// <remarks>
+    /// The aggregator adds each record once, to the shortest window size, and merges that into the longer sizes when it
+    /// writes: at 1,000 models × 50 features every record otherwise touched 150 accumulators scattered over a gigabyte
+    /// instead of 50, the largest cost per record (BENCHMARKS.md §11).
+    /// </remarks>
+    public void MergeInto(AggregationDelta target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (!Nests(this, target))
+        {
+            throw new ArgumentException($"Windows of {string.Join(",", windows)} do not nest in windows of {string.Join(",", target.WindowSizes)}.", nameof(target));
+        }
+
+        foreach (var (key, source) in Windows)
+        {
+            foreach (var size in target.WindowSizes)
+            {
+                var start = size.WindowStart(DateTimeOffset.FromUnixTimeSeconds(key.WindowStart)).ToUnixTimeSeconds();
+                var delta = target.Window(new ModelWindowKey(size.Seconds, start, key.PredictorName, key.ModelId));
+                delta.Model.Merge(source.Model);
+                foreach (var (name, feature) in source.Features)
+                {
+                    target.Feature(delta, name).Merge(feature);
+                }
+            }
+        }
+
+        foreach (var (model, (first, last)) in Seen)
+        {
+            target.SawModel(model, first, last);
+        }
+
+        foreach (var (partition, next) in NextOffsets)
+        {
+            target.NextOffsets[partition] = Math.Max(next, target.NextOffsets.GetValueOrDefault(partition));
+        }
+
+        target.RecordCount += RecordCount;
+    }
+
+    /// <summary>
+    /// Moves everything this delta holds to <paramref name="target"/> (see <see cref="MergeInto"/>) and empties this one.
+    /// When the target is empty and counts the same window sizes, the two exchange their contents instead: nothing is
+    /// merged or copied.
+    /// </summary>
+    public void MoveInto(AggregationDelta target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (target.IsEmpty && target.CategoryCapacity == categoryCapacity && target.WindowSizes.SequenceEqual(windows))
+        {
+            (Windows, target.Windows) = (target.Windows, Windows);
+            (Seen, target.Seen) = (target.Seen, Seen);
+            (NextOffsets, target.NextOffsets) = (target.NextOffsets, NextOffsets);
+            (_freeWindows, target._freeWindows) = (target._freeWindows, _freeWindows);
+            (_freeFeatures, target._freeFeatures) = (target._freeFeatures, _freeFeatures);
+            (RowCount, target.RowCount) = (target.RowCount, RowCount);
+            (RecordCount, target.RecordCount) = (target.RecordCount, RecordCount);
+            (EarliestWindowEnd, target.EarliestWindowEnd) = (target.EarliestWindowEnd, EarliestWindowEnd);
+            (EarliestWindowStart, target.EarliestWindowStart) = (target.EarliestWindowStart, EarliestWindowStart);
+            Clear(); // the target's empty delta, now here: clears nothing but keeps the invariants in one place
+            return;
+        }
+
+        MergeInto(target);
+        Clear();
+    }
+
+    /// <summary>Whether every window of <paramref name="source"/> lies inside one window of each size of
+    /// <paramref name="target"/> (each target size a multiple of each source size).</summary>
+    public static bool Nests(AggregationDelta source, AggregationDelta target)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(target);
+        return source.WindowSizes.All(s => target.WindowSizes.All(t => t.Seconds % s.Seconds == 0));
     }
 
     /// <summary>Marks a message read up to <paramref name="nextOffset"/>; it held <paramref name="records"/> prediction logs.</summary>
@@ -164,6 +244,7 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
         RowCount = 0;
         RecordCount = 0;
         EarliestWindowEnd = long.MaxValue;
+        EarliestWindowStart = long.MaxValue;
     }
 
     // default_values_used should not repeat a name; if it does, the record still counts once.
@@ -179,6 +260,25 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
 
         return false;
     }
+
+    private ModelWindowDelta Window(ModelWindowKey key)
+    {
+        if (!Windows.TryGetValue(key, out var delta))
+        {
+            delta = _freeWindows.TryPop(out var free) ? free : new ModelWindowDelta();
+            Windows.Add(key, delta);
+            RowCount++;
+            EarliestWindowEnd = Math.Min(EarliestWindowEnd, key.WindowStart + key.WindowSeconds);
+            EarliestWindowStart = Math.Min(EarliestWindowStart, key.WindowStart);
+        }
+
+        return delta;
+    }
+
+    private void SawModel((string PredictorName, string ModelId) model, DateTimeOffset first, DateTimeOffset last) =>
+        Seen[model] = Seen.TryGetValue(model, out var seen)
+            ? (seen.First < first ? seen.First : first, seen.Last > last ? seen.Last : last)
+            : (first, last);
 
     private FeatureAccumulator Feature(ModelWindowDelta delta, string name)
     {
