@@ -170,8 +170,8 @@ public sealed class DDSketch
         }
 
         _zeroCount += other._zeroCount;
-        other._positive.ForEach(_positive.Add);
-        other._negative.ForEach(_negative.Add);
+        _positive.Merge(other._positive);
+        _negative.Merge(other._negative);
     }
 
     public DDSketch Clone()
@@ -374,6 +374,47 @@ public sealed class DDSketch
             Total += count;
         }
 
+        /// <summary>Adds every bin of <paramref name="other"/>: bin by bin into the array when the union of the two ranges
+        /// fits in maxBins (the aggregator merges every window's sketches at every write), else through <see cref="Add"/>,
+        /// which collapses the lowest bins.</summary>
+        public void Merge(BinStore other)
+        {
+            if (other.Total == 0)
+            {
+                return;
+            }
+
+            var low = Total == 0 ? other._minIndex : Math.Min(_minIndex, other._minIndex);
+            var high = Total == 0 ? other._maxIndex : Math.Max(_maxIndex, other._maxIndex);
+            if ((long)high - low + 1 > maxBins)
+            {
+                for (var i = other._minIndex; i <= other._maxIndex; i++)
+                {
+                    Add(i, other._counts[i - other._offset]);
+                }
+
+                return;
+            }
+
+            // The two ends first (both non-empty), so the array covers the range; then the bins between them in place.
+            Add(other._minIndex, other._counts[other._minIndex - other._offset]);
+            if (other._maxIndex == other._minIndex)
+            {
+                return;
+            }
+
+            Add(other._maxIndex, other._counts[other._maxIndex - other._offset]);
+            long added = 0;
+            for (var i = other._minIndex + 1; i < other._maxIndex; i++)
+            {
+                var count = other._counts[i - other._offset];
+                _counts[i - _offset] += count;
+                added += count;
+            }
+
+            Total += added;
+        }
+
         /// <summary>The bin holding the element of zero-based rank <paramref name="rank"/> (ascending index).</summary>
         public int IndexOfRank(long rank)
         {
@@ -388,23 +429,6 @@ public sealed class DDSketch
             }
 
             return _maxIndex;
-        }
-
-        public void ForEach(Action<int, long> action)
-        {
-            if (Total == 0)
-            {
-                return;
-            }
-
-            for (var i = _minIndex; i <= _maxIndex; i++)
-            {
-                var count = _counts[i - _offset];
-                if (count != 0)
-                {
-                    action(i, count);
-                }
-            }
         }
 
         public int Serialize(Span<byte> destination)

@@ -206,4 +206,42 @@ public sealed class DDSketchTests
             }
         }
     }
+
+    [Theory]
+    [InlineData(2048, 0.5, 2.0)]     // overlapping ranges: bins added in place
+    [InlineData(2048, 1e-3, 1e6)]    // ranges far apart: the array grows on both sides
+    [InlineData(60, 1e-3, 1e6)]      // the union exceeds maxBins: the lowest bins collapse as when adding
+    public void A_merged_sketch_holds_exactly_the_bins_of_adding_every_value_to_one(int maxBins, double low, double high)
+    {
+        var random = new Random(maxBins);
+        var parts = Enumerable.Range(0, 5)
+            .Select(p => Enumerable.Range(0, 200).Select(_ => (random.Next(3) - 1) * Math.Exp(Math.Log(low) + (random.NextDouble() * Math.Log(high / low)))).ToArray())
+            .ToArray();
+        var added = new DDSketch(maxBinsPerSign: maxBins);
+        var merged = new DDSketch(maxBinsPerSign: maxBins);
+        foreach (var part in parts)
+        {
+            var sketch = new DDSketch(maxBinsPerSign: maxBins);
+            foreach (var value in part)
+            {
+                sketch.Add(value);
+                added.Add(value);
+            }
+
+            merged.Merge(sketch);
+        }
+
+        Assert.Equal(1_000, merged.Count);
+        if (maxBins == 2048)
+        {
+            Assert.Equal(added.Serialize(), merged.Serialize()); // nothing collapsed: bin for bin
+        }
+        else
+        {
+            // Collapsing depends on the order values arrive in; what holds is the count and the bins kept.
+            Assert.Equal(added.Count, merged.Count);
+            Assert.InRange(merged.BinCount, 1, (2 * maxBins) + 1);
+            Assert.Equal(added.Quantile(1), merged.Quantile(1));
+        }
+    }
 }
