@@ -47,6 +47,8 @@ internal sealed class ConsumerWorker(
     // Partition → the offset after the last message read for the first time (poison and late records count once).
     private readonly Dictionary<int, long> _firstUnread = [];
 
+    // The write in progress: Postgres writes these sizes' deltas while the consumer reads on into the staging delta.
+    private Flight? _flight;
     private CancellationToken _stopping;
     private DateTimeOffset _nextMemorySample;
     private long _deltaBytes;
@@ -112,6 +114,12 @@ internal sealed class ConsumerWorker(
                     }
                     else
                     {
+                        if (_flight is not null && !Staged(result.Partition.Value, result.Offset.Value))
+                        {
+                            // Only the staging delta may change while a write reads the sizes' deltas.
+                            await LandAsync(consumer);
+                        }
+
                         Process(result);
                     }
                 }
@@ -258,7 +266,7 @@ internal sealed class ConsumerWorker(
 
         // Into every window size that has not stored this message yet: once, into the staging delta, when that is all of
         // them (always, but after a rewind, where some sizes may have stored it), else into each size that needs it.
-        if (_staging is not null && _sinks.TrueForAll(s => _offsets.Needs(partition, s.Seconds, result.Offset.Value)))
+        if (Staged(partition, result.Offset.Value))
         {
             Add(_staging, partition, result.Offset.Value, records);
         }
@@ -275,6 +283,11 @@ internal sealed class ConsumerWorker(
 
         metrics.OpenWindowRows.Set(HeldRows);
     }
+
+    /// <summary>Whether a message goes to the staging delta: every window size still needs it.</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNullWhen(true, nameof(_staging))]
+    private bool Staged(int partition, long offset) =>
+        _staging is not null && _sinks.TrueForAll(s => _offsets.Needs(partition, s.Seconds, offset));
 
     private void Add(AggregationDelta delta, int partition, long offset, int records)
     {
@@ -318,6 +331,18 @@ internal sealed class ConsumerWorker(
     {
         var now = time.GetUtcNow();
         SampleMemory(now);
+        if (_flight is not null)
+        {
+            // Postgres writes while the consumer reads on, up to the bounds; then the consumer waits for the write.
+            if (!force && !_flight.Write.IsCompleted && !OverBound)
+            {
+                return;
+            }
+
+            await LandAsync(consumer);
+            now = time.GetUtcNow();
+        }
+
         if (AllEmpty)
         {
             return;
@@ -343,7 +368,7 @@ internal sealed class ConsumerWorker(
             return;
         }
 
-        await FlushOnceAsync(consumer, all ? _sinks : [.. _sinks.Where(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords, _staging))], cancellationToken);
+        Launch(all ? _sinks : [.. _sinks.Where(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords, _staging))], cancellationToken);
     }
 
     /// <summary>The estimated memory of the deltas, at most every 5 s (it walks every row held: ~2% of the CPU at 150k rows when done every second).</summary>
@@ -375,23 +400,60 @@ internal sealed class ConsumerWorker(
     private Task<bool> FlushAllAsync(IConsumer<Ignore, byte[]> consumer, CancellationToken cancellationToken) =>
         FlushOnceAsync(consumer, _sinks, cancellationToken);
 
-    /// <summary>One flush attempt of the non-empty deltas of <paramref name="sinks"/>; on failure schedules a retry with
-    /// exponential backoff.</summary>
+    /// <summary>One flush of the non-empty deltas of <paramref name="sinks"/>, waited for (the write in progress first);
+    /// on failure schedules a retry with exponential backoff.</summary>
     private async Task<bool> FlushOnceAsync(IConsumer<Ignore, byte[]> consumer, IReadOnlyList<WindowSink> sinks, CancellationToken cancellationToken)
     {
+        if (_flight is not null && !await LandAsync(consumer) && _rewindNeeded)
+        {
+            return false; // the deltas were dropped (fenced, or refused data to replay): nothing is left to write
+        }
+
+        return !Launch(sinks, cancellationToken) || await LandAsync(consumer);
+    }
+
+    /// <summary>
+    /// Starts writing the non-empty deltas of <paramref name="sinks"/> (the staged records merged into every size first)
+    /// and their offsets, in one transaction on a thread-pool thread: the consumer reads on meanwhile, into the staging
+    /// delta only, and <see cref="LandAsync"/> takes the outcome. False when there is nothing to write.
+    /// </summary>
+    private bool Launch(IReadOnlyList<WindowSink> sinks, CancellationToken cancellationToken)
+    {
+        Debug.Assert(_flight is null, "one write at a time");
         RollUp();
         var flushing = sinks.Where(s => !s.Delta.IsEmpty).ToList();
         if (flushing.Count == 0)
         {
+            return false;
+        }
+
+        var flushes = flushing.Select(s => new WindowFlush(s.Seconds, s.Delta, _offsets.StoredFor(s.Seconds))).ToList();
+        var started = Stopwatch.GetTimestamp();
+        var write = Task.Run(async () =>
+        {
+            var (outcome, rows) = await store.FlushAsync(_options.ConsumerGroup, _topic, flushes, cancellationToken);
+            return (outcome, rows, Stopwatch.GetElapsedTime(started));
+        });
+        _flight = new Flight(flushing, write, flushing.Sum(s => s.Delta.RowCount));
+        return true;
+    }
+
+    /// <summary>Waits for the write in progress and takes its outcome: committed (offsets advance, deltas cleared),
+    /// fenced or refused data (everything held dropped and read again), or failed (deltas kept, retried after a backoff).
+    /// True when it committed or there was none.</summary>
+    private async Task<bool> LandAsync(IConsumer<Ignore, byte[]> consumer)
+    {
+        if (_flight is not { } flight)
+        {
             return true;
         }
 
-        var started = Stopwatch.GetTimestamp();
-        var heldRows = flushing.Sum(s => s.Delta.RowCount);
+        var flushing = flight.Sinks;
+        var heldRows = flight.Rows;
         try
         {
-            var flushes = flushing.Select(s => new WindowFlush(s.Seconds, s.Delta, _offsets.StoredFor(s.Seconds))).ToList();
-            var (outcome, rows) = await store.FlushAsync(_options.ConsumerGroup, _topic, flushes, cancellationToken);
+            var (outcome, rows, elapsed) = await flight.Write;
+            _flight = null;
             if (outcome == FlushOutcome.Fenced)
             {
                 metrics.FlushErrors.Inc();
@@ -413,13 +475,13 @@ internal sealed class ConsumerWorker(
             var now = time.GetUtcNow();
             metrics.Flushes.Inc();
             metrics.RowsWritten.Inc(rows);
-            metrics.FlushDuration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            metrics.FlushDuration.Observe(elapsed.TotalSeconds);
             metrics.LastFlush.Set(now.ToUnixTimeMilliseconds() / 1000.0);
             logger.LogDebug(
                 "Flushed {Rows} rows of windows {Windows} in {Elapsed:0} ms",
                 rows,
                 flushing.Select(s => s.Window.ToString()),
-                Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                elapsed.TotalMilliseconds);
             foreach (var sink in flushing)
             {
                 sink.Delta.Clear();
@@ -448,9 +510,10 @@ internal sealed class ConsumerWorker(
         {
             // Retrying the same values would fail forever and stop every model's statistics: drop the deltas and
             // replay their messages one at a time to find the records Postgres refuses (see ReplayAloneAsync).
+            _flight = null;
             metrics.FlushErrors.Inc();
             var until = new Dictionary<int, long>();
-            foreach (var (partition, next) in _sinks.SelectMany(s => s.Delta.NextOffsets))
+            foreach (var (partition, next) in _sinks.Select(s => s.Delta).Append(_staging).OfType<AggregationDelta>().SelectMany(d => d.NextOffsets))
             {
                 until[partition] = Math.Max(next, until.GetValueOrDefault(partition));
             }
@@ -471,6 +534,7 @@ internal sealed class ConsumerWorker(
             // Postgres unreachable, restarting, timing out, a deadlock, or cancelled at shutdown: the
             // transaction did not commit (or, if the commit's answer was lost, the offset compare-and-set
             // of the retry will tell). Keep the deltas and retry later.
+            _flight = null;
             var wait = RecordFailure(e.Message);
             logger.LogWarning(
                 "Flush of {Rows} rows failed, retrying in {Backoff}: {Error}",
@@ -480,6 +544,10 @@ internal sealed class ConsumerWorker(
             return false;
         }
     }
+
+    /// <summary>A write in progress: the sizes it writes, the write (its outcome, rows and duration), and the rows held
+    /// when it started.</summary>
+    private sealed record Flight(List<WindowSink> Sinks, Task<(FlushOutcome Outcome, int Rows, TimeSpan Elapsed)> Write, int Rows);
 
     /// <summary>Commits to Kafka, for Kafka tools only, where each partition resumes: the lowest offset any window size
     /// still needs.</summary>
@@ -609,6 +677,8 @@ internal sealed class ConsumerWorker(
 
     private void OnLost(IConsumer<Ignore, byte[]> consumer, List<TopicPartitionOffset> partitions)
     {
+        // A write in progress reads the deltas: let it end first (its offsets compare-and-set keeps it safe).
+        LandAsync(consumer).GetAwaiter().GetResult();
         logger.LogWarning("Partitions lost: dropping {Records} unflushed records", HeldRecords);
         ClearAll();
         _rewindNeeded = true;

@@ -254,6 +254,49 @@ public sealed class ExactlyOnceTests : IDisposable
         await host.StopAsync();
     }
 
+    [Fact]
+    public async Task A_write_that_Postgres_holds_up_does_not_stop_consumption_up_to_the_bound_and_lands_exactly_once()
+    {
+        await using var database = await PostgresDatabaseFixture.CreateAsync("inflight");
+        var topic = KafkaMockCluster.UniqueTopic("inflight");
+        var logs = TestData.Generate(9_000, seed: 8, TestData.BaseHour());
+        var settings = AggregatorHarness.Settings(database.ConnectionString, _kafka.BootstrapServers, topic, "inflight");
+        settings["Aggregator:MaxBufferedRecords"] = "4000";
+        var messages = Produce(topic, logs.Take(1_000));
+        using var host = await AggregatorHarness.StartAsync(settings);
+        await AggregatorHarness.WaitForCountAsync(database.ConnectionString, 1_000, TimeSpan.FromSeconds(60));
+
+        // Writes to the window tables wait for this transaction (reads do not).
+        await using var blocker = new NpgsqlConnection(database.ConnectionString);
+        await blocker.OpenAsync();
+        await using var transaction = await blocker.BeginTransactionAsync();
+        await blocker.ExecuteAsync("LOCK TABLE model_window_stats, feature_window_stats IN EXCLUSIVE MODE", transaction: transaction);
+        messages += Produce(topic, logs.Skip(1_000).Take(1_500));
+        await Eventually.UntilAsync(
+            async () => await blocker.ExecuteScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()", transaction: transaction) > 0,
+            TimeSpan.FromSeconds(30),
+            "a write waiting for the lock");
+        var flushes = AggregatorHarness.Metric(host, "modelmonitor_aggregator_flushes_total");
+
+        // The consumer reads on while the write waits...
+        messages += Produce(topic, logs.Skip(2_500).Take(1_000));
+        await Eventually.UntilAsync(
+            () => Task.FromResult(AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_consumed_total") >= 3_500),
+            TimeSpan.FromSeconds(30),
+            "records read during the write");
+        // ...until what it holds reaches Aggregator:MaxBufferedRecords (the write's 1,500 and 2,500 more), then waits too.
+        messages += Produce(topic, logs.Skip(3_500));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var consumed = AggregatorHarness.Metric(host, "modelmonitor_aggregator_records_consumed_total");
+        Assert.InRange(consumed, 3_500, 1_000 + 4_000 + 25);
+        Assert.Equal(flushes, AggregatorHarness.Metric(host, "modelmonitor_aggregator_flushes_total"));
+
+        await transaction.RollbackAsync();
+        await AggregatorHarness.WaitForCountAsync(database.ConnectionString, logs.Count, TimeSpan.FromSeconds(60));
+        Assert.Equal(messages, await AggregatorHarness.StoredOffsetSumAsync(database.ConnectionString, "inflight"));
+        await host.StopAsync();
+    }
+
     private static async Task<List<string>> QueryStringsAsync(string connectionString, string sql)
     {
         await using var connection = new Npgsql.NpgsqlConnection(connectionString);
