@@ -492,10 +492,31 @@ public sealed class DDSketch
             }
 
             var needed = high - low + 1;
+            var from = Math.Max(_minIndex, low); // bins below low were emptied by a collapse
+            if (needed <= _counts.Length)
+            {
+                // The range fits, only off-centre (the array is centred on the first value): move the bins within it
+                // instead of doubling it. Without this, stores reused window after window grew to maxBins (16 KB each).
+                var shifted = growDownward ? high - _counts.Length + 1 : low;
+                if (from <= _maxIndex)
+                {
+                    Array.Copy(_counts, from - _offset, _counts, from - shifted, _maxIndex - from + 1); // overlap-safe
+                    Array.Clear(_counts, 0, from - shifted);
+                    Array.Clear(_counts, _maxIndex - shifted + 1, _counts.Length - (_maxIndex - shifted + 1));
+                }
+                else
+                {
+                    Array.Clear(_counts);
+                }
+
+                _offset = shifted;
+                return;
+            }
+
             var length = Math.Max(needed, Math.Min(_counts.Length * 2, maxBins));
             var offset = growDownward ? high - length + 1 : low;
             var counts = new long[length];
-            for (var i = Math.Max(_minIndex, low); i <= _maxIndex; i++)
+            for (var i = from; i <= _maxIndex; i++)
             {
                 counts[i - offset] = _counts[i - _offset];
             }

@@ -244,4 +244,33 @@ public sealed class DDSketchTests
             Assert.Equal(added.Quantile(1), merged.Quantile(1));
         }
     }
+
+    [Fact]
+    public void A_store_whose_values_move_away_from_the_first_one_keeps_its_array_while_the_range_fits()
+    {
+        // The array (64 bins) is centred on the first value's bin; values then climb 60 bins above it, then fall 60
+        // below the highest: the bins move within the array instead of it doubling.
+        var gamma = (1 + Accuracy) / (1 - Accuracy);
+        var climbing = Enumerable.Range(0, 61).Select(k => Math.Pow(gamma, k) * 1.0001).ToArray();
+        var sketch = new DDSketch();
+        sketch.Add(climbing[0]);
+        var bytes = sketch.EstimatedBytes;
+        foreach (var value in climbing.Skip(1))
+        {
+            sketch.Add(value);
+        }
+
+        Assert.Equal(bytes, sketch.EstimatedBytes);
+        var falling = new DDSketch();
+        foreach (var value in climbing.Reverse())
+        {
+            falling.Add(value);
+        }
+
+        Assert.Equal(bytes, falling.EstimatedBytes);
+        var ordered = SketchOf(climbing.Order());
+        Assert.Equal(ordered.Serialize(), sketch.Serialize());
+        Assert.Equal(ordered.Serialize(), falling.Serialize());
+        AssertWithinRelativeAccuracy(climbing, sketch, "climbing");
+    }
 }
