@@ -72,4 +72,20 @@ public sealed class NumericDistribution
     /// </summary>
     public double? Quantile(double q) =>
         Count == 0 ? null : Math.Clamp(Sketch.Quantile(q), Moments.Min, Moments.Max);
+
+    /// <summary>The clamped quantiles (see <see cref="Quantile"/>) of the ascending <paramref name="qs"/>, in one pass;
+    /// nothing is written when empty.</summary>
+    public void Quantiles(ReadOnlySpan<double> qs, Span<double> results)
+    {
+        if (Count == 0)
+        {
+            return;
+        }
+
+        Sketch.Quantiles(qs, results);
+        for (var i = 0; i < qs.Length; i++)
+        {
+            results[i] = Math.Clamp(results[i], Moments.Min, Moments.Max);
+        }
+    }
 }

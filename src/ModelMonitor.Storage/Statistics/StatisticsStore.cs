@@ -515,6 +515,8 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     /// <summary>The numeric statistics columns shared by model and feature rows, as parameter arrays.</summary>
     private sealed class NumericColumns(int n)
     {
+        private static readonly double[] QuantileLevels = [.. Quantiles];
+
         private readonly long[] _count = new long[n];
         private readonly double?[] _mean = new double?[n];
         private readonly double[] _m2 = new double[n];
@@ -540,9 +542,11 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             _stddev[i] = distribution.Moments.SampleStdDev;
             _min[i] = distribution.Moments.Min;
             _max[i] = distribution.Moments.Max;
-            for (var q = 0; q < Quantiles.Count; q++)
+            Span<double> quantiles = stackalloc double[QuantileLevels.Length];
+            distribution.Quantiles(QuantileLevels, quantiles);
+            for (var q = 0; q < QuantileLevels.Length; q++)
             {
-                _quantiles[q][i] = distribution.Quantile(Quantiles[q]);
+                _quantiles[q][i] = quantiles[q];
             }
 
             _sketch[i] = distribution.Sketch.Serialize();

@@ -273,4 +273,30 @@ public sealed class DDSketchTests
         Assert.Equal(ordered.Serialize(), falling.Serialize());
         AssertWithinRelativeAccuracy(climbing, sketch, "climbing");
     }
+
+    [Theory]
+    [InlineData(0)]   // positive only
+    [InlineData(1)]   // negatives, zeros and positives
+    [InlineData(2)]   // negatives only
+    [InlineData(3)]   // one value
+    public void Quantiles_in_one_pass_are_the_quantiles_one_by_one(int mix)
+    {
+        var random = new Random(mix);
+        var values = Enumerable.Range(0, mix == 3 ? 1 : 999).Select(_ => mix switch
+        {
+            0 => random.NextDouble() * 1e4,
+            1 => random.Next(5) == 0 ? 0 : (random.NextDouble() - 0.5) * 1e4,
+            _ => -random.NextDouble() * 1e4,
+        }).ToArray();
+        var sketch = SketchOf(values);
+        double[] levels = [0, 0.05, 0.25, 0.25, 0.5, 0.75, 0.95, 0.999, 1];
+        var results = new double[levels.Length];
+        sketch.Quantiles(levels, results);
+        Assert.Equal(levels.Select(sketch.Quantile), results);
+
+        var empty = new double[2];
+        new DDSketch().Quantiles([0.1, 0.9], empty);
+        Assert.All(empty, r => Assert.True(double.IsNaN(r)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => sketch.Quantiles([0.5, 0.25], new double[2]));
+    }
 }
