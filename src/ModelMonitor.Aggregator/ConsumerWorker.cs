@@ -349,8 +349,9 @@ internal sealed class ConsumerWorker(
         }
 
         var all = force || OverMemory;
-        // Checked for every message read: no list unless something is due.
-        if (!all && !_sinks.Exists(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords, _staging)))
+        // Checked for every message read: the shortest due size, if any (one size per write, see below).
+        var due = all ? null : _sinks.Find(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords, _staging));
+        if (!all && due is null)
         {
             return;
         }
@@ -370,7 +371,7 @@ internal sealed class ConsumerWorker(
 
         // One size per write, the shortest due first (the sizes' offsets are their own): the rows SQL sees first never
         // wait behind a longer size's in the same transaction, and the others follow, each as soon as the last landed.
-        Launch(all ? _sinks : [_sinks.First(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords, _staging))], cancellationToken);
+        Launch(due is null ? _sinks : [due], cancellationToken);
     }
 
     /// <summary>The estimated memory of the deltas, at most every 5 s (it walks every row held: ~2% of the CPU at 150k rows when done every second).</summary>
