@@ -143,6 +143,75 @@ public sealed class AggregationDeltaTests
         Assert.Equal([WindowSize.Parse("1m")], staging.WindowSizes);
     }
 
+    [Fact]
+    public void Queued_feature_values_are_counted_exactly_as_added_one_by_one_whenever_the_delta_is_read()
+    {
+        // Three models in one 1h window, ~670 records of 4 features each: every window's queue fills (512 values)
+        // five times and is read part-full in between; reads in the middle (Windows, a merge into it) settle it.
+        var logs = MixedLogs(seed: 15, count: 2_000, span: TimeSpan.FromMinutes(1));
+        var delta = new AggregationDelta([WindowSize.Parse("1h")], 50);
+        var other = new AggregationDelta([WindowSize.Parse("1m")], 50);
+        var expected = new Dictionary<(string Model, string Feature), Core.Statistics.FeatureAccumulator>();
+        Core.Statistics.FeatureAccumulator Expected(string model, string feature) =>
+            expected.TryGetValue((model, feature), out var accumulator) ? accumulator : expected[(model, feature)] = new(50);
+        for (var i = 0; i < logs.Count; i++)
+        {
+            delta.Add(logs[i]);
+            foreach (var (name, value) in logs[i].Features)
+            {
+                Expected(logs[i].ModelId, name).Add(value);
+            }
+
+            foreach (var name in logs[i].DefaultValuesUsed)
+            {
+                Expected(logs[i].ModelId, name).AddDefault();
+            }
+
+            if (i == 500)
+            {
+                Assert.Equal(3, delta.Windows.Count); // a read: everything so far counted
+                Assert.True(delta.EstimatedBytes() > 0);
+            }
+
+            if (i == 1_200)
+            {
+                // A merge into this delta lands after what it queued, as if those values had been counted at once.
+                other.Add(logs[0]);
+                other.MergeInto(delta);
+                foreach (var (name, value) in logs[0].Features)
+                {
+                    var merged = new Core.Statistics.FeatureAccumulator(50);
+                    merged.Add(value);
+                    if (logs[0].DefaultValuesUsed.Contains(name))
+                    {
+                        merged.AddDefault();
+                    }
+
+                    Expected(logs[0].ModelId, name).Merge(merged);
+                }
+            }
+        }
+
+        foreach (var (key, window) in delta.Windows)
+        {
+            foreach (var (name, feature) in window.Features)
+            {
+                var want = expected[(key.ModelId, name)];
+                Assert.Equal(
+                    (want.ValueCount, want.NullCount, want.DefaultCount, want.NonFiniteCount, want.BooleanCount),
+                    (feature.ValueCount, feature.NullCount, feature.DefaultCount, feature.NonFiniteCount, feature.BooleanCount));
+                Assert.Equal(want.Categories.Top(), feature.Categories.Top());
+                Assert.Equal(want.Numeric.Sketch.Serialize(), feature.Numeric.Sketch.Serialize());
+                // The same operations in the same order: bit for bit, not to a rounding.
+                Assert.Equal(
+                    (want.Numeric.Count, want.Numeric.Moments.Mean, want.Numeric.Moments.M2, want.Numeric.Moments.Min, want.Numeric.Moments.Max),
+                    (feature.Numeric.Count, feature.Numeric.Moments.Mean, feature.Numeric.Moments.M2, feature.Numeric.Moments.Min, feature.Numeric.Moments.Max));
+            }
+        }
+
+        Assert.Equal(expected.Count, delta.Windows.Values.Sum(w => w.Features.Count));
+    }
+
     private static List<PredictionLog> MixedLogs(int seed, int count, TimeSpan span)
     {
         var random = new Random(seed);

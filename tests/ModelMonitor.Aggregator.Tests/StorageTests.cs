@@ -107,6 +107,36 @@ public sealed class StorageTests
     }
 
     [Fact]
+    public async Task Feature_rows_deleted_after_a_flush_are_created_again_by_the_next_flush_that_touches_them()
+    {
+        // The store remembers the rows its last flush of a size wrote and does not ask Postgres to create them again; a
+        // row deleted since (retention, by hand) must still receive the next delta, not make the flush fail or drop it.
+        await using var database = await MigratedDatabaseAsync("recreate");
+        var store = new StatisticsStore(database.DataSource, 50);
+        var logs = TestData.Generate(200, seed: 12, TestData.BaseHour());
+        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", Flushes(logs.Take(100), 0, 0, new Dictionary<int, long>()), CancellationToken.None)).Outcome);
+        await using (var connection = await database.DataSource.OpenConnectionAsync())
+        {
+            Assert.True(await connection.ExecuteAsync("DELETE FROM feature_window_stats WHERE feature = 'distance_km'") > 0);
+        }
+
+        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", Flushes(logs.Skip(100), 0, 100, new Dictionary<int, long> { [0] = 100 }), CancellationToken.None)).Outcome);
+
+        await using var check = await database.DataSource.OpenConnectionAsync();
+        var values = (await check.QueryAsync<(int WindowSeconds, string Feature, long Values)>(
+            "SELECT window_seconds, feature, sum(value_count)::bigint FROM feature_window_stats GROUP BY 1, 2")).ToDictionary(r => (r.WindowSeconds, r.Feature), r => r.Values);
+        foreach (var window in Windows)
+        {
+            Assert.Equal(100, values[(window.Seconds, "distance_km")]); // what was deleted is gone, what came after is all there
+            Assert.Equal(200, values[(window.Seconds, "market")]);
+        }
+
+        // Every (window, model) of the second half has its distance_km row again.
+        var expectedRows = Windows.Sum(w => logs.Skip(100).Select(l => (w.WindowStart(l.SentAt), l.PredictorName, l.ModelId)).Distinct().Count());
+        Assert.Equal(expectedRows, await check.ExecuteScalarAsync<long>("SELECT count(*) FROM feature_window_stats WHERE feature = 'distance_km'"));
+    }
+
+    [Fact]
     public async Task A_consumer_that_lost_its_partition_cannot_write_late()
     {
         await using var database = await MigratedDatabaseAsync("fence");

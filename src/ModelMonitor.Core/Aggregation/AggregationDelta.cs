@@ -20,6 +20,18 @@ public sealed class ModelWindowDelta
     private string?[] _lastNames = [];
     private FeatureAccumulator?[] _lastAccumulators = [];
 
+    // Feature values added but not yet counted, in arrival order (see AggregationDelta.Add).
+    private (FeatureAccumulator Feature, FeatureValue Value)[] _pending = [];
+    private int _pendingCount;
+
+    internal int PendingCount => _pendingCount;
+
+    /// <summary>Bytes of the queue's array (kept for reuse).</summary>
+    internal long PendingBytes => 32L * _pending.Length;
+
+    /// <summary>Whether the owning delta lists this window among those to settle.</summary>
+    internal bool Listed { get; set; }
+
     public FeatureAccumulator? Recent(int position, string name) =>
         position < _lastNames.Length && ReferenceEquals(_lastNames[position], name) ? _lastAccumulators[position] : null;
 
@@ -30,6 +42,35 @@ public sealed class ModelWindowDelta
         Features.Clear();
         Array.Clear(_lastNames);
         Array.Clear(_lastAccumulators);
+        Array.Clear(_pending, 0, _pendingCount); // the labels and accumulators they name are not held for the next use
+        _pendingCount = 0;
+        Listed = false;
+    }
+
+    /// <summary>Queues <paramref name="value"/> for <paramref name="feature"/>; true when the queue is full and must be settled.</summary>
+    internal bool Defer(FeatureAccumulator feature, FeatureValue value)
+    {
+        if (_pendingCount == _pending.Length)
+        {
+            Array.Resize(ref _pending, Math.Max(64, _pending.Length * 2));
+        }
+
+        _pending[_pendingCount++] = (feature, value);
+        return _pendingCount >= AggregationDelta.PendingCapacity;
+    }
+
+    /// <summary>Counts the queued values into their accumulators, each accumulator's in the order they were added: the
+    /// state is exactly what adding them one by one gave.</summary>
+    internal void Settle()
+    {
+        var pending = _pending;
+        for (var i = 0; i < _pendingCount; i++)
+        {
+            pending[i].Feature.Add(pending[i].Value);
+        }
+
+        Array.Clear(pending, 0, _pendingCount);
+        _pendingCount = 0;
     }
 
     public void Remember(int position, string name, FeatureAccumulator accumulator)
@@ -62,7 +103,24 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
     /// <summary>The categorical values each feature accumulator tracks (see <see cref="CategoryCounter"/>).</summary>
     public int CategoryCapacity => categoryCapacity;
 
-    public Dictionary<ModelWindowKey, ModelWindowDelta> Windows { get; private set; } = [];
+    /// <summary>Feature values a window queues before it counts them (see <see cref="Add"/>): about 10 records of 50
+    /// features, 16 KB.</summary>
+    internal const int PendingCapacity = 512;
+
+    private Dictionary<ModelWindowKey, ModelWindowDelta> _windows = [];
+
+    // The windows that queued values since the last settle, each once (ModelWindowDelta.Listed).
+    private List<ModelWindowDelta> _unsettled = [];
+
+    /// <summary>The windows held, with every value added so far counted.</summary>
+    public Dictionary<ModelWindowKey, ModelWindowDelta> Windows
+    {
+        get
+        {
+            Settle();
+            return _windows;
+        }
+    }
 
     public Dictionary<(string PredictorName, string ModelId), (DateTimeOffset First, DateTimeOffset Last)> Seen { get; private set; } = [];
 
@@ -86,10 +144,10 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
     public long EstimatedBytes()
     {
         long bytes = 0;
-        foreach (var (key, delta) in Windows)
+        foreach (var (key, delta) in _windows)
         {
-            // The key, the dictionary entry, the delta object and its feature dictionary.
-            bytes += 200 + delta.Model.EstimatedBytes;
+            // The key, the dictionary entry, the delta object and its feature dictionary, the values it has queued.
+            bytes += 200 + delta.Model.EstimatedBytes + delta.PendingBytes;
             foreach (var (name, feature) in delta.Features)
             {
                 bytes += 40 + (2L * name.Length) + feature.EstimatedBytes;
@@ -102,6 +160,14 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
     public bool IsEmpty => NextOffsets.Count == 0;
 
     /// <summary>Counts a valid, in-time record into every configured window.</summary>
+    /// <remarks>
+    /// The feature values are queued in their model window and counted <see cref="PendingCapacity"/> at a time, or
+    /// when anything reads the delta. At 1,000 models × 50 features a record's 50 values go to 50 accumulators that
+    /// have left the CPU caches since that model's previous record, so counting each at once was a chain of cache
+    /// misses per value, the largest cost per record (BENCHMARKS.md §11); counted together, a window's accumulators
+    /// take their values one after another while they are in cache. Each accumulator still takes its values in
+    /// arrival order, so the result is exactly that of counting them one by one.
+    /// </remarks>
     public void Add(PredictionLog log)
     {
         foreach (var window in windows)
@@ -118,7 +184,17 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
                     feature = Feature(delta, name);
                     delta.Remember(i, name, feature);
                 }
-                feature.Add(value);
+
+                if (!delta.Listed)
+                {
+                    delta.Listed = true;
+                    _unsettled.Add(delta);
+                }
+
+                if (delta.Defer(feature, value))
+                {
+                    delta.Settle(); // it stays listed: settling it again counts nothing
+                }
             }
 
             for (var i = 0; i < log.DefaultValuesUsed.Count; i++)
@@ -154,6 +230,7 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
             throw new ArgumentException($"Windows of {string.Join(",", windows)} do not nest in windows of {string.Join(",", target.WindowSizes)}.", nameof(target));
         }
 
+        target.Settle(); // its windows are merged into below, after what they queued
         foreach (var (key, source) in Windows)
         {
             foreach (var size in target.WindowSizes)
@@ -191,7 +268,8 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
         ArgumentNullException.ThrowIfNull(target);
         if (target.IsEmpty && target.CategoryCapacity == categoryCapacity && target.WindowSizes.SequenceEqual(windows))
         {
-            (Windows, target.Windows) = (target.Windows, Windows);
+            (_windows, target._windows) = (target._windows, _windows);
+            (_unsettled, target._unsettled) = (target._unsettled, _unsettled);
             (Seen, target.Seen) = (target.Seen, Seen);
             (NextOffsets, target.NextOffsets) = (target.NextOffsets, NextOffsets);
             (_freeWindows, target._freeWindows) = (target._freeWindows, _freeWindows);
@@ -226,7 +304,8 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
 
     public void Clear()
     {
-        foreach (var delta in Windows.Values)
+        _unsettled.Clear(); // what they queued is dropped with them (Reset)
+        foreach (var delta in _windows.Values)
         {
             foreach (var feature in delta.Features.Values)
             {
@@ -238,7 +317,7 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
             _freeWindows.Push(delta);
         }
 
-        Windows.Clear();
+        _windows.Clear();
         Seen.Clear();
         NextOffsets.Clear();
         RowCount = 0;
@@ -261,12 +340,29 @@ public sealed class AggregationDelta(IReadOnlyList<WindowSize> windows, int cate
         return false;
     }
 
+    /// <summary>Counts every queued value.</summary>
+    private void Settle()
+    {
+        if (_unsettled.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var delta in _unsettled)
+        {
+            delta.Settle();
+            delta.Listed = false;
+        }
+
+        _unsettled.Clear();
+    }
+
     private ModelWindowDelta Window(ModelWindowKey key)
     {
-        if (!Windows.TryGetValue(key, out var delta))
+        if (!_windows.TryGetValue(key, out var delta))
         {
             delta = _freeWindows.TryPop(out var free) ? free : new ModelWindowDelta();
-            Windows.Add(key, delta);
+            _windows.Add(key, delta);
             RowCount++;
             EarliestWindowEnd = Math.Min(EarliestWindowEnd, key.WindowStart + key.WindowSeconds);
             EarliestWindowStart = Math.Min(EarliestWindowStart, key.WindowStart);

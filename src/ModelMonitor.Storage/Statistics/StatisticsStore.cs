@@ -43,6 +43,12 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
 {
     private static readonly IReadOnlyList<double> Quantiles = NumericDistribution.ReportedQuantiles;
 
+    // Per window size, the feature rows the last committed flush of that size wrote: they exist, so the next flush of
+    // the size (mostly the same open windows) does not send them to the INSERT … ON CONFLICT DO NOTHING that creates
+    // missing rows. A row deleted since (retention, by hand) is found missing by the locking SELECT and created then.
+    private readonly Dictionary<int, HashSet<(ModelWindowKey Model, string Feature)>> _existingFeatureRows = [];
+    private readonly Lock _existingLock = new();
+
     /// <summary>The stored next offsets of <paramref name="partitions"/>, every window size's (none: never flushed).</summary>
     public async Task<List<StoredOffset>> LoadOffsetsAsync(string group, string topic, IReadOnlyCollection<int> partitions, CancellationToken cancellationToken)
     {
@@ -73,8 +79,17 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             return (FlushOutcome.Fenced, 0);
         }
 
-        var rows = await WriteStatisticsAsync(connection, transaction, [.. flushes.Select(f => f.Delta)], cancellationToken);
+        var written = new Dictionary<int, HashSet<(ModelWindowKey Model, string Feature)>>();
+        var rows = await WriteStatisticsAsync(connection, transaction, [.. flushes.Select(f => f.Delta)], written, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        lock (_existingLock)
+        {
+            foreach (var (windowSeconds, keys) in written)
+            {
+                _existingFeatureRows[windowSeconds] = keys;
+            }
+        }
+
         return (FlushOutcome.Committed, rows);
     }
 
@@ -86,14 +101,15 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await WriteStatisticsAsync(connection, transaction, deltas, cancellationToken);
+        await WriteStatisticsAsync(connection, transaction, deltas, written: null, cancellationToken);
         await transaction.RollbackAsync(cancellationToken);
     }
 
     /// <summary>The window rows of every delta, then the models' first and last seen of all of them in one statement (each
-    /// window size's delta saw the same models).</summary>
+    /// window size's delta saw the same models). <paramref name="written"/> (null: a trial write, rolled back) receives
+    /// the feature rows written per window size, for <see cref="_existingFeatureRows"/> once committed.</summary>
     private async Task<int> WriteStatisticsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<AggregationDelta> deltas,
-        CancellationToken cancellationToken)
+        Dictionary<int, HashSet<(ModelWindowKey Model, string Feature)>>? written, CancellationToken cancellationToken)
     {
         var rows = 0;
         var seen = new Dictionary<(string PredictorName, string ModelId), (DateTimeOffset First, DateTimeOffset Last)>();
@@ -108,7 +124,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
 
             if (features.Length > 0)
             {
-                await WriteFeatureRowsAsync(connection, transaction, delta, features, cancellationToken);
+                await WriteFeatureRowsAsync(connection, transaction, delta, features, written, cancellationToken);
             }
 
             foreach (var (model, (first, last)) in delta.Seen)
@@ -240,7 +256,8 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             FOR UPDATE OF t
             """,
             n,
-            parameters => AddKeyParameters(parameters, keys),
+            existing: null,
+            (parameters, subset) => AddKeyParameters(parameters, Subset(keys, subset)),
             (i, reader) =>
             {
                 merged.LoadCounts(reader.GetInt64(1), reader.GetInt64(2));
@@ -277,9 +294,11 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         NpgsqlTransaction transaction,
         AggregationDelta delta,
         (ModelWindowKey Model, string Feature)[] keys,
+        Dictionary<int, HashSet<(ModelWindowKey Model, string Feature)>>? written,
         CancellationToken cancellationToken)
     {
         var n = keys.Length;
+        var existing = written is null ? null : ExistingRows(keys);
         var modelKeys = keys.Select(k => k.Model).ToArray();
         var featureNames = keys.Select(k => k.Feature).ToArray();
         var valueCount = new long[n];
@@ -315,10 +334,11 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             FOR UPDATE OF t
             """,
             n,
-            parameters =>
+            existing,
+            (parameters, subset) =>
             {
-                AddKeyParameters(parameters, modelKeys);
-                parameters.Add(new NpgsqlParameter<string[]> { TypedValue = featureNames });
+                AddKeyParameters(parameters, Subset(modelKeys, subset));
+                parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Subset(featureNames, subset) });
             },
             (i, reader) =>
             {
@@ -367,14 +387,48 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         update.Parameters.Add(new NpgsqlParameter<string[]>("cat", categories));
         numeric.AddParameters(update);
         await update.ExecuteNonQueryAsync(cancellationToken);
+        if (written is not null)
+        {
+            foreach (var key in keys)
+            {
+                if (!written.TryGetValue(key.Model.WindowSeconds, out var rows))
+                {
+                    written[key.Model.WindowSeconds] = rows = [];
+                }
+
+                rows.Add(key);
+            }
+        }
     }
+
+    /// <summary>Which of <paramref name="keys"/> the last committed flush of their window size wrote (null: none).</summary>
+    private bool[]? ExistingRows((ModelWindowKey Model, string Feature)[] keys)
+    {
+        lock (_existingLock)
+        {
+            bool[]? existing = null;
+            for (var i = 0; i < keys.Length; i++)
+            {
+                if (_existingFeatureRows.TryGetValue(keys[i].Model.WindowSeconds, out var rows) && rows.Contains(keys[i]))
+                {
+                    (existing ??= new bool[keys.Length])[i] = true;
+                }
+            }
+
+            return existing;
+        }
+    }
+
+    private static T[] Subset<T>(T[] values, int[]? indexes) => indexes is null ? values : [.. indexes.Select(i => values[i])];
 
     /// <summary>
     /// Creates the missing rows of <paramref name="table"/> (<paramref name="insertSql"/>, ON CONFLICT DO NOTHING), then locks
     /// and reads back every touched one (<paramref name="selectSql"/>, FOR UPDATE), both in primary-key order so instances
-    /// flushing the same hot rows cannot deadlock, in one round trip; both statements take the key arrays
-    /// <paramref name="addKeys"/> adds. The SELECT's first column is the key's position (WITH ORDINALITY, from 1), and
-    /// <paramref name="row"/> gets the position from 0 with the reader on that row.
+    /// flushing the same hot rows cannot deadlock, in one round trip. Both statements take the key arrays
+    /// <paramref name="addKeys"/> adds for a subset of the keys' positions (null: all). The SELECT's first column is the
+    /// key's position in that subset (WITH ORDINALITY, from 1), and <paramref name="row"/> gets the key's position from 0
+    /// with the reader on that row. Keys marked in <paramref name="existing"/> are not sent to the INSERT (a recent flush
+    /// wrote them); any of them the SELECT does not find (deleted since) is created and read in a second round trip.
     /// </summary>
     private static async Task ReadBackLockedAsync(
         NpgsqlConnection connection,
@@ -383,34 +437,50 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         string insertSql,
         string selectSql,
         int keys,
-        Action<NpgsqlParameterCollection> addKeys,
+        bool[]? existing,
+        Action<NpgsqlParameterCollection, int[]?> addKeys,
         Action<int, NpgsqlDataReader> row,
         CancellationToken cancellationToken)
     {
         var read = new bool[keys];
-        await using (var batch = new NpgsqlBatch(connection, transaction))
+        int[]? create = existing is null ? null : [.. Enumerable.Range(0, keys).Where(i => !existing[i])];
+        await CreateAndReadAsync(create, select: null);
+
+        var missing = Enumerable.Range(0, keys).Where(i => !read[i]).ToArray();
+        if (missing.Length > 0 && existing is not null)
         {
-            var insert = new NpgsqlBatchCommand(insertSql);
-            addKeys(insert.Parameters);
-            var select = new NpgsqlBatchCommand(selectSql);
-            addKeys(select.Parameters);
-            batch.BatchCommands.Add(insert);
-            batch.BatchCommands.Add(select);
+            await CreateAndReadAsync(missing, missing);
+            missing = [.. missing.Where(i => !read[i])];
+        }
+
+        // Every key was created or found, so every one is read back; a gap would silently drop a delta.
+        if (missing.Length > 0)
+        {
+            throw new InvalidOperationException($"{table}: row {missing[0] + 1} of {keys} was not read back after being created: not writing a partial flush.");
+        }
+
+        async Task CreateAndReadAsync(int[]? create, int[]? select)
+        {
+            await using var batch = new NpgsqlBatch(connection, transaction);
+            if (create is not { Length: 0 })
+            {
+                var insert = new NpgsqlBatchCommand(insertSql);
+                addKeys(insert.Parameters, create);
+                batch.BatchCommands.Add(insert);
+            }
+
+            var query = new NpgsqlBatchCommand(selectSql);
+            addKeys(query.Parameters, select);
+            batch.BatchCommands.Add(query);
             // The reader starts at the first result set: the SELECT's (the INSERT returns none).
             await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                var i = (int)reader.GetInt64(0) - 1;
+                var position = (int)reader.GetInt64(0) - 1;
+                var i = select is null ? position : select[position];
                 read[i] = true;
                 row(i, reader);
             }
-        }
-
-        // Every key was created or found, so every one is read back; a gap would silently drop a delta.
-        var missing = Array.IndexOf(read, false);
-        if (missing >= 0)
-        {
-            throw new InvalidOperationException($"{table}: row {missing + 1} of {keys} was not read back after being created: not writing a partial flush.");
         }
     }
 

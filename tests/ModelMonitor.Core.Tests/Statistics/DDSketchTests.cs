@@ -274,6 +274,35 @@ public sealed class DDSketchTests
         AssertWithinRelativeAccuracy(climbing, sketch, "climbing");
     }
 
+    [Fact]
+    public void A_reset_sketch_reused_for_other_values_holds_exactly_what_a_new_one_would()
+    {
+        // Reset clears only the occupied bins and the next value re-centres the kept array: whatever the first use
+        // left (a collapse, bins moved within the array, both signs), the second use must equal a fresh sketch.
+        var random = new Random(7);
+        var first = Enumerable.Range(0, 3_000).Select(_ => (random.NextDouble() - 0.3) * Math.Pow(10, random.Next(-3, 9))).ToArray();
+        var sketch = new DDSketch(maxBinsPerSign: 200);
+        foreach (var value in first)
+        {
+            sketch.Add(value);
+        }
+
+        for (var use = 0; use < 3; use++)
+        {
+            sketch.Reset();
+            var values = Enumerable.Range(0, 500).Select(_ => (random.NextDouble() - (0.5 * use)) * Math.Pow(10, use)).ToArray();
+            var fresh = new DDSketch(maxBinsPerSign: 200);
+            foreach (var value in values)
+            {
+                sketch.Add(value);
+                fresh.Add(value);
+            }
+
+            Assert.Equal(fresh.Serialize(), sketch.Serialize());
+            Assert.Equal(fresh.Quantile(0.5), sketch.Quantile(0.5));
+        }
+    }
+
     [Theory]
     [InlineData(0)]   // positive only
     [InlineData(1)]   // negatives, zeros and positives
