@@ -358,6 +358,11 @@ internal sealed class ConsumerWorker(
             return;
         }
 
+        if (!all && !OverBound && FlushCadence.WaitsForShortest(due!, _sinks[0], !_sinks[0].Delta.IsEmpty || _staging is { IsEmpty: false }, now))
+        {
+            return; // the shortest size goes first, this one right after it
+        }
+
         if (!force && _retry.Waiting)
         {
             // Postgres is failing: keep reading until the bound, then stop fetching (memory stays bounded).
@@ -507,7 +512,7 @@ internal sealed class ConsumerWorker(
             foreach (var sink in flushing)
             {
                 sink.Delta.Clear();
-                sink.Flushed(now);
+                sink.Flushed(now, elapsed);
             }
 
             metrics.OpenWindowRows.Set(HeldRows);

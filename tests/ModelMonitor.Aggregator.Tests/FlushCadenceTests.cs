@@ -56,6 +56,27 @@ public sealed class FlushCadenceTests
     }
 
     [Fact]
+    public void A_long_write_that_would_still_run_when_the_shortest_size_falls_due_waits_for_it_but_never_starves()
+    {
+        var start = new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero);
+        var minute = new WindowSink(WindowSize.Parse("1m"), TimeSpan.FromSeconds(5), 50, start);
+        var hour = new WindowSink(WindowSize.Parse("1h"), TimeSpan.FromMinutes(1), 50, start);
+        minute.Flushed(start, TimeSpan.FromSeconds(2));     // the 1m rows are next due at 10:00:05
+        hour.Flushed(start, TimeSpan.FromSeconds(3));       // the 1h write took 3 s last time
+
+        Assert.False(FlushCadence.WaitsForShortest(minute, minute, true, start.AddSeconds(4)));   // the shortest never waits
+        Assert.False(FlushCadence.WaitsForShortest(hour, minute, true, start.AddSeconds(1)));     // 4 s to go: 3 s fit
+        Assert.True(FlushCadence.WaitsForShortest(hour, minute, true, start.AddSeconds(2.5)));    // 2.5 s to go: it would collide
+        Assert.False(FlushCadence.WaitsForShortest(hour, minute, false, start.AddSeconds(2.5)));  // nothing for the 1m rows to write
+
+        // A long write slower than the shortest interval still goes right after each write of the shortest (5 s to
+        // go, above the cap of 90% of 5 s), never waiting forever.
+        hour.Flushed(start, TimeSpan.FromSeconds(30));
+        Assert.False(FlushCadence.WaitsForShortest(hour, minute, true, start));
+        Assert.True(FlushCadence.WaitsForShortest(hour, minute, true, start.AddSeconds(1)));
+    }
+
+    [Fact]
     public void Records_staged_for_every_size_make_a_size_due_as_if_it_held_them()
     {
         var start = new DateTimeOffset(2026, 12, 2, 10, 59, 0, TimeSpan.Zero);

@@ -78,18 +78,42 @@ internal sealed class WindowSink(WindowSize window, TimeSpan interval, int categ
             ? long.MaxValue
             : window.WindowStart(DateTimeOffset.FromUnixTimeSeconds(unixSeconds)).ToUnixTimeSeconds() + window.Seconds;
 
-    /// <summary>After a committed flush (the delta is cleared by the caller): the next one is an interval from now, so the
-    /// consumer reads for at least that long between two flushes of a size whatever a flush costs.</summary>
-    public void Flushed(DateTimeOffset now)
+    /// <summary>How long the last committed write of this size took.</summary>
+    public TimeSpan LastWriteDuration { get; private set; }
+
+    /// <summary>After a committed flush (the delta is cleared by the caller) that took <paramref name="took"/>: the next one
+    /// is an interval from now, so the consumer reads for at least that long between two flushes of a size whatever a
+    /// flush costs.</summary>
+    public void Flushed(DateTimeOffset now, TimeSpan took = default)
     {
         LastFlushAt = now;
         DueAt = now + interval;
+        LastWriteDuration = took;
     }
 }
 
 /// <summary>How often each window size is written.</summary>
 internal static class FlushCadence
 {
+    /// <summary>
+    /// Whether the write of <paramref name="due"/>, a longer size, waits for the shortest size's next write: one write is
+    /// in flight at a time, so a long write that would still run when the shortest falls due makes the rows queries see
+    /// first wait behind it (the freshness p99 of BENCHMARKS.md §11). It waits when the shortest, holding records
+    /// (<paramref name="shortestHasRecords"/>), is due sooner than the long size's last write took, capped at 90% of
+    /// the shortest's interval: right after each write of the shortest there is always a slot, so no size starves.
+    /// </summary>
+    public static bool WaitsForShortest(WindowSink due, WindowSink shortest, bool shortestHasRecords, DateTimeOffset now)
+    {
+        if (ReferenceEquals(due, shortest) || !shortestHasRecords)
+        {
+            return false;
+        }
+
+        var cap = shortest.Interval * 0.9;
+        var untilDue = shortest.DueAt - now;
+        return untilDue < (due.LastWriteDuration < cap ? due.LastWriteDuration : cap);
+    }
+
     /// <summary>
     /// The shortest configured size every <paramref name="flushInterval"/> (what a query of Postgres sees first, so
     /// freshness is that interval); a longer size every twelfth of its length, within [<paramref name="flushInterval"/>,
