@@ -46,7 +46,7 @@ public sealed class FlushCadenceTests
         // a flush interval has passed since the last flush, long before the hourly interval.
         var flushedAt = start.Date.AddHours(10).AddMinutes(59).AddSeconds(50);
         sink.Delta.Clear();
-        sink.Flushed(new DateTimeOffset(flushedAt, TimeSpan.Zero));
+        sink.Flushed(new DateTimeOffset(flushedAt, TimeSpan.Zero), TimeSpan.Zero);
         sink.Delta.Add(Log(start.AddMinutes(59)));
         sink.Delta.Advance(0, 2);
         var hourEnd = new DateTimeOffset(start.Date.AddHours(11), TimeSpan.Zero);

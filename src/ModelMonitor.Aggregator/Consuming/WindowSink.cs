@@ -84,7 +84,7 @@ internal sealed class WindowSink(WindowSize window, TimeSpan interval, int categ
     /// <summary>After a committed flush (the delta is cleared by the caller) that took <paramref name="took"/>: the next one
     /// is an interval from now, so the consumer reads for at least that long between two flushes of a size whatever a
     /// flush costs.</summary>
-    public void Flushed(DateTimeOffset now, TimeSpan took = default)
+    public void Flushed(DateTimeOffset now, TimeSpan took)
     {
         LastFlushAt = now;
         DueAt = now + interval;

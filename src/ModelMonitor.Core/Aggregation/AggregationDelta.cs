@@ -24,8 +24,6 @@ public sealed class ModelWindowDelta
     private (FeatureAccumulator Feature, FeatureValue Value)[] _pending = [];
     private int _pendingCount;
 
-    internal int PendingCount => _pendingCount;
-
     /// <summary>Bytes of the queue's array (kept for reuse).</summary>
     internal long PendingBytes => 32L * _pending.Length;
 
