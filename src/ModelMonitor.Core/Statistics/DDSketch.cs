@@ -237,6 +237,41 @@ public sealed class DDSketch
         }
     }
 
+    /// <summary>
+    /// The value the sketch stands for <paramref name="value"/> with: the representative of the bin holding it (0 for the
+    /// zero bin). Two values in one bin have the same representative, so comparing representatives compares values up to
+    /// the sketch's resolution (what the drift measures do with a reference's min, max and deciles).
+    /// </summary>
+    public double Representative(double value)
+    {
+        if (!double.IsFinite(value))
+        {
+            throw new ArgumentOutOfRangeException(nameof(value), value, "Only finite values have a bin.");
+        }
+
+        return value >= MinIndexableValue ? Value(Index(value))
+            : value <= -MinIndexableValue ? -Value(Index(-value))
+            : 0;
+    }
+
+    /// <summary>
+    /// Replaces the content of <paramref name="points"/> by the sketch's bins in ascending order of value: each non-empty
+    /// bin as (its representative value, its count). Every value of the sketch is within relative error α of the
+    /// representative of its bin, so these points are the sketch's distribution, quantized.
+    /// </summary>
+    public void CopyPoints(List<SketchPoint> points)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        points.Clear();
+        _negative.AppendDescending(points, index => -Value(index));
+        if (_zeroCount > 0)
+        {
+            points.Add(new SketchPoint(0, _zeroCount));
+        }
+
+        _positive.AppendAscending(points, Value);
+    }
+
     /// <summary>Adds every value of <paramref name="other"/> to this sketch.</summary>
     public void Merge(DDSketch other)
     {
@@ -500,6 +535,30 @@ public sealed class DDSketch
             Total += added;
         }
 
+        /// <summary>Non-empty bins by ascending index, as points of <paramref name="valueOf"/> their index.</summary>
+        public void AppendAscending(List<SketchPoint> points, Func<int, double> valueOf)
+        {
+            for (var i = _minIndex; Total > 0 && i <= _maxIndex; i++)
+            {
+                if (_counts[i - _offset] is var count and > 0)
+                {
+                    points.Add(new SketchPoint(valueOf(i), count));
+                }
+            }
+        }
+
+        /// <summary>Non-empty bins by descending index (the negative store: ascending values).</summary>
+        public void AppendDescending(List<SketchPoint> points, Func<int, double> valueOf)
+        {
+            for (var i = _maxIndex; Total > 0 && i >= _minIndex; i--)
+            {
+                if (_counts[i - _offset] is var count and > 0)
+                {
+                    points.Add(new SketchPoint(valueOf(i), count));
+                }
+            }
+        }
+
         /// <summary>The bins holding the elements of the ascending zero-based <paramref name="ranks"/>, in one pass.</summary>
         public void IndexesOfRanks(ReadOnlySpan<long> ranks, Span<int> indexes)
         {
@@ -631,3 +690,6 @@ public sealed class DDSketch
         }
     }
 }
+
+/// <summary>A bin of a sketch: its representative value and how many values it holds.</summary>
+public readonly record struct SketchPoint(double Value, long Count);
