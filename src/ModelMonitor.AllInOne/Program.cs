@@ -4,6 +4,7 @@ using ModelMonitor.AllInOne;
 using ModelMonitor.Exporter;
 using ModelMonitor.Hosting;
 using ModelMonitor.Ingestion;
+using ModelMonitor.References;
 
 // Operator subcommands of the aggregator (retire / unretire / retired) run and exit.
 if (RetireCommand.Matches(args))
@@ -17,6 +18,7 @@ if (RetireCommand.Matches(args))
 var builder = WebApplication.CreateBuilder(args);
 using var embeddedKafka = EmbeddedKafka.StartUnlessConfigured(builder);
 builder.AddIngestion();
+builder.AddReferences();
 builder.AddAggregator();
 builder.AddExporter();
 
@@ -27,6 +29,7 @@ if (embeddedKafka is not null)
 }
 app.MapOperationalEndpoints();
 app.MapIngestionEndpoints();
+app.MapReferences();
 app.MapExporterEndpoints();
 app.MapLocalAlertWebhook();
 app.Run();

@@ -5,9 +5,11 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using ModelMonitor.Exporter.Drift;
 using ModelMonitor.Exporter.Text;
 using ModelMonitor.Hosting;
 using ModelMonitor.Storage;
+using ModelMonitor.Storage.References;
 using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.Exporter;
@@ -24,6 +26,9 @@ public static class ExporterExtensions
         builder.Services.AddSingleton<IValidateOptions<ExporterOptions>, ExporterOptions.Validator>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<StatisticsReader>();
+        builder.Services.AddOptions<DriftOptions>().BindConfiguration(DriftOptions.SectionName).ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DriftOptions>, DriftOptions.Validator>());
+        builder.Services.TryAddSingleton<ReferenceStore>(); // read here: the exporter writes nothing
         builder.Services.AddSingleton<ExpositionCache>();
         builder.Services.AddHostedService<ExporterWorker>();
         builder.Services.AddHealthChecks().AddCheck<ExporterHealthCheck>("exporter", tags: [ServiceDefaults.ReadyTag]);

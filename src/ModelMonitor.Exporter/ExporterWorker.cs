@@ -2,7 +2,9 @@ using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ModelMonitor.Exporter.Drift;
 using ModelMonitor.Storage;
+using ModelMonitor.Storage.References;
 using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.Exporter;
@@ -14,10 +16,16 @@ internal sealed class ExporterWorker(
     SchemaMigration schema,
     StatisticsReader reader,
     ExpositionCache cache,
+    ReferenceStore references,
     IOptions<ExporterOptions> options,
+    IOptions<DriftOptions> driftOptions,
     TimeProvider time,
     ILogger<ExporterWorker> logger) : BackgroundService
 {
+    // The references as last loaded, prepared for comparisons, and the fingerprint they were loaded at.
+    private DriftReferences _references = DriftReferences.Empty;
+    private (long Count, long MaxId) _referencesVersion = (-1, -1);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
@@ -37,10 +45,26 @@ internal sealed class ExporterWorker(
             // The schema is migrated once per process start (SchemaMigration); refreshes wait for it.
             await schema.WhenMigratedAsync(cancellationToken);
             var now = time.GetUtcNow();
-            var snapshot = await reader.ReadAsync(now, settings.ToSnapshotQuery(), cancellationToken);
+            var drift = driftOptions.Value;
+            DriftInput? driftInput = null;
+            if (drift.Enabled)
+            {
+                // Reloaded only when a reference was added, replaced or removed (a count and the newest id).
+                var version = await references.VersionAsync(cancellationToken);
+                if (version != _referencesVersion)
+                {
+                    _references = new DriftReferences(await references.LoadAllAsync(cancellationToken), drift);
+                    _referencesVersion = version;
+                    logger.LogInformation("Loaded {Count} reference profiles for drift", _references.Count);
+                }
+
+                driftInput = new DriftInput(_references, drift);
+            }
+
+            var snapshot = await reader.ReadAsync(now, settings.ToSnapshotQuery(sketches: driftInput is not null && _references.Count > 0), cancellationToken);
             // Room for the previous exposition and 1/8 more: one allocation of about the right size, no growth.
             var previous = cache.Current.Bytes.Length;
-            var exposition = ExpositionRenderer.Render(snapshot, settings, sizeHint: previous == 0 ? 64 * 1024 : (int)Math.Min(previous + (previous / 8L), Array.MaxLength));
+            var exposition = ExpositionRenderer.Render(snapshot, settings, sizeHint: previous == 0 ? 64 * 1024 : (int)Math.Min(previous + (previous / 8L), Array.MaxLength), driftInput);
             cache.Publish(exposition, Stopwatch.GetElapsedTime(started), now);
             logger.LogDebug("Exported {Series} series ({Bytes} bytes) in {Elapsed}", exposition.Series, exposition.Bytes.Length, Stopwatch.GetElapsedTime(started));
         }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using ModelMonitor.Core.Statistics;
 using ModelMonitor.Core.Windows;
+using ModelMonitor.Exporter.Drift;
 using ModelMonitor.Exporter.Text;
 using ModelMonitor.Storage.Statistics;
 
@@ -48,7 +49,7 @@ public static class DropReasons
 /// feature ratios over zero predictions). A feature the model reported in the lookback windows but not
 /// in the latest one gets modelmonitor_feature_count 0 and modelmonitor_feature_missing_ratio 1.
 /// </summary>
-public static class ExpositionRenderer
+public static partial class ExpositionRenderer
 {
     internal static readonly string[] ModelLabels = ["predictor_name", "model_id", "window"];
     internal static readonly string[] FeatureLabels = ["predictor_name", "model_id", "feature", "window"];
@@ -69,22 +70,23 @@ public static class ExpositionRenderer
     private const int SeriesPerFeature = 14; // count, mean, stddev, min, max, 5 quantiles, 4 ratios
     private const int SeriesPerVanishedFeature = 4; // count 0, and the three ratios
 
-    private sealed record ModelEntry(string[] Labels, ModelWindowRow? Row, double WindowEnd);
+    private sealed record ModelEntry(string[] Labels, ModelWindowRow? Row, double WindowEnd, int WindowSeconds);
 
-    private sealed record FeatureEntry(string[] Labels, FeatureWindowRow? Row, double PredictionCount, List<KeyValuePair<string, long>> Categories);
+    private sealed record FeatureEntry(string[] Labels, FeatureWindowRow? Row, double PredictionCount, List<KeyValuePair<string, long>> Categories, int WindowSeconds);
 
     /// <summary>Renders into the Prometheus text format (what GET /metrics/statistics serves), into one buffer of
     /// <paramref name="sizeHint"/> bytes to begin with (the refresh passes a little more than the previous exposition) that
     /// is served as it is: at a million series, growing it by doubling from 64 KiB and copying the result out held up to
     /// three times the exposition while rendering (BENCHMARKS.md §11).</summary>
-    public static Exposition Render(StatisticsSnapshot snapshot, ExporterOptions options, int sizeHint = 64 * 1024)
+    /// <param name="drift">The references to measure drift against, with their settings; null: no drift series.</param>
+    public static Exposition Render(StatisticsSnapshot snapshot, ExporterOptions options, int sizeHint = 64 * 1024, DriftInput? drift = null)
     {
         var buffer = new ArrayBufferWriter<byte>(Math.Max(sizeHint, 4096));
-        var summary = Render(snapshot, options, new TextSink(new PrometheusTextWriter(buffer)));
+        var summary = Render(snapshot, options, new TextSink(new PrometheusTextWriter(buffer)), drift);
         return new Exposition(buffer.WrittenMemory, summary.Series, summary.Dropped);
     }
 
-    public static RenderSummary Render(StatisticsSnapshot snapshot, ExporterOptions options, IStatisticsSink sink)
+    public static RenderSummary Render(StatisticsSnapshot snapshot, ExporterOptions options, IStatisticsSink sink, DriftInput? drift = null)
     {
         var dropped = DropReasons.All.ToDictionary(r => r, _ => 0L, StringComparer.Ordinal);
 
@@ -101,6 +103,7 @@ public static class ExpositionRenderer
         // Cap 2: features per model, the first by name over all windows (stable from refresh to refresh).
         var keptFeatures = new Dictionary<(string, string), HashSet<string>>();
         foreach (var group in snapshot.Windows.SelectMany(w => w.Features.Select(f => new ModelFeature(f.PredictorName, f.ModelId, f.Feature)).Concat(w.EarlierFeatures))
+                     .Concat(ReferenceFeatures(keptModels, drift))
                      .Where(f => kept.Contains((f.PredictorName, f.ModelId)))
                      .GroupBy(f => (f.PredictorName, f.ModelId)))
         {
@@ -121,7 +124,7 @@ public static class ExpositionRenderer
             {
                 var key = (model.PredictorName, model.ModelId);
                 var row = rows.GetValueOrDefault(key);
-                models.Add(new ModelEntry([model.PredictorName, model.ModelId, windowLabel], row, windowEnd));
+                models.Add(new ModelEntry([model.PredictorName, model.ModelId, windowLabel], row, windowEnd, window.WindowSeconds));
                 if (row is null || row.PredictionCount == 0)
                 {
                     continue;
@@ -140,14 +143,16 @@ public static class ExpositionRenderer
 
                     var categories = TopCategories(feature.Categories, options.MaxCategoriesPerFeature, out var folded);
                     dropped[DropReasons.Categories] += folded;
-                    features.Add(new FeatureEntry([model.PredictorName, model.ModelId, feature.Feature, windowLabel], feature, row.PredictionCount, categories));
+                    features.Add(new FeatureEntry([model.PredictorName, model.ModelId, feature.Feature, windowLabel], feature, row.PredictionCount, categories, window.WindowSeconds));
                 }
 
-                foreach (var name in earlier[key].Distinct().Where(n => !present.Contains(n)))
+                // Vanished: reported in the lookback windows, or known to a reference (a feature the model was trained on).
+                var expected = earlier[key].Concat(drift is null ? [] : drift.References.For(model.PredictorName, model.ModelId).SelectMany(r => r.Features.Keys));
+                foreach (var name in expected.Distinct().Where(n => !present.Contains(n)))
                 {
                     if (allowed.Contains(name))
                     {
-                        features.Add(new FeatureEntry([model.PredictorName, model.ModelId, name, windowLabel], null, row.PredictionCount, []));
+                        features.Add(new FeatureEntry([model.PredictorName, model.ModelId, name, windowLabel], null, row.PredictionCount, [], window.WindowSeconds));
                     }
                     else
                     {
@@ -162,6 +167,11 @@ public static class ExpositionRenderer
 
         var writer = new CountingWriter(sink);
         WriteFeatures(writer, features);
+        if (drift is not null)
+        {
+            WriteDrift(writer, drift, features, models);
+        }
+
         WriteModels(writer, models, keptModels);
         return new RenderSummary(writer.Series, dropped);
     }

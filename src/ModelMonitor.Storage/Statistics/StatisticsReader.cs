@@ -7,7 +7,8 @@ namespace ModelMonitor.Storage.Statistics;
 /// <param name="ModelRetention">Models whose last prediction is older are left out.</param>
 /// <param name="CompletionDelay">A window is complete this long after its end.</param>
 /// <param name="MissingFeatureLookbackWindows">Windows before the latest searched for features that vanished.</param>
-public sealed record SnapshotQuery(TimeSpan ModelRetention, TimeSpan CompletionDelay, int MissingFeatureLookbackWindows);
+/// <param name="Sketches">Read each row's serialized sketch too (drift is measured on it).</param>
+public sealed record SnapshotQuery(TimeSpan ModelRetention, TimeSpan CompletionDelay, int MissingFeatureLookbackWindows, bool Sketches = false);
 
 /// <summary>Reads a <see cref="StatisticsSnapshot"/> from the aggregator's tables (schema: Migrations/). One repeatable-read transaction, so the windows and the
 /// models are one consistent picture even while the aggregator flushes.</summary>
@@ -39,7 +40,7 @@ public sealed class StatisticsReader(NpgsqlDataSource dataSource)
     private const string ModelWindowSql = """
         SELECT predictor_name AS PredictorName, model_id AS ModelId, prediction_count AS PredictionCount,
                mean AS Mean, stddev AS Stddev, min AS Min, max AS Max,
-               p05 AS P05, p25 AS P25, p50 AS P50, p75 AS P75, p95 AS P95
+               p05 AS P05, p25 AS P25, p50 AS P50, p75 AS P75, p95 AS P95, CASE WHEN @sketches THEN sketch END AS Sketch
         FROM model_window_stats
         WHERE window_seconds = @size AND window_start = @start
         """;
@@ -50,7 +51,7 @@ public sealed class StatisticsReader(NpgsqlDataSource dataSource)
                mean AS Mean, stddev AS Stddev, min AS Min, max AS Max,
                p05 AS P05, p25 AS P25, p50 AS P50, p75 AS P75, p95 AS P95,
                categorical_count AS CategoricalCount, categories::text AS Categories,
-               numeric_count AS NumericCount, boolean_count AS BooleanCount
+               numeric_count AS NumericCount, boolean_count AS BooleanCount, CASE WHEN @sketches THEN sketch END AS Sketch
         FROM feature_window_stats
         WHERE window_seconds = @size AND window_start = @start
         """;
@@ -77,6 +78,7 @@ public sealed class StatisticsReader(NpgsqlDataSource dataSource)
             var parameters = new
             {
                 size,
+                sketches = options.Sketches,
                 start = start.UtcDateTime,
                 since = start.AddSeconds(-(double)size * options.MissingFeatureLookbackWindows).UtcDateTime,
             };

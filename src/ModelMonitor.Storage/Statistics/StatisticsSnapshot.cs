@@ -35,6 +35,9 @@ public abstract class NumericStatistics
     public double? P50 { get; set; }
     public double? P75 { get; set; }
     public double? P95 { get; set; }
+
+    /// <summary>The serialized DDSketch of the values (what drift is measured on); null without numeric values.</summary>
+    public byte[]? Sketch { get; set; }
 }
 
 /// <summary>A row of model_window_stats.</summary>

@@ -522,7 +522,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
 
     // Columns from countOrdinal: numeric_count, mean, m2, min, max, sketch; m2_scale at scaleOrdinal. Loaded into
     // distribution, the sketch's bytes through a reused buffer.
-    private static void LoadDistribution(NpgsqlDataReader reader, NumericDistribution distribution, int countOrdinal, int scaleOrdinal, SketchBuffer buffer)
+    internal static void LoadDistribution(NpgsqlDataReader reader, NumericDistribution distribution, int countOrdinal, int scaleOrdinal, SketchBuffer buffer)
     {
         var count = reader.GetInt64(countOrdinal);
         if (count == 0)
@@ -542,7 +542,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     }
 
     /// <summary>A bytea column read into one growing buffer instead of a new array per row.</summary>
-    private sealed class SketchBuffer
+    internal sealed class SketchBuffer
     {
         private byte[] _buffer = new byte[1024];
 
@@ -559,13 +559,13 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         }
     }
 
-    private static List<KeyValuePair<string, long>> ParseCategories(string json)
+    internal static List<KeyValuePair<string, long>> ParseCategories(string json)
     {
         using var document = JsonDocument.Parse(json);
         return document.RootElement.EnumerateObject().Select(p => new KeyValuePair<string, long>(p.Name, p.Value.GetInt64())).ToList();
     }
 
-    private static string FormatCategories(IReadOnlyList<KeyValuePair<string, long>> top)
+    internal static string FormatCategories(IReadOnlyList<KeyValuePair<string, long>> top)
     {
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -583,7 +583,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     }
 
     /// <summary>The numeric statistics columns shared by model and feature rows, as parameter arrays.</summary>
-    private sealed class NumericColumns(int n)
+    internal sealed class NumericColumns(int n)
     {
         private static readonly double[] QuantileLevels = [.. Quantiles];
 

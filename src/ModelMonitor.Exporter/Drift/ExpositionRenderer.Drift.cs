@@ -1,0 +1,245 @@
+using ModelMonitor.Core.Drift;
+using ModelMonitor.Core.Statistics;
+using ModelMonitor.Exporter.Drift;
+using ModelMonitor.Storage.Statistics;
+
+namespace ModelMonitor.Exporter;
+
+/// <summary>What the renderer needs to measure drift: the prepared references and the drift settings.</summary>
+public sealed record DriftInput(DriftReferences References, DriftOptions Options);
+
+/// <summary>
+/// The drift families (README "Drift"): each exported feature and each model's prediction_result in each latest
+/// window against every reference of its model. The distances are worked out once per (window row, reference) into a
+/// compact list, then written family by family (the text format keeps a family's samples together), so the memory
+/// this adds is that list, not a label array per sample.
+/// </summary>
+public static partial class ExpositionRenderer
+{
+    // Spelled out: static initializers of two partial files run in no defined order, so these do not build on FeatureLabels.
+    private static readonly string[] FeatureDriftLabels = ["predictor_name", "model_id", "feature", "window", "reference", "method"];
+    private static readonly string[] FeatureSkewLabels = ["predictor_name", "model_id", "feature", "window", "reference"];
+    private static readonly string[] SchemaAnomalyLabels = ["predictor_name", "model_id", "feature", "window", "reference", "kind"];
+    private static readonly string[] PredictionDriftLabels = ["predictor_name", "model_id", "window", "reference", "method"];
+    private static readonly string[] ModelDriftLabels = ["predictor_name", "model_id", "window", "reference"];
+    private static readonly string[] ActiveReferenceLabels = ["predictor_name", "model_id", "reference"];
+
+    private static IEnumerable<ModelFeature> ReferenceFeatures(List<ModelRow> models, DriftInput? drift) =>
+        drift is null
+            ? []
+            : models.SelectMany(m => drift.References.For(m.PredictorName, m.ModelId)
+                .SelectMany(r => r.Features.Keys.Select(f => new ModelFeature(m.PredictorName, m.ModelId, f))));
+
+    [Flags]
+    private enum Anomalies : byte
+    {
+        None = 0,
+        NewFeature = 1,
+        TypeMismatch = 2,
+        MissingFeature = 4,
+    }
+
+    /// <summary>One (row, reference) comparison: the entry, the reference, the distances and schema findings.</summary>
+    private readonly record struct Comparison(int Entry, PreparedReference Reference, FeatureDrift? Drift, Anomalies Anomalies);
+
+    private static void WriteDrift(CountingWriter w, DriftInput drift, List<FeatureEntry> features, List<ModelEntry> models)
+    {
+        var points = new List<SketchPoint>();
+        var sketch = new DDSketch();
+        var featureComparisons = new List<Comparison>();
+        for (var i = 0; i < features.Count; i++)
+        {
+            var entry = features[i];
+            foreach (var reference in drift.References.For(entry.Labels[0], entry.Labels[1]))
+            {
+                var name = entry.Labels[2];
+                var known = reference.Features.TryGetValue(name, out var comparison);
+                if (entry.Row is not { } row || row.ValueCount == 0)
+                {
+                    if (known)
+                    {
+                        featureComparisons.Add(new Comparison(i, reference, null, Anomalies.MissingFeature));
+                    }
+
+                    continue;
+                }
+
+                if (!known)
+                {
+                    featureComparisons.Add(new Comparison(i, reference, null, Anomalies.NewFeature));
+                    continue;
+                }
+
+                var values = new WindowValues(Points(row.Sketch, sketch, points), Categories(row), row.CategoricalCount,
+                    row.NumericCount + row.NonfiniteCount, row.BooleanCount);
+                if (comparison!.Compare(values) is { } result)
+                {
+                    featureComparisons.Add(new Comparison(i, reference, result, result.TypeMismatch ? Anomalies.TypeMismatch : Anomalies.None));
+                }
+            }
+        }
+
+        var predictionComparisons = new List<Comparison>();
+        for (var i = 0; i < models.Count; i++)
+        {
+            var entry = models[i];
+            if (entry.Row is not { PredictionCount: > 0 } row)
+            {
+                continue;
+            }
+
+            foreach (var reference in drift.References.For(entry.Labels[0], entry.Labels[1]))
+            {
+                if (reference.Prediction is { } comparison
+                    && comparison.Compare(new WindowValues(Points(row.Sketch, sketch, points), [], 0, row.PredictionCount, 0)) is { } result)
+                {
+                    predictionComparisons.Add(new Comparison(i, reference, result, Anomalies.None));
+                }
+            }
+        }
+
+        var options = drift.Options;
+        double Threshold(FeatureEntry entry, Comparison c, DriftMethod method) =>
+            options.FixedThreshold(entry.Labels[0], method) ?? c.Reference.Threshold(entry.Labels[2], method, entry.WindowSeconds);
+        double PredictionThreshold(ModelEntry entry, Comparison c, DriftMethod method) =>
+            options.FixedThreshold(entry.Labels[0], method) ?? c.Reference.Threshold(null, method, entry.WindowSeconds);
+
+        w.Header("modelmonitor_feature_drift", FeatureDriftLabels,
+            "Distance of the feature's distribution in the window from the reference's, by method (psi, jensen_shannon, ks, wasserstein for numbers; linf, jensen_shannon, psi for categories).");
+        foreach (var c in featureComparisons)
+        {
+            if (c.Drift is { } d)
+            {
+                foreach (var method in d.Methods)
+                {
+                    w.Sample([.. features[c.Entry].Labels, c.Reference.Name, method.Label()], Finite(d.Of(method)));
+                }
+            }
+        }
+
+        w.Header("modelmonitor_feature_drift_threshold", FeatureDriftLabels,
+            "Threshold of modelmonitor_feature_drift: mean + 3 standard deviations of the reference's own windows' distances to it (never below the method's floor), or the predictor's fixed threshold.");
+        foreach (var c in featureComparisons)
+        {
+            if (c.Drift is { } d)
+            {
+                foreach (var method in d.Methods)
+                {
+                    if (double.IsFinite(d.Of(method)))
+                    {
+                        w.Sample([.. features[c.Entry].Labels, c.Reference.Name, method.Label()], Threshold(features[c.Entry], c, method));
+                    }
+                }
+            }
+        }
+
+        w.Header("modelmonitor_feature_out_of_range_ratio", FeatureSkewLabels, "Share of the feature's numeric values in the window below the reference's minimum or above its maximum.");
+        foreach (var c in featureComparisons)
+        {
+            if (c.Drift is { ComparedAsNumbers: true } d)
+            {
+                w.Sample([.. features[c.Entry].Labels, c.Reference.Name], Finite(d.OutOfRangeRatio));
+            }
+        }
+
+        w.Header("modelmonitor_feature_unseen_category_ratio", FeatureSkewLabels, "Share of the feature's categorical values in the window in categories the reference does not have.");
+        foreach (var c in featureComparisons)
+        {
+            if (c.Drift is { ComparedAsNumbers: false } d)
+            {
+                w.Sample([.. features[c.Entry].Labels, c.Reference.Name], Finite(d.UnseenCategoryRatio));
+            }
+        }
+
+        w.Header("modelmonitor_feature_schema_anomaly", SchemaAnomalyLabels,
+            "1 when the window's schema departs from the reference's: new_feature (the reference lacks it), type_mismatch (a kind of value the reference never had), missing_feature (the reference has it, the window does not).");
+        foreach (var c in featureComparisons)
+        {
+            foreach (var (flag, kind) in new[] { (Anomalies.MissingFeature, "missing_feature"), (Anomalies.NewFeature, "new_feature"), (Anomalies.TypeMismatch, "type_mismatch") })
+            {
+                if (c.Anomalies.HasFlag(flag))
+                {
+                    w.Sample([.. features[c.Entry].Labels, c.Reference.Name, kind], 1);
+                }
+            }
+        }
+
+        w.Header("modelmonitor_prediction_drift", PredictionDriftLabels, "Distance of the distribution of prediction_result in the window from the reference's, by method.");
+        foreach (var c in predictionComparisons)
+        {
+            foreach (var method in c.Drift!.Value.Methods)
+            {
+                w.Sample([.. models[c.Entry].Labels, c.Reference.Name, method.Label()], Finite(c.Drift.Value.Of(method)));
+            }
+        }
+
+        w.Header("modelmonitor_prediction_drift_threshold", PredictionDriftLabels, "Threshold of modelmonitor_prediction_drift (as modelmonitor_feature_drift_threshold).");
+        foreach (var c in predictionComparisons)
+        {
+            foreach (var method in c.Drift!.Value.Methods)
+            {
+                if (double.IsFinite(c.Drift.Value.Of(method)))
+                {
+                    w.Sample([.. models[c.Entry].Labels, c.Reference.Name, method.Label()], PredictionThreshold(models[c.Entry], c, method));
+                }
+            }
+        }
+
+        // Features over their threshold by the alert method, per (model, window, reference), 0 included.
+        var alertMethod = options.ParsedAlertMethod;
+        var drifting = new Dictionary<(string, string, string, string), int>();
+        foreach (var model in models.Where(m => m.Row is { PredictionCount: > 0 }))
+        {
+            foreach (var reference in drift.References.For(model.Labels[0], model.Labels[1]))
+            {
+                drifting[(model.Labels[0], model.Labels[1], model.Labels[2], reference.Name)] = 0;
+            }
+        }
+
+        foreach (var c in featureComparisons)
+        {
+            var entry = features[c.Entry];
+            if (c.Drift is { } d && d.Of(alertMethod) is var value && double.IsFinite(value) && value > Threshold(entry, c, alertMethod))
+            {
+                var key = (entry.Labels[0], entry.Labels[1], entry.Labels[3], c.Reference.Name);
+                drifting[key] = drifting.GetValueOrDefault(key) + 1;
+            }
+        }
+
+        w.Header("modelmonitor_model_drifting_features", ModelDriftLabels,
+            "Features of the model whose drift in the window is above its threshold, by the alert method (Drift:AlertMethod, default jensen_shannon).");
+        foreach (var ((predictor, model, window, reference), count) in drifting.OrderBy(d => d.Key.Item1, StringComparer.Ordinal)
+                     .ThenBy(d => d.Key.Item2, StringComparer.Ordinal).ThenBy(d => d.Key.Item3, StringComparer.Ordinal).ThenBy(d => d.Key.Item4, StringComparer.Ordinal))
+        {
+            w.Sample([predictor, model, window, reference], count);
+        }
+
+        w.Header("modelmonitor_drift_reference_active", ActiveReferenceLabels,
+            "1 for the reference the model's drift alerts use (Drift:Predictors:<name>:Reference, default training when present, else production).");
+        foreach (var (predictor, model) in models.Select(m => (m.Labels[0], m.Labels[1])).Distinct())
+        {
+            var names = drift.References.For(predictor, model).Select(r => r.Name).ToList();
+            if (options.AlertReference(predictor, names) is { } active)
+            {
+                w.Sample([predictor, model, active], 1);
+            }
+        }
+    }
+
+    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
+
+    private static List<SketchPoint> Points(byte[]? serialized, DDSketch sketch, List<SketchPoint> points)
+    {
+        points.Clear();
+        if (serialized is { Length: > 0 })
+        {
+            sketch.Load(serialized);
+            sketch.CopyPoints(points);
+        }
+
+        return points;
+    }
+
+    private static IReadOnlyList<KeyValuePair<string, long>> Categories(FeatureWindowRow row) =>
+        row.CategoricalCount == 0 ? [] : [.. ParseCategories(row.Categories)];
+}

@@ -1,0 +1,56 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using ModelMonitor.Hosting;
+using ModelMonitor.Storage;
+using ModelMonitor.Storage.References;
+
+namespace ModelMonitor.References;
+
+public static class ReferencesExtensions
+{
+    /// <summary>
+    /// The reference endpoints' services: options (section "References"), the store, and Postgres. A host without
+    /// ConnectionStrings:Postgres (an ingestion API deployed alone) serves predictions anyway: the reference endpoints
+    /// then answer 503 saying what is missing.
+    /// </summary>
+    public static IHostApplicationBuilder AddReferences(this IHostApplicationBuilder builder)
+    {
+        builder.AddServiceDefaults();
+        builder.Services.AddOptions<ReferenceOptions>().BindConfiguration(ReferenceOptions.SectionName).ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReferenceOptions>, ReferenceOptions.Validator>());
+        if (!HasPostgres(builder.Configuration))
+        {
+            builder.Services.AddSingleton<NoPostgres>();
+            return builder;
+        }
+
+        builder.AddPostgres(ServiceDefaults.ReadyTag);
+        builder.Services.TryAddSingleton<ReferenceStore>();
+        return builder;
+    }
+
+    /// <summary>Maps the reference endpoints (or their 503 when the host has no Postgres).</summary>
+    public static WebApplication MapReferences(this WebApplication app)
+    {
+        if (app.Services.GetService<NoPostgres>() is not null)
+        {
+            app.MapUnavailableReferenceEndpoints();
+        }
+        else
+        {
+            app.MapReferenceEndpoints();
+        }
+
+        return app;
+    }
+
+    private static bool HasPostgres(IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(configuration.GetConnectionString(PostgresExtensions.ConnectionStringName));
+
+    private sealed class NoPostgres;
+}

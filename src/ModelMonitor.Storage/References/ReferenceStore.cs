@@ -1,0 +1,309 @@
+using Dapper;
+using ModelMonitor.Core.Drift;
+using ModelMonitor.Core.References;
+using ModelMonitor.Core.Statistics;
+using ModelMonitor.Storage.Statistics;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace ModelMonitor.Storage.References;
+
+/// <summary>How a reference was made (the <c>kind</c> column).</summary>
+public static class ReferenceKinds
+{
+    public const string Uploaded = "uploaded";
+    public const string Pinned = "pinned";
+    public const string Production = "production";
+}
+
+/// <summary>A reference's identity: the model it describes and its name (the <c>reference</c> label).</summary>
+public sealed record ReferenceKey(string PredictorName, string ModelId, string Name);
+
+/// <summary>What GET /v1/references lists of a reference.</summary>
+public sealed record ReferenceSummary(
+    string PredictorName,
+    string ModelId,
+    string Name,
+    string Kind,
+    string Source,
+    DateTimeOffset? PeriodStart,
+    DateTimeOffset? PeriodEnd,
+    long RowCount,
+    int Features,
+    DateTimeOffset CreatedAt);
+
+/// <summary>A threshold as stored: for windows of <paramref name="WindowSeconds"/> (0: every size).</summary>
+public sealed record StoredThreshold(int WindowSeconds, ReferenceThreshold Threshold);
+
+/// <summary>A reference read back whole, for comparisons: its profile and thresholds.</summary>
+public sealed record LoadedReference(ReferenceKey Key, string Kind, ReferenceProfile Profile, IReadOnlyList<StoredThreshold> Thresholds);
+
+/// <summary>
+/// Reference profiles in Postgres (schema: Migrations/V4). A reference is replaced in one transaction (the old one and
+/// its rows deleted, the new ones inserted), so a reader sees the old or the new one, never a mix, and a failed upload
+/// leaves the old one as it was.
+/// </summary>
+public sealed class ReferenceStore(NpgsqlDataSource dataSource)
+{
+    private const string Feature = "feature";
+    private const string Prediction = "prediction";
+
+    /// <summary>Category capacity of the references read back (what an upload keeps, see ReferenceProfile).</summary>
+    public const int CategoryCapacity = 1_000;
+
+    public async Task<ReferenceSummary> ReplaceAsync(
+        ReferenceKey key,
+        string kind,
+        string source,
+        (DateTimeOffset Start, DateTimeOffset End)? period,
+        ReferenceProfile profile,
+        IReadOnlyList<StoredThreshold> thresholds,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(profile);
+        ArgumentNullException.ThrowIfNull(thresholds);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM reference_profiles WHERE predictor_name = @p AND model_id = @m AND name = @n",
+            new { p = key.PredictorName, m = key.ModelId, n = key.Name }, transaction, cancellationToken: cancellationToken));
+        var (id, createdAt) = await connection.QuerySingleAsync<(long, DateTime)>(new CommandDefinition(
+            """
+            INSERT INTO reference_profiles (predictor_name, model_id, name, kind, source, period_start, period_end, row_count)
+            VALUES (@p, @m, @n, @kind, @source, @start, @end, @rows)
+            RETURNING id, created_at
+            """,
+            new
+            {
+                p = key.PredictorName,
+                m = key.ModelId,
+                n = key.Name,
+                kind,
+                source,
+                start = period?.Start.UtcDateTime,
+                end = period?.End.UtcDateTime,
+                rows = profile.RowCount,
+            },
+            transaction,
+            cancellationToken: cancellationToken));
+
+        await InsertFeaturesAsync(connection, transaction, id, profile, cancellationToken);
+        await InsertThresholdsAsync(connection, transaction, id, thresholds, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new ReferenceSummary(key.PredictorName, key.ModelId, key.Name, kind, source, period?.Start, period?.End,
+            profile.RowCount, profile.Features.Count, new DateTimeOffset(DateTime.SpecifyKind(createdAt, DateTimeKind.Utc)));
+    }
+
+    public async Task<IReadOnlyList<ReferenceSummary>> ListAsync(string predictorName, string modelId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(string, string, string, string, string, DateTime?, DateTime?, long, int, DateTime)>(new CommandDefinition(
+            """
+            SELECT r.predictor_name, r.model_id, r.name, r.kind, r.source, r.period_start, r.period_end, r.row_count,
+                   (SELECT count(*)::int FROM reference_features f WHERE f.reference_id = r.id AND f.subject = 'feature'),
+                   r.created_at
+            FROM reference_profiles r
+            WHERE r.predictor_name = @p AND r.model_id = @m
+            ORDER BY r.name
+            """,
+            new { p = predictorName, m = modelId },
+            cancellationToken: cancellationToken));
+        return [.. rows.Select(r => new ReferenceSummary(r.Item1, r.Item2, r.Item3, r.Item4, r.Item5, Utc(r.Item6), Utc(r.Item7), r.Item8, r.Item9, Utc(r.Item10)!.Value))];
+    }
+
+    /// <summary>Deletes one reference; false when there was none.</summary>
+    public async Task<bool> DeleteAsync(ReferenceKey key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM reference_profiles WHERE predictor_name = @p AND model_id = @m AND name = @n",
+            new { p = key.PredictorName, m = key.ModelId, n = key.Name }, cancellationToken: cancellationToken)) > 0;
+    }
+
+    /// <summary>A cheap fingerprint of every reference (count and newest id): a reader reloads when it changes.</summary>
+    public async Task<(long Count, long MaxId)> VersionAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleAsync<(long, long)>(new CommandDefinition(
+            "SELECT count(*), coalesce(max(id), 0) FROM reference_profiles", cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Every reference with its profile and thresholds, in one repeatable-read snapshot.</summary>
+    public async Task<IReadOnlyList<LoadedReference>> LoadAllAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        var references = new Dictionary<long, (ReferenceKey Key, string Kind, ReferenceProfile Profile, List<StoredThreshold> Thresholds)>();
+        foreach (var (id, predictor, model, name, kind, rows) in await connection.QueryAsync<(long, string, string, string, string, long)>(new CommandDefinition(
+            "SELECT id, predictor_name, model_id, name, kind, row_count FROM reference_profiles ORDER BY id", transaction: transaction, cancellationToken: cancellationToken)))
+        {
+            var profile = new ReferenceProfile(CategoryCapacity);
+            profile.AddRows(rows);
+            references[id] = (new ReferenceKey(predictor, model, name), kind, profile, []);
+        }
+
+        await using (var command = new NpgsqlCommand(
+            """
+            SELECT reference_id, subject, feature, value_count, null_count, default_count, nonfinite_count,
+                   numeric_count, mean, m2, min, max, sketch, m2_scale, boolean_count,
+                   CASE WHEN categorical_count = 0 THEN NULL ELSE categories::text END
+            FROM reference_features
+            """,
+            connection,
+            transaction))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            var sketch = new StatisticsStore.SketchBuffer();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                if (!references.TryGetValue(reader.GetInt64(0), out var reference))
+                {
+                    continue;
+                }
+
+                if (reader.GetString(1) == Prediction)
+                {
+                    var prediction = reference.Profile.Prediction;
+                    prediction.LoadCounts(reader.GetInt64(3), reader.GetInt64(6));
+                    StatisticsStore.LoadDistribution(reader, prediction.Result, countOrdinal: 7, scaleOrdinal: 13, sketch);
+                    continue;
+                }
+
+                var feature = reference.Profile.Feature(reader.GetString(2));
+                feature.LoadCounts(
+                    valueCount: reader.GetInt64(3),
+                    nullCount: reader.GetInt64(4),
+                    defaultCount: reader.GetInt64(5),
+                    nonFiniteCount: reader.GetInt64(6),
+                    booleanCount: reader.GetInt64(14),
+                    categories: reader.IsDBNull(15) ? [] : StatisticsStore.ParseCategories(reader.GetString(15)));
+                StatisticsStore.LoadDistribution(reader, feature.Numeric, countOrdinal: 7, scaleOrdinal: 13, sketch);
+            }
+        }
+
+        foreach (var (id, subject, feature, windowSeconds, method, threshold, windows, mean, sd) in
+                 await connection.QueryAsync<(long, string, string, int, string, double, int, double, double)>(new CommandDefinition(
+                     "SELECT reference_id, subject, feature, window_seconds, method, threshold, windows, distance_mean, distance_stddev FROM reference_thresholds",
+                     transaction: transaction,
+                     cancellationToken: cancellationToken)))
+        {
+            if (references.TryGetValue(id, out var reference) && DriftMethods.TryParse(method, out var parsed))
+            {
+                reference.Thresholds.Add(new StoredThreshold(windowSeconds,
+                    new ReferenceThreshold(subject == Prediction ? null : feature, parsed, threshold, windows, mean, sd)));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return [.. references.Values.Select(r => new LoadedReference(r.Key, r.Kind, r.Profile, r.Thresholds))];
+    }
+
+    private static async Task InsertFeaturesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long id, ReferenceProfile profile, CancellationToken cancellationToken)
+    {
+        var features = profile.Features.OrderBy(f => f.Key, StringComparer.Ordinal).ToList();
+        var withPrediction = profile.Prediction.PredictionCount > 0;
+        var n = features.Count + (withPrediction ? 1 : 0);
+        if (n == 0)
+        {
+            return;
+        }
+
+        var subjects = new string[n];
+        var names = new string[n];
+        var types = new string[n];
+        var valueCount = new long[n];
+        var nullCount = new long[n];
+        var defaultCount = new long[n];
+        var nonFinite = new long[n];
+        var categoricalCount = new long[n];
+        var booleanCount = new long[n];
+        var categories = new string[n];
+        var numeric = new StatisticsStore.NumericColumns(n);
+        for (var i = 0; i < features.Count; i++)
+        {
+            var (name, feature) = features[i];
+            subjects[i] = Feature;
+            names[i] = name;
+            types[i] = ObservedType.Name(ReferenceProfile.TypesOf(feature));
+            valueCount[i] = feature.ValueCount;
+            nullCount[i] = feature.NullCount;
+            defaultCount[i] = feature.DefaultCount;
+            nonFinite[i] = feature.NonFiniteCount;
+            categoricalCount[i] = feature.CategoricalCount;
+            booleanCount[i] = feature.BooleanCount;
+            categories[i] = feature.CategoricalCount == 0 ? "{}" : StatisticsStore.FormatCategories(feature.Categories.Top());
+            numeric.Set(i, feature.Numeric);
+        }
+
+        if (withPrediction)
+        {
+            var i = n - 1;
+            var prediction = profile.Prediction;
+            subjects[i] = Prediction;
+            names[i] = "";
+            types[i] = ObservedType.Name(ObservedType.Of(prediction.PredictionCount, 0, 0));
+            valueCount[i] = prediction.PredictionCount;
+            nonFinite[i] = prediction.NonFiniteCount;
+            categories[i] = "{}";
+            numeric.Set(i, prediction.Result);
+        }
+
+        await using var insert = new NpgsqlCommand(
+            """
+            INSERT INTO reference_features (reference_id, subject, feature, observed_type, value_count, null_count, default_count,
+                nonfinite_count, numeric_count, mean, m2, m2_scale, stddev, min, max, p05, p25, p50, p75, p95, sketch,
+                categorical_count, boolean_count, categories)
+            SELECT @id, u.s, u.f, u.t, u.vc, u.nu, u.dc, u.nf, u.nc, u.mean, u.m2, u.m2s, u.sd, u.mn, u.mx,
+                   u.p05, u.p25, u.p50, u.p75, u.p95, u.sk, u.cc, u.bc, u.cat::jsonb
+            FROM unnest(@s, @f, @t, @vc, @nu, @dc, @nf, @nc, @mean, @m2, @m2s, @sd, @mn, @mx, @p05, @p25, @p50, @p75, @p95, @sk, @cc, @bc, @cat)
+                 AS u(s, f, t, vc, nu, dc, nf, nc, mean, m2, m2s, sd, mn, mx, p05, p25, p50, p75, p95, sk, cc, bc, cat)
+            """,
+            connection,
+            transaction);
+        insert.Parameters.Add(new NpgsqlParameter<long>("id", id));
+        insert.Parameters.Add(new NpgsqlParameter<string[]>("s", subjects));
+        insert.Parameters.Add(new NpgsqlParameter<string[]>("f", names));
+        insert.Parameters.Add(new NpgsqlParameter<string[]>("t", types));
+        insert.Parameters.Add(new NpgsqlParameter<long[]>("vc", valueCount));
+        insert.Parameters.Add(new NpgsqlParameter<long[]>("nu", nullCount));
+        insert.Parameters.Add(new NpgsqlParameter<long[]>("dc", defaultCount));
+        insert.Parameters.Add(new NpgsqlParameter<long[]>("nf", nonFinite));
+        insert.Parameters.Add(new NpgsqlParameter<long[]>("cc", categoricalCount));
+        insert.Parameters.Add(new NpgsqlParameter<long[]>("bc", booleanCount));
+        insert.Parameters.Add(new NpgsqlParameter<string[]>("cat", categories));
+        numeric.AddParameters(insert);
+        await insert.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task InsertThresholdsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long id, IReadOnlyList<StoredThreshold> thresholds, CancellationToken cancellationToken)
+    {
+        if (thresholds.Count == 0)
+        {
+            return;
+        }
+
+        await using var insert = new NpgsqlCommand(
+            """
+            INSERT INTO reference_thresholds (reference_id, subject, feature, window_seconds, method, threshold, windows, distance_mean, distance_stddev)
+            SELECT @id, u.s, u.f, u.ws, u.m, u.t, u.w, u.mean, u.sd
+            FROM unnest(@s, @f, @ws, @m, @t, @w, @mean, @sd) AS u(s, f, ws, m, t, w, mean, sd)
+            """,
+            connection,
+            transaction);
+        insert.Parameters.Add(new NpgsqlParameter<long>("id", id));
+        insert.Parameters.Add(new NpgsqlParameter<string[]>("s", [.. thresholds.Select(t => t.Threshold.Feature is null ? Prediction : Feature)]));
+        insert.Parameters.Add(new NpgsqlParameter<string[]>("f", [.. thresholds.Select(t => t.Threshold.Feature ?? "")]));
+        insert.Parameters.Add(new NpgsqlParameter<int[]>("ws", [.. thresholds.Select(t => t.WindowSeconds)]));
+        insert.Parameters.Add(new NpgsqlParameter<string[]>("m", [.. thresholds.Select(t => t.Threshold.Method.Label())]));
+        insert.Parameters.Add(new NpgsqlParameter<double[]>("t", [.. thresholds.Select(t => t.Threshold.Threshold)]));
+        insert.Parameters.Add(new NpgsqlParameter<int[]>("w", [.. thresholds.Select(t => t.Threshold.Windows)]));
+        insert.Parameters.Add(new NpgsqlParameter<double[]>("mean", [.. thresholds.Select(t => t.Threshold.Mean)]));
+        insert.Parameters.Add(new NpgsqlParameter<double[]>("sd", [.. thresholds.Select(t => t.Threshold.StdDev)]));
+        await insert.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static DateTimeOffset? Utc(DateTime? value) =>
+        value is { } v ? new DateTimeOffset(DateTime.SpecifyKind(v, DateTimeKind.Utc)) : null;
+}
