@@ -1,0 +1,200 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Dapper;
+using ModelMonitor.Core.Contracts;
+using ModelMonitor.Core.Drift;
+using ModelMonitor.Core.References;
+using ModelMonitor.Core.Statistics;
+using ModelMonitor.Testing.Postgres;
+using ModelMonitor.Testing.Processes;
+using ModelMonitor.Testing.Waiting;
+
+namespace ModelMonitor.References.Tests;
+
+/// <summary>
+/// Drift end to end through the all-in-one host (a child process: API, embedded Kafka, aggregator, exporter) on a private
+/// Postgres: a training reference uploaded as CSV, shifted traffic POSTed to the API, then the distances read from
+/// /metrics/statistics and compared with the same measures computed here from the raw values, and the reference read
+/// from Postgres. Windows of one day, the traffic dated yesterday: the window stays the latest completed one for the
+/// whole test (unless it runs across midnight UTC).
+/// </summary>
+[Trait("Speed", "Slow")]
+public sealed class DriftThroughTheHostTests
+{
+    private const string Predictor = "drift_eta";
+    private const string Model = "eta_v1";
+    private static readonly string[] ReferenceMarkets = ["paris", "paris", "paris", "paris", "paris", "lyon", "lyon", "lyon", "nice", "nice"];
+    private static readonly string[] CurrentMarkets = ["paris", "paris", "lyon", "lyon", "berlin", "berlin", "berlin", "berlin", "berlin", "berlin"];
+
+    private static double Normal(Random random, double mean, double sd) =>
+        mean + (sd * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+
+    [Fact]
+    public async Task A_training_csv_and_shifted_traffic_give_the_drift_computed_from_the_raw_values()
+    {
+        await using var database = await PostgresDatabaseFixture.CreateAsync("drift");
+        var port = ChildProcess.FreePort();
+        var api = $"http://127.0.0.1:{port}";
+        using var http = new HttpClient { BaseAddress = new Uri(api), Timeout = TimeSpan.FromSeconds(30) };
+        using var host = ChildProcess.Start("ModelMonitor.AllInOne", "dotnet", [Path.Combine(AppContext.BaseDirectory, "ModelMonitor.AllInOne.dll")], new Dictionary<string, string?>
+        {
+            ["ASPNETCORE_URLS"] = api,
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["ConnectionStrings__Postgres"] = database.ConnectionString,
+            ["Aggregator__Windows"] = "1d",
+            ["Aggregator__FlushInterval"] = "00:00:00.500",
+            ["Exporter__RefreshInterval"] = "00:00:01",
+            ["Exporter__CompletionDelay"] = "00:00:00",
+            ["Serilog__MinimumLevel__Default"] = "Warning",
+        }, AppContext.BaseDirectory);
+        await host.WaitUntilReadyAsync(http, new Uri($"{api}/readyz"), TimeSpan.FromSeconds(90));
+
+        // --- The training reference: 3,000 rows ---
+        var random = new Random(15);
+        var referenceRows = Enumerable.Range(0, 3_000).Select(i => (Distance: Normal(random, 10, 2), Market: ReferenceMarkets[i % 10], Result: Normal(random, 100, 10))).ToList();
+        var csv = new StringBuilder("distance_km,market,prediction_result\n");
+        foreach (var (distance, market, result) in referenceRows)
+        {
+            csv.Append(CultureInfo.InvariantCulture, $"{distance:R},{market},{result:R}\n");
+        }
+
+        using (var upload = await http.PostAsync("/v1/references/drift_eta/eta_v1?name=training", new StringContent(csv.ToString(), Encoding.UTF8, "text/csv")))
+        {
+            Assert.Equal(HttpStatusCode.Created, upload.StatusCode);
+            using var created = JsonDocument.Parse(await upload.Content.ReadAsStringAsync());
+            Assert.Equal(3_000, created.RootElement.GetProperty("row_count").GetInt64());
+            Assert.Equal(2, created.RootElement.GetProperty("features").GetInt32());
+        }
+
+        // A malformed replacement: 400 naming the line and column, and the stored reference is the first one still.
+        using (var bad = await http.PostAsync("/v1/references/drift_eta/eta_v1?name=training", new StringContent("distance_km,market\n1,paris\n2,\"lyon\n", Encoding.UTF8, "text/csv")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            using var problem = JsonDocument.Parse(await bad.Content.ReadAsStringAsync());
+            Assert.Equal(3, problem.RootElement.GetProperty("line").GetInt64());
+            Assert.Equal("market", problem.RootElement.GetProperty("column").GetString());
+        }
+
+        using (var wrongType = await http.PostAsync("/v1/references/drift_eta/eta_v1", new StringContent("x", Encoding.UTF8, "text/plain")))
+        {
+            Assert.Equal(HttpStatusCode.UnsupportedMediaType, wrongType.StatusCode);
+        }
+
+        var listed = await http.GetFromJsonAsync<JsonElement>("/v1/references/drift_eta/eta_v1");
+        Assert.Equal(3_000, listed.GetProperty("references")[0].GetProperty("row_count").GetInt64());
+
+        // --- Yesterday's traffic, shifted: distance +2 (one deviation), markets moved to berlin (unseen), a new feature ---
+        var yesterday = new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-1).AddHours(12), TimeSpan.Zero);
+        var current = Enumerable.Range(0, 600).Select(i => (Distance: Normal(random, 12, 2), Market: CurrentMarkets[i % 10], Result: Normal(random, 110, 10))).ToList();
+        for (var batch = 0; batch < current.Count; batch += 100)
+        {
+            var json = new StringBuilder("[");
+            for (var i = batch; i < batch + 100; i++)
+            {
+                json.Append(i > batch ? "," : "").Append(CultureInfo.InvariantCulture,
+                    $"{{\"sent_at\":\"{yesterday.AddSeconds(i).UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\",\"prediction_id\":\"d-{i}\",\"predictor_name\":\"{Predictor}\",\"model_id\":\"{Model}\",")
+                    .Append(CultureInfo.InvariantCulture, $"\"features\":{{\"distance_km\":{current[i].Distance:R},\"market\":\"{current[i].Market}\",\"surge\":1.5}},\"prediction_result\":{current[i].Result:R}}}");
+            }
+
+            using var posted = await http.PostAsync("/v1/predictions", new StringContent(json.Append(']').ToString(), Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Accepted, posted.StatusCode);
+        }
+
+        var text = "";
+        const string Labels = "predictor_name=\"drift_eta\",model_id=\"eta_v1\"";
+        await Eventually.UntilAsync(async () =>
+        {
+            text = await http.GetStringAsync("/metrics/statistics");
+            return text.Contains($"modelmonitor_feature_count{{{Labels},feature=\"distance_km\",window=\"1d\"}} 600\n", StringComparison.Ordinal)
+                && text.Contains("modelmonitor_feature_drift{", StringComparison.Ordinal);
+        }, TimeSpan.FromSeconds(60), () => $"drift of 600 records in /metrics/statistics; host output:\n{host.Output(60)}");
+
+        // --- What the same measures give on the raw values (the sketches are built from them exactly as the pipeline does) ---
+        var expected = new ReferenceBuilder(Storage.References.ReferenceStore.CategoryCapacity, chunkRows: 1_000, maxChunks: 50);
+        foreach (var (distance, market, result) in referenceRows)
+        {
+            expected.Row.Feature("distance_km").Add(FeatureValue.FromNumber(distance));
+            expected.Row.Feature("market").Add(FeatureValue.FromString(market));
+            expected.Row.Prediction.Add(result);
+            expected.EndRow();
+        }
+
+        var (profile, thresholds) = expected.Complete();
+        var window = new FeatureAccumulator();
+        var markets = new FeatureAccumulator();
+        var prediction = new NumericDistribution();
+        foreach (var (distance, m, result) in current)
+        {
+            window.Add(FeatureValue.FromNumber(distance));
+            markets.Add(FeatureValue.FromString(m));
+            prediction.Add(result);
+        }
+
+        var points = new List<SketchPoint>();
+        var distanceDrift = FeatureComparison.From(profile.Features["distance_km"]).Compare(WindowValues.Of(window, points))!.Value;
+        var marketDrift = FeatureComparison.From(profile.Features["market"]).Compare(WindowValues.Of(markets, points))!.Value;
+        var predictionDrift = FeatureComparison.FromNumbers(profile.Prediction.Result, 0).Compare(WindowValues.OfNumbers(prediction, 0, points))!.Value;
+
+        string Feature(string feature) => $"{Labels},feature=\"{feature}\",window=\"1d\",reference=\"training\"";
+        foreach (var method in DriftMethods.Numeric)
+        {
+            AssertSample(text, $"modelmonitor_feature_drift{{{Feature("distance_km")},method=\"{method.Label()}\"}}", distanceDrift.Of(method));
+            AssertSample(text, $"modelmonitor_feature_drift_threshold{{{Feature("distance_km")},method=\"{method.Label()}\"}}",
+                thresholds.Single(t => t.Feature == "distance_km" && t.Method == method).Threshold);
+            AssertSample(text, $"modelmonitor_prediction_drift{{{Labels},window=\"1d\",reference=\"training\",method=\"{method.Label()}\"}}", predictionDrift.Of(method));
+        }
+
+        foreach (var method in DriftMethods.Categorical)
+        {
+            AssertSample(text, $"modelmonitor_feature_drift{{{Feature("market")},method=\"{method.Label()}\"}}", marketDrift.Of(method));
+        }
+
+        AssertSample(text, $"modelmonitor_feature_out_of_range_ratio{{{Feature("distance_km")}}}", distanceDrift.OutOfRangeRatio);
+        AssertSample(text, $"modelmonitor_feature_unseen_category_ratio{{{Feature("market")}}}", 0.6);
+        AssertSample(text, $"modelmonitor_feature_schema_anomaly{{{Feature("surge")},kind=\"new_feature\"}}", 1);
+        AssertSample(text, $"modelmonitor_drift_reference_active{{{Labels},reference=\"training\"}}", 1);
+        // A one-deviation shift and 60% of the values in a new category: both features above their thresholds.
+        Assert.True(distanceDrift.JensenShannon > thresholds.Single(t => t.Feature == "distance_km" && t.Method == DriftMethod.JensenShannon).Threshold);
+        AssertSample(text, $"modelmonitor_model_drifting_features{{{Labels},window=\"1d\",reference=\"training\"}}", 2);
+
+        // --- The reference in Postgres ---
+        await using (var connection = await database.DataSource.OpenConnectionAsync())
+        {
+            var stored = await connection.QuerySingleAsync<(long ValueCount, long NumericCount, double Mean, string Type)>("""
+                SELECT f.value_count, f.numeric_count, f.mean, f.observed_type
+                FROM reference_features f JOIN reference_profiles r ON r.id = f.reference_id
+                WHERE r.predictor_name = 'drift_eta' AND r.model_id = 'eta_v1' AND r.name = 'training' AND f.feature = 'distance_km'
+                """);
+            Assert.Equal((3_000L, 3_000L, "numeric"), (stored.ValueCount, stored.NumericCount, stored.Type));
+            Assert.Equal(referenceRows.Average(r => r.Distance), stored.Mean, 9);
+            var storedThreshold = await connection.QuerySingleAsync<double>("""
+                SELECT t.threshold FROM reference_thresholds t JOIN reference_profiles r ON r.id = t.reference_id
+                WHERE r.name = 'training' AND t.feature = 'distance_km' AND t.method = 'ks' AND t.window_seconds = 0
+                """);
+            Assert.Equal(thresholds.Single(t => t.Feature == "distance_km" && t.Method == DriftMethod.Ks).Threshold, storedThreshold, 12);
+        }
+
+        // --- Deleted: gone from the list, and its drift series from the exposition ---
+        using (var deleted = await http.DeleteAsync("/v1/references/drift_eta/eta_v1?name=training"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
+        Assert.Equal(0, (await http.GetFromJsonAsync<JsonElement>("/v1/references/drift_eta/eta_v1")).GetProperty("references").GetArrayLength());
+        await Eventually.UntilAsync(async () => !(await http.GetStringAsync("/metrics/statistics")).Contains("reference=\"training\"", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30), "the drift series gone after the reference was deleted");
+        using var again = await http.DeleteAsync("/v1/references/drift_eta/eta_v1?name=training");
+        Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
+    }
+
+    private static void AssertSample(string text, string series, double expected)
+    {
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
+        Assert.True(line is not null, $"{series} is not in the exposition");
+        var value = double.Parse(line![(series.Length + 1)..], CultureInfo.InvariantCulture);
+        Assert.True(Math.Abs(value - expected) <= 1e-9 * Math.Max(1, Math.Abs(expected)), $"{series}: {value}, expected {expected}");
+    }
+}
