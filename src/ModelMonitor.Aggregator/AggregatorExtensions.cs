@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Hosting;
 using ModelMonitor.Kafka;
+using ModelMonitor.References;
 using ModelMonitor.Storage;
 using ModelMonitor.Storage.Statistics;
 
@@ -11,7 +12,8 @@ public static class AggregatorExtensions
 {
     /// <summary>
     /// The aggregator: validated options (section "Aggregator"), Postgres data source and migrator, the
-    /// Kafka consumer worker, the retention worker, metrics and the "aggregator" readiness check.
+    /// Kafka consumer worker, the retention worker, the production-reference builder, metrics and the "aggregator"
+    /// readiness check.
     /// Composes with the other services in one host (no statics; shared pieces are registered once).
     /// </summary>
     public static IHostApplicationBuilder AddAggregator(this IHostApplicationBuilder builder)
@@ -28,6 +30,7 @@ public static class AggregatorExtensions
         builder.Services.AddSingleton<AggregatorStatus>();
         builder.Services.AddHostedService<ConsumerWorker>();
         builder.Services.AddHostedService<RetentionWorker>();
+        builder.AddProductionReferences(); // every model's production reference, from the windows this service writes
         builder.Services.AddHealthChecks().AddCheck<AggregatorHealthCheck>("aggregator", tags: [ServiceDefaults.ReadyTag]);
         return builder;
     }

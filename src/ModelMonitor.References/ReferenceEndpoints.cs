@@ -27,6 +27,9 @@ public static class ReferenceEndpoints
     /// <summary>The name an upload gets when none is given.</summary>
     public const string DefaultUploadName = "training";
 
+    /// <summary>The name a pinned period gets when none is given.</summary>
+    public const string DefaultPinnedName = "pinned";
+
     /// <summary>The name of the reference built from the model's own traffic: not uploadable.</summary>
     public const string ProductionName = "production";
 
@@ -56,6 +59,7 @@ public static class ReferenceEndpoints
         string? name,
         HttpContext context,
         ReferenceStore store,
+        StoredWindowReader windows,
         IOptions<ReferenceOptions> options,
         ILoggerFactory loggers)
     {
@@ -74,12 +78,17 @@ public static class ReferenceEndpoints
 
         if (!MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var contentType) || contentType.MediaType.Value is not { } mediaType)
         {
-            return Problem(StatusCodes.Status415UnsupportedMediaType, $"Send the reference as {CsvType}, {NdjsonType} or {ParquetType}.");
+            return Problem(StatusCodes.Status415UnsupportedMediaType, $"Send the reference as {CsvType}, {NdjsonType} or {ParquetType}, or a period to pin as application/json.");
         }
 
         if (contentType.Charset.HasValue && !contentType.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
         {
             return Problem(StatusCodes.Status400BadRequest, $"Unsupported encoding {contentType.Charset}: send the file as UTF-8.");
+        }
+
+        if (mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            return await PinAsync(predictorName, modelId, context.Request.Query["name"].Count > 0 ? name : DefaultPinnedName, context, store, windows, settings);
         }
 
         Func<Stream, ReferenceBuilder, UploadLimits, CancellationToken, Task>? read = mediaType.ToLowerInvariant() switch
@@ -133,6 +142,37 @@ public static class ReferenceEndpoints
             $"/v1/references/{Uri.EscapeDataString(predictorName)}/{Uri.EscapeDataString(modelId)}?name={Uri.EscapeDataString(name)}", summary);
     }
 
+    /// <summary>A pinned reference: {"from": "...", "to": "..."} freezes the model's stored windows of that production period.</summary>
+    private static async Task<Results<Created<ReferenceSummary>, ProblemHttpResult>> PinAsync(string predictorName, string modelId, string name,
+        HttpContext context, ReferenceStore store, StoredWindowReader windows, ReferenceOptions settings)
+    {
+        PinRequest? request;
+        try
+        {
+            request = await context.Request.ReadFromJsonAsync<PinRequest>(context.RequestAborted);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            return Problem(StatusCodes.Status400BadRequest, $"A pinned reference takes {{\"from\": \"<RFC 3339 time>\", \"to\": \"<RFC 3339 time>\"}}: {e.Message}");
+        }
+
+        if (request is not { From: { } from, To: { } to } || to <= from)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "A pinned reference takes {\"from\": \"<RFC 3339 time>\", \"to\": \"<RFC 3339 time>\"} with from before to.");
+        }
+
+        var built = await new WindowReferenceBuilder(windows, settings.ThresholdWindows).BuildAsync(predictorName, modelId, from, to, context.RequestAborted);
+        if (built is null)
+        {
+            return Problem(StatusCodes.Status400BadRequest, $"{predictorName}/{modelId} has no stored windows between {from:u} and {to:u} (older ones may have been removed by retention).");
+        }
+
+        var summary = await store.ReplaceAsync(new ReferenceKey(predictorName, modelId, name), ReferenceKinds.Pinned, "windows", (from, to),
+            built.Profile, built.Thresholds, context.RequestAborted);
+        return TypedResults.Created(
+            $"/v1/references/{Uri.EscapeDataString(predictorName)}/{Uri.EscapeDataString(modelId)}?name={Uri.EscapeDataString(name)}", summary);
+    }
+
     internal static async Task<Results<Ok<ReferenceList>, ProblemHttpResult>> ListAsync(
         [Microsoft.AspNetCore.Mvc.FromRoute(Name = "predictor_name")] string predictorName,
         [Microsoft.AspNetCore.Mvc.FromRoute(Name = "model_id")] string modelId,
@@ -179,6 +219,11 @@ public static class ReferenceEndpoints
 
     private static ProblemHttpResult Problem(int status, string detail) => TypedResults.Problem(detail: detail, statusCode: status);
 }
+
+/// <summary>POST /v1/references/{predictor_name}/{model_id} with application/json: the production period to freeze.</summary>
+public sealed record PinRequest(
+    [property: JsonPropertyName("from")] DateTimeOffset? From,
+    [property: JsonPropertyName("to")] DateTimeOffset? To);
 
 /// <summary>GET /v1/references/{predictor_name}/{model_id}.</summary>
 public sealed record ReferenceList([property: JsonPropertyName("references")] IReadOnlyList<ReferenceSummary> References);

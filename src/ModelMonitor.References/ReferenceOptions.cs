@@ -27,6 +27,21 @@ public sealed class ReferenceOptions
     /// <summary>Chunks kept (a uniform sample) for the thresholds.</summary>
     public int MaxChunks { get; set; } = 50;
 
+    /// <summary>The trailing period a production reference describes (default the 7 days ending <see cref="ProductionLag"/> ago).</summary>
+    public TimeSpan ProductionPeriod { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How long before now the production period ends, so the windows being judged are not in it.</summary>
+    public TimeSpan ProductionLag { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>A production reference is rebuilt once it is this old (a model younger than its period: every check).</summary>
+    public TimeSpan ProductionRebuildAge { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>How often the aggregator checks which production references need rebuilding. Zero: never (none built).</summary>
+    public TimeSpan ProductionCheckInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Windows of each size, spread over the period, that the thresholds of a production or pinned reference are derived from.</summary>
+    public int ThresholdWindows { get; set; } = 48;
+
     internal sealed class Validator : IValidateOptions<ReferenceOptions>
     {
         public ValidateOptionsResult Validate(string? name, ReferenceOptions options)
@@ -60,6 +75,21 @@ public sealed class ReferenceOptions
             if (options.MaxChunks is < 2 or > 1_000)
             {
                 errors.Add($"References:MaxChunks must be between 2 and 1,000 (got {options.MaxChunks}).");
+            }
+
+            if (options.ProductionPeriod < TimeSpan.FromMinutes(1) || options.ProductionLag < TimeSpan.Zero || options.ProductionRebuildAge < TimeSpan.FromMinutes(1))
+            {
+                errors.Add("References:ProductionPeriod and ProductionRebuildAge must be at least 1 minute, ProductionLag not negative.");
+            }
+
+            if (options.ProductionCheckInterval < TimeSpan.Zero)
+            {
+                errors.Add("References:ProductionCheckInterval must not be negative (0 turns production references off).");
+            }
+
+            if (options.ThresholdWindows is < 2 or > 10_000)
+            {
+                errors.Add($"References:ThresholdWindows must be between 2 and 10,000 (got {options.ThresholdWindows}).");
             }
 
             return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;

@@ -31,6 +31,21 @@ public static class ReferencesExtensions
 
         builder.AddPostgres(ServiceDefaults.ReadyTag);
         builder.Services.TryAddSingleton<ReferenceStore>();
+        builder.Services.TryAddSingleton<StoredWindowReader>();
+        return builder;
+    }
+
+    /// <summary>The builder of every model's production reference (hosted by the aggregator, which owns the windows).</summary>
+    public static IHostApplicationBuilder AddProductionReferences(this IHostApplicationBuilder builder)
+    {
+        builder.AddServiceDefaults();
+        builder.AddPostgres(ServiceDefaults.ReadyTag);
+        builder.Services.AddOptions<ReferenceOptions>().BindConfiguration(ReferenceOptions.SectionName).ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReferenceOptions>, ReferenceOptions.Validator>());
+        builder.Services.TryAddSingleton<ReferenceStore>();
+        builder.Services.TryAddSingleton<StoredWindowReader>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddHostedService<Production.ProductionReferenceWorker>();
         return builder;
     }
 

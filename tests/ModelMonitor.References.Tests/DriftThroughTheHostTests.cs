@@ -177,13 +177,34 @@ public sealed class DriftThroughTheHostTests
             Assert.Equal(thresholds.Single(t => t.Feature == "distance_km" && t.Method == DriftMethod.Ks).Threshold, storedThreshold, 12);
         }
 
+        // --- Yesterday pinned as a reference: the window is its own reference, at distance 0 ---
+        var day = new DateTimeOffset(DateTime.UtcNow.Date, TimeSpan.Zero);
+        using (var pinned = await http.PostAsync("/v1/references/drift_eta/eta_v1?name=yesterday", new StringContent(
+                   $"{{\"from\":\"{day.AddDays(-1):yyyy-MM-ddTHH:mm:ssZ}\",\"to\":\"{day:yyyy-MM-ddTHH:mm:ssZ}\"}}", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.Created, pinned.StatusCode);
+            using var created = JsonDocument.Parse(await pinned.Content.ReadAsStringAsync());
+            Assert.Equal(("pinned", 600L), (created.RootElement.GetProperty("kind").GetString(), created.RootElement.GetProperty("row_count").GetInt64()));
+        }
+
+        var pinnedKs = $"modelmonitor_feature_drift{{{Labels},feature=\"distance_km\",window=\"1d\",reference=\"yesterday\",method=\"ks\"}}";
+        await Eventually.UntilAsync(async () => (text = await http.GetStringAsync("/metrics/statistics")).Contains(pinnedKs, StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30), "the pinned reference's drift");
+        AssertSample(text, pinnedKs, 0);
+        using (var empty = await http.PostAsync("/v1/references/drift_eta/eta_v1?name=last_year", new StringContent(
+                   """{"from":"2020-01-01T00:00:00Z","to":"2020-01-02T00:00:00Z"}""", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
+        }
+
         // --- Deleted: gone from the list, and its drift series from the exposition ---
         using (var deleted = await http.DeleteAsync("/v1/references/drift_eta/eta_v1?name=training"))
         {
             Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
         }
 
-        Assert.Equal(0, (await http.GetFromJsonAsync<JsonElement>("/v1/references/drift_eta/eta_v1")).GetProperty("references").GetArrayLength());
+        Assert.Equal(["yesterday"], (await http.GetFromJsonAsync<JsonElement>("/v1/references/drift_eta/eta_v1")).GetProperty("references")
+            .EnumerateArray().Select(r => r.GetProperty("name").GetString()));
         await Eventually.UntilAsync(async () => !(await http.GetStringAsync("/metrics/statistics")).Contains("reference=\"training\"", StringComparison.Ordinal),
             TimeSpan.FromSeconds(30), "the drift series gone after the reference was deleted");
         using var again = await http.DeleteAsync("/v1/references/drift_eta/eta_v1?name=training");

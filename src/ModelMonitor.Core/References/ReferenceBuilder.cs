@@ -1,6 +1,5 @@
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Drift;
-using ModelMonitor.Core.Statistics;
 
 namespace ModelMonitor.Core.References;
 
@@ -103,52 +102,13 @@ public sealed class ReferenceBuilder
     /// of <paramref name="windows"/> (the reference's own windows or chunks) to it.</summary>
     public static List<ReferenceThreshold> Thresholds(ReferenceProfile reference, IReadOnlyList<ReferenceProfile> windows)
     {
-        ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(windows);
-        var thresholds = new List<ReferenceThreshold>();
-        var points = new List<SketchPoint>();
-        foreach (var (name, feature) in reference.Features.OrderBy(f => f.Key, StringComparer.Ordinal))
+        var collector = new ThresholdCollector(reference);
+        foreach (var window in windows)
         {
-            var comparison = FeatureComparison.From(feature);
-            var drifts = new List<FeatureDrift>();
-            foreach (var window in windows)
-            {
-                if (window.Features.TryGetValue(name, out var values)
-                    && comparison.Compare(WindowValues.Of(values, points)) is { } drift)
-                {
-                    drifts.Add(drift);
-                }
-            }
-
-            Add(thresholds, name, comparison.ComparedAsNumbers ? DriftMethods.Numeric : DriftMethods.Categorical, drifts);
+            collector.Add(window);
         }
 
-        if (reference.Prediction.Result.Count > 0)
-        {
-            var comparison = FeatureComparison.FromNumbers(reference.Prediction.Result, reference.Prediction.NonFiniteCount);
-            var drifts = new List<FeatureDrift>();
-            foreach (var window in windows)
-            {
-                if (comparison.Compare(WindowValues.OfNumbers(window.Prediction.Result, window.Prediction.NonFiniteCount, points)) is { } drift)
-                {
-                    drifts.Add(drift);
-                }
-            }
-
-            Add(thresholds, null, DriftMethods.Numeric, drifts);
-        }
-
-        return thresholds;
-    }
-
-    private static void Add(List<ReferenceThreshold> thresholds, string? feature, IReadOnlyList<DriftMethod> methods, List<FeatureDrift> drifts)
-    {
-        foreach (var method in methods)
-        {
-            var distances = drifts.Select(d => d.Of(method)).Where(double.IsFinite).ToList();
-            var mean = distances.Count > 0 ? distances.Average() : 0;
-            var sd = distances.Count > 1 ? Math.Sqrt(distances.Sum(d => (d - mean) * (d - mean)) / (distances.Count - 1)) : 0;
-            thresholds.Add(new ReferenceThreshold(feature, method, DriftThreshold.From(distances, method.Floor()), distances.Count, mean, sd));
-        }
+        return collector.Thresholds();
     }
 }

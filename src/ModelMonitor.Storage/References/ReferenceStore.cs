@@ -122,6 +122,37 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
             new { p = key.PredictorName, m = key.ModelId, n = key.Name }, cancellationToken: cancellationToken)) > 0;
     }
 
+    /// <summary>When each model's production reference was built.</summary>
+    public async Task<Dictionary<(string PredictorName, string ModelId), DateTimeOffset>> ProductionBuiltAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(string, string, DateTime)>(new CommandDefinition(
+            "SELECT predictor_name, model_id, created_at FROM reference_profiles WHERE kind = 'production'", cancellationToken: cancellationToken));
+        return rows.ToDictionary(r => (r.Item1, r.Item2), r => new DateTimeOffset(DateTime.SpecifyKind(r.Item3, DateTimeKind.Utc)));
+    }
+
+    /// <summary>Runs <paramref name="work"/> holding a session advisory lock, so one instance at a time does it; false (not
+    /// run) when another holds it.</summary>
+    public async Task<bool> ExclusivelyAsync(long lockKey, Func<CancellationToken, Task> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT pg_try_advisory_lock(@lockKey)", new { lockKey }, cancellationToken: cancellationToken)))
+        {
+            return false;
+        }
+
+        try
+        {
+            await work(cancellationToken);
+            return true;
+        }
+        finally
+        {
+            await connection.ExecuteAsync("SELECT pg_advisory_unlock(@lockKey)", new { lockKey });
+        }
+    }
+
     /// <summary>A cheap fingerprint of every reference (count and newest id): a reader reloads when it changes.</summary>
     public async Task<(long Count, long MaxId)> VersionAsync(CancellationToken cancellationToken)
     {

@@ -16,7 +16,7 @@ public sealed class StatisticsReader(NpgsqlDataSource dataSource)
 {
     // Distinct window sizes through the (window_seconds, window_start) index: a loose index scan, one
     // index probe per size instead of a scan of the table.
-    private const string WindowSizesSql = """
+    internal const string WindowSizesSql = """
         WITH RECURSIVE sizes AS (
             (SELECT window_seconds FROM model_window_stats ORDER BY window_seconds LIMIT 1)
             UNION ALL

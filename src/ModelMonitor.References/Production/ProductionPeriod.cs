@@ -1,0 +1,31 @@
+namespace ModelMonitor.References.Production;
+
+/// <summary>
+/// Which period a model's production reference describes, and when it is rebuilt (pure: README "Drift").
+/// Normally the <c>period</c> ending <c>lag</c> before now, on whole hours, rebuilt once it is <c>rebuildAge</c> old. A
+/// model younger than lag + period uses what exists: from its first hour to the end of the period, or, when all of its
+/// traffic is more recent than the lag, to the last whole hour; such a reference is rebuilt at every check while it is
+/// young, so it grows with the model.
+/// </summary>
+public static class ProductionPeriod
+{
+    public static (DateTimeOffset From, DateTimeOffset To, bool Young) Of(DateTimeOffset firstSeen, DateTimeOffset now, TimeSpan period, TimeSpan lag)
+    {
+        var end = FloorHour(now - lag);
+        var start = end - period;
+        var first = FloorHour(firstSeen);
+        if (first <= start)
+        {
+            return (start, end, false);
+        }
+
+        return first < end ? (first, end, true) : (first, FloorHour(now), true);
+    }
+
+    /// <summary>Whether a reference built at <paramref name="builtAt"/> (null: none) is rebuilt now.</summary>
+    public static bool Due(DateTimeOffset? builtAt, bool young, DateTimeOffset now, TimeSpan rebuildAge, TimeSpan checkInterval) =>
+        builtAt is not { } built || now - built >= (young ? checkInterval : rebuildAge);
+
+    private static DateTimeOffset FloorHour(DateTimeOffset time) =>
+        DateTimeOffset.FromUnixTimeSeconds(time.ToUnixTimeSeconds() - (((time.ToUnixTimeSeconds() % 3600) + 3600) % 3600));
+}
