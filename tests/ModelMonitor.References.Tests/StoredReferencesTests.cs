@@ -112,8 +112,8 @@ public sealed class StoredReferencesTests(PostgresDatabaseFixture database) : IC
 
     [Theory]
     [InlineData(-30, false)] // first seen 30 days ago: the 7 days ending 1 day before now
-    [InlineData(-3, true)]   // 3 days ago: from its first hour to 1 day before now
-    [InlineData(0, true)]    // today: from its first hour to the last whole hour
+    [InlineData(-3, true)]   // 3 days ago: the first half of its life (1.5 days)
+    [InlineData(0, true)]    // 10 minutes ago: nothing yet (an empty period)
     public void The_production_period_is_the_trailing_week_or_what_a_young_model_has(int firstSeenDays, bool young)
     {
         var now = new DateTimeOffset(2026, 12, 2, 15, 20, 0, TimeSpan.Zero);
@@ -127,7 +127,8 @@ public sealed class StoredReferencesTests(PostgresDatabaseFixture database) : IC
                 Assert.Equal((end.AddDays(-7), end), (from, to));
                 break;
             case -3:
-                Assert.Equal((new DateTimeOffset(2026, 11, 29, 15, 0, 0, TimeSpan.Zero), end), (from, to));
+                // First seen 2026-11-29 15:10: from 15:00, to the hour of 15:10 + 1.5 days + 5 minutes.
+                Assert.Equal((new DateTimeOffset(2026, 11, 29, 15, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 12, 1, 3, 0, 0, TimeSpan.Zero)), (from, to));
                 break;
             default:
                 Assert.Equal((new DateTimeOffset(2026, 12, 2, 15, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 12, 2, 15, 0, 0, TimeSpan.Zero)), (from, to));

@@ -3,9 +3,9 @@ namespace ModelMonitor.References.Production;
 /// <summary>
 /// Which period a model's production reference describes, and when it is rebuilt (pure: README "Drift").
 /// Normally the <c>period</c> ending <c>lag</c> before now, on whole hours, rebuilt once it is <c>rebuildAge</c> old. A
-/// model younger than lag + period uses what exists: from its first hour to the end of the period, or, when all of its
-/// traffic is more recent than the lag, to the last whole hour; such a reference is rebuilt at every check while it is
-/// young, so it grows with the model.
+/// model younger than lag + period uses what exists: the first half of its life so far (from its first hour, in whole
+/// hours), so the recent windows being judged are not in their own reference; such a
+/// reference is rebuilt at every check while the model is young, and grows with it. Under two hours old: none yet.
 /// </summary>
 public static class ProductionPeriod
 {
@@ -19,7 +19,7 @@ public static class ProductionPeriod
             return (start, end, false);
         }
 
-        return first < end ? (first, end, true) : (first, FloorHour(now), true);
+        return (first, FloorHour(first + ((now - first) / 2)), true);
     }
 
     /// <summary>Whether a reference built at <paramref name="builtAt"/> (null: none) is rebuilt now.</summary>
