@@ -87,8 +87,11 @@ fi
 postgres="Host=127.0.0.1;Port=$postgres_port;Username=modelmonitor;Password=modelmonitor;Database=modelmonitor"
 
 # --- The pipeline: one all-in-one process ---
+# Production references are checked every minute here (default hourly), so the demo's models get theirs from the
+# backfilled hours within a minute of the backfill.
 ConnectionStrings__Postgres=$postgres \
 Aggregator__Windows=${MM_WINDOWS:-1m,5m,1h} \
+References__ProductionCheckInterval=00:01:00 \
 ASPNETCORE_URLS=http://127.0.0.1:$http_port \
 ASPNETCORE_ENVIRONMENT=Production \
   dotnet src/ModelMonitor.AllInOne/bin/Release/net10.0/ModelMonitor.AllInOne.dll >"$logs/modelmonitor.log" 2>&1 &

@@ -185,6 +185,65 @@ public sealed partial class TrafficGeneratorTests
     }
 
     [Fact]
+    public void Unit_change_incident_sends_eta_distances_in_metres_from_its_offset_and_not_before()
+    {
+        var schedule = IncidentSchedule.None with { UnitChangeAt = TimeSpan.FromMinutes(2) };
+        var before = RecordSamples.Live(2000, incidents: schedule, elapsed: TimeSpan.FromSeconds(119.9));
+        var baseline = RecordSamples.Live(2000, elapsed: TimeSpan.FromMinutes(2));
+        var after = RecordSamples.Live(2000, incidents: schedule, elapsed: TimeSpan.FromMinutes(2));
+
+        static double? Distance(PredictionLog r) =>
+            RecordSamples.Feature(r, DemoScenarios.UnitChangeFeature) is { Kind: FeatureValueKind.Number } v ? v.Number : null;
+        Assert.All(before.Where(r => r.PredictorName == DemoScenarios.EtaPredictor), r => Assert.True(Distance(r) is null or < 200));
+        var changed = 0;
+        for (var i = 0; i < after.Count; i++)
+        {
+            if (after[i].PredictorName == DemoScenarios.EtaPredictor && Distance(baseline[i]) is { } km && !baseline[i].DefaultValuesUsed.Contains(DemoScenarios.UnitChangeFeature))
+            {
+                Assert.Equal(Math.Round(km * IncidentSchedule.UnitFactor, 1), Distance(after[i]));
+                changed++;
+            }
+        }
+
+        Assert.True(changed > 500, $"{changed} ETA records in metres");
+    }
+
+    [Fact]
+    public void Gradual_drift_incident_warms_eta_weather_by_2_degrees_a_minute_from_its_offset()
+    {
+        var schedule = IncidentSchedule.None with { GradualDriftAt = TimeSpan.FromMinutes(1) };
+        Assert.Equal(0, schedule.GradualDriftOffset(TimeSpan.FromSeconds(59)));
+        Assert.Equal(0, schedule.GradualDriftOffset(null));
+        Assert.Equal(10, schedule.GradualDriftOffset(TimeSpan.FromMinutes(6)), 9);
+        var baseline = RecordSamples.Live(2000, elapsed: TimeSpan.FromMinutes(6));
+        var after = RecordSamples.Live(2000, incidents: schedule, elapsed: TimeSpan.FromMinutes(6));
+        var warmed = 0;
+        for (var i = 0; i < after.Count; i++)
+        {
+            if (after[i].PredictorName == DemoScenarios.EtaPredictor
+                && RecordSamples.Feature(baseline[i], DemoScenarios.GradualDriftFeature) is { Kind: FeatureValueKind.Number } b
+                && !baseline[i].DefaultValuesUsed.Contains(DemoScenarios.GradualDriftFeature))
+            {
+                Assert.Equal(Math.Round(b.Number + 10, 1), RecordSamples.Feature(after[i], DemoScenarios.GradualDriftFeature)!.Value.Number, 9);
+                warmed++;
+            }
+        }
+
+        Assert.True(warmed > 500, $"{warmed} ETA records warmed");
+        Assert.DoesNotContain(after.Where(r => r.PredictorName != DemoScenarios.EtaPredictor), r => RecordSamples.Feature(r, DemoScenarios.GradualDriftFeature) is not null);
+    }
+
+    [Fact]
+    public void The_training_reference_is_a_day_of_the_eta_primary_model_without_incidents()
+    {
+        var records = ModelMonitor.DemoTraffic.Running.TrainingReference.Generate(seed: 42);
+        Assert.Equal(ModelMonitor.DemoTraffic.Running.TrainingReference.Records, records.Count);
+        Assert.All(records, r => Assert.Equal(DemoScenarios.EtaPrimaryModel, r.ModelId));
+        Assert.All(records, r => Assert.True(RecordSamples.Feature(r, DemoScenarios.UnitChangeFeature) is not { Kind: FeatureValueKind.Number } v || v.Number < 200));
+        Assert.Equal(records.Select(r => r.PredictionResult), ModelMonitor.DemoTraffic.Running.TrainingReference.Generate(seed: 42).Select(r => r.PredictionResult));
+    }
+
+    [Fact]
     public void Silence_incident_stops_prep_time_from_its_offset_and_not_before()
     {
         var schedule = IncidentSchedule.None with { SilenceAt = TimeSpan.FromMinutes(4) };

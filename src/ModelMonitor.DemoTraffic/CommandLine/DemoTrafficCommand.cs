@@ -24,6 +24,9 @@ public sealed class DemoTrafficCommand
     private readonly Option<string?> _nanAt = new("--nan-at") { Description = $"When {DemoScenarios.FraudModel}'s {DemoScenarios.NaNFeature} becomes NaN in ~20% of records (or off).", DefaultValueFactory = _ => "2m" };
     private readonly Option<string?> _shiftAt = new("--shift-at") { Description = $"When {DemoScenarios.EtaPrimaryModel}'s prediction_result shifts by +40% (or off).", DefaultValueFactory = _ => "3m" };
     private readonly Option<string?> _typeMismatchAt = new("--type-mismatch-at") { Description = $"When {DemoScenarios.FraudModel}'s {DemoScenarios.TypeMismatchFeature} starts arriving as a string in ~10% of records (or off).", DefaultValueFactory = _ => "5m" };
+    private readonly Option<string?> _unitChangeAt = new("--unit-change-at") { Description = $"When {DemoScenarios.EtaPredictor}'s {DemoScenarios.UnitChangeFeature} starts arriving in metres (or off).", DefaultValueFactory = _ => "2m" };
+    private readonly Option<string?> _gradualDriftAt = new("--gradual-drift-at") { Description = $"When {DemoScenarios.EtaPredictor}'s {DemoScenarios.GradualDriftFeature} starts warming by 2 °C a minute (or off).", DefaultValueFactory = _ => "1m" };
+    private readonly Option<bool> _noTrainingReference = new("--no-training-reference") { Description = $"Do not upload the training reference of {DemoScenarios.EtaPrimaryModel} at start." };
     private readonly Option<string?> _silenceAt = new("--silence-at") { Description = $"When predictor {DemoScenarios.PrepTimePredictor} stops sending for the rest of the run (or off).", DefaultValueFactory = _ => "4m" };
     private readonly Option<int> _backfillHours = new("--backfill-hours") { Description = $"Hours of history to send before live traffic (0-{BackfillPlan.MaxHours}).", DefaultValueFactory = _ => 0 };
     private readonly Option<int> _backfillPerHour = new("--backfill-per-hour") { Description = "Backfilled predictions per hour per predictor (so records per hour per model).", DefaultValueFactory = _ => 200 };
@@ -42,7 +45,7 @@ public sealed class DemoTrafficCommand
         Option[] options =
         [
             _url, _rate, _maxRate, _duration, _concurrency, _batchSize, _seed, _runId, _format, _demoDay, _noIncidents,
-            _defaultStuckAt, _nanAt, _shiftAt, _silenceAt, _typeMismatchAt, _backfillHours, _backfillPerHour, _ledger, _ledgerWithModel,
+            _defaultStuckAt, _nanAt, _shiftAt, _silenceAt, _typeMismatchAt, _unitChangeAt, _gradualDriftAt, _noTrainingReference, _backfillHours, _backfillPerHour, _ledger, _ledgerWithModel,
             _jsonSummary, _statusInterval, _requestTimeout, _maxRetries,
         ];
         foreach (var option in options)
@@ -50,7 +53,7 @@ public sealed class DemoTrafficCommand
             Root.Options.Add(option);
         }
 
-        foreach (var option in new Option<string?>[] { _duration, _demoDay, _defaultStuckAt, _nanAt, _shiftAt, _silenceAt, _typeMismatchAt, _statusInterval, _requestTimeout })
+        foreach (var option in new Option<string?>[] { _duration, _demoDay, _defaultStuckAt, _nanAt, _shiftAt, _silenceAt, _typeMismatchAt, _unitChangeAt, _gradualDriftAt, _statusInterval, _requestTimeout })
         {
             option.Validators.Add(result =>
             {
@@ -99,7 +102,10 @@ public sealed class DemoTrafficCommand
                 Duration(result.GetValue(_nanAt)),
                 Duration(result.GetValue(_shiftAt)),
                 Duration(result.GetValue(_silenceAt)),
-                Duration(result.GetValue(_typeMismatchAt))),
+                Duration(result.GetValue(_typeMismatchAt)),
+                Duration(result.GetValue(_unitChangeAt)),
+                Duration(result.GetValue(_gradualDriftAt))),
+        UploadTrainingReference = !result.GetValue(_noTrainingReference),
         BackfillHours = result.GetValue(_backfillHours),
         BackfillPerHour = result.GetValue(_backfillPerHour),
         LedgerPath = result.GetValue(_ledger)?.FullName,

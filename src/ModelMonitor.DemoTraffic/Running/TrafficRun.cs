@@ -40,6 +40,11 @@ public sealed class TrafficRun
         var statusTask = status.RunAsync(stopping);
 
         await _output.WriteLineAsync(Banner(sender));
+        if (_options.UploadTrainingReference)
+        {
+            await TrainingReference.UploadAsync(http, _options.Url, _options.Seed, _output, stopping);
+        }
+
         if (_options.BackfillHours > 0)
         {
             await BackfillAsync(generator, sender, counters, stopping, aborting);

@@ -18,6 +18,9 @@ public sealed record TrafficRunOptions
     public TimeSpan DemoDay { get; init; } = TimeSpan.FromMinutes(10);
     public IncidentSchedule Incidents { get; init; } = IncidentSchedule.Default;
     public int BackfillHours { get; init; }
+
+    /// <summary>Upload a training reference of the ETA primary model (generated records, no incident) before traffic.</summary>
+    public bool UploadTrainingReference { get; init; }
     public int BackfillPerHour { get; init; } = 200;
     public string? LedgerPath { get; init; }
     public bool LedgerWithModel { get; init; }

@@ -21,6 +21,10 @@ public static class DemoScenarios
     public const string NaNFeature = "merchant_risk_ratio";
     public const string TypeMismatchFeature = "account_age_days";
 
+    /// <summary>The ETA feature whose unit changes (incident "unit change") and the one that drifts gradually.</summary>
+    public const string UnitChangeFeature = "distance_km";
+    public const string GradualDriftFeature = "weather_temp_c";
+
     // A skewed market mix: a few big cities carry most orders, as in any marketplace.
     private static readonly (string, double)[] Markets =
     [

@@ -16,6 +16,12 @@ public enum IncidentKind
 
     /// <summary>fraud_score's account_age_days arrives as a string ("412") in ~10% of records: a caller changed its type.</summary>
     TypeMismatch,
+
+    /// <summary>eta_prediction's distance_km arrives in metres: an upstream unit change (×1000).</summary>
+    UnitChange,
+
+    /// <summary>eta_prediction's weather_temp_c warms by 2 °C a minute: a gradual drift away from the training data.</summary>
+    GradualDrift,
 }
 
 /// <summary>
@@ -23,15 +29,19 @@ public enum IncidentKind
 /// once started, lasts for the rest of the run. Backfilled history never has incidents.
 /// </summary>
 public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt, TimeSpan? ShiftAt, TimeSpan? SilenceAt,
-    TimeSpan? TypeMismatchAt = null)
+    TimeSpan? TypeMismatchAt = null, TimeSpan? UnitChangeAt = null, TimeSpan? GradualDriftAt = null)
 {
+    public const double UnitFactor = 1000;
+    public const double DriftPerMinute = 2;
+
     public const double NaNRate = 0.20;
     public const double TypeMismatchRate = 0.10;
     public const double ShiftFactor = 1.40;
 
     /// <summary>Defaults chosen so the shipped alerts fire within the first minutes of the local run.</summary>
     public static IncidentSchedule Default { get; } = new(
-        TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(3), TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(5));
+        TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(3), TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(5),
+        TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(1));
 
     public static IncidentSchedule None { get; } = new(null, null, null, null);
 
@@ -42,6 +52,8 @@ public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt,
         IncidentKind.PredictionShift => ShiftAt,
         IncidentKind.PredictorSilence => SilenceAt,
         IncidentKind.TypeMismatch => TypeMismatchAt,
+        IncidentKind.UnitChange => UnitChangeAt,
+        IncidentKind.GradualDrift => GradualDriftAt,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -57,11 +69,19 @@ public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt,
         IncidentKind.NaNValues =>
             $"NaN values: {DemoScenarios.FraudModel} feature {DemoScenarios.NaNFeature} is NaN in ~{NaNRate * 100:0}% of records (alert ModelMonitorFeatureNonFiniteValues)",
         IncidentKind.PredictionShift =>
-            $"prediction shift: {DemoScenarios.EtaPrimaryModel} prediction_result is now x{ShiftFactor:0.00} (ModelMonitorPredictionShift needs a week of history in Prometheus: in a fresh local run nothing fires, see the README)",
+            $"prediction shift: {DemoScenarios.EtaPrimaryModel} prediction_result is now x{ShiftFactor:0.00} (alert ModelMonitorPredictionDrift against its training reference; ModelMonitorPredictionShift needs a week of history in Prometheus)",
         IncidentKind.PredictorSilence =>
             $"silence: predictor {DemoScenarios.PrepTimePredictor} stopped sending for the rest of the run (alert ModelMonitorPredictorStale)",
         IncidentKind.TypeMismatch =>
             $"type mismatch: {DemoScenarios.FraudModel} feature {DemoScenarios.TypeMismatchFeature} arrives as a string in ~{TypeMismatchRate * 100:0}% of records (alert ModelMonitorFeatureTypeMismatch)",
+        IncidentKind.UnitChange =>
+            $"unit change: {DemoScenarios.EtaPredictor}'s {DemoScenarios.UnitChangeFeature} now arrives in metres (x{UnitFactor:0}) (alerts ModelMonitorFeatureDrift, ModelMonitorSchemaSkew)",
+        IncidentKind.GradualDrift =>
+            $"gradual drift: {DemoScenarios.EtaPredictor}'s {DemoScenarios.GradualDriftFeature} warms by {DriftPerMinute:0} °C a minute (alert ModelMonitorFeatureDrift)",
         _ => kind.ToString(),
     };
+
+    /// <summary>How far the gradual drift has gone at <paramref name="liveElapsed"/> (0 before it starts, and in backfill).</summary>
+    public double GradualDriftOffset(TimeSpan? liveElapsed) =>
+        liveElapsed is { } elapsed && GradualDriftAt is { } start && elapsed >= start ? (elapsed - start).TotalMinutes * DriftPerMinute : 0;
 }

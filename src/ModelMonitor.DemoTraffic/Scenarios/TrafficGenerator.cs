@@ -72,6 +72,9 @@ public sealed class TrafficGenerator
         var stuck = scenario.PrimaryModelId == DemoScenarios.PrepTimeModel && _incidents.IsActive(IncidentKind.DefaultStuck, liveElapsed);
         var nanValues = scenario.PrimaryModelId == DemoScenarios.FraudModel && _incidents.IsActive(IncidentKind.NaNValues, liveElapsed);
         var asStrings = scenario.PrimaryModelId == DemoScenarios.FraudModel && _incidents.IsActive(IncidentKind.TypeMismatch, liveElapsed);
+        var eta = scenario.PrimaryModelId == DemoScenarios.EtaPrimaryModel;
+        var inMetres = eta && _incidents.IsActive(IncidentKind.UnitChange, liveElapsed);
+        var warming = eta ? _incidents.GradualDriftOffset(liveElapsed) : 0;
 
         foreach (var feature in scenario.Features)
         {
@@ -104,6 +107,14 @@ public sealed class TrafficGenerator
             {
                 // A caller that started sending the number as text: "412" instead of 412.
                 Add(feature.Name, FeatureValue.FromString(real.Number.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+            else if (inMetres && feature.Name == DemoScenarios.UnitChangeFeature && real.Kind == FeatureValueKind.Number)
+            {
+                Add(feature.Name, FeatureValue.FromNumber(Math.Round(real.Number * IncidentSchedule.UnitFactor, 1)));
+            }
+            else if (warming > 0 && feature.Name == DemoScenarios.GradualDriftFeature && real.Kind == FeatureValueKind.Number)
+            {
+                Add(feature.Name, FeatureValue.FromNumber(Math.Round(real.Number + warming, 1)));
             }
             else
             {
