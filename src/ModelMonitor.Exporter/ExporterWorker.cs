@@ -53,7 +53,7 @@ internal sealed class ExporterWorker(
                 var version = await references.VersionAsync(cancellationToken);
                 if (version != _referencesVersion)
                 {
-                    _references = new DriftReferences(await references.LoadAllAsync(cancellationToken), drift);
+                    _references = await DriftReferences.LoadAsync(references, drift, cancellationToken);
                     _referencesVersion = version;
                     logger.LogInformation("Loaded {Count} reference profiles for drift", _references.Count);
                 }

@@ -65,23 +65,34 @@ public readonly record struct FeatureDrift(
 }
 
 /// <summary>
-/// A reference's feature (or prediction_result) prepared once for comparisons with many windows: numeric features
-/// (most of the reference's values numbers, <see cref="ObservedType.ComparedAsNumbers"/>) by
-/// <see cref="NumericDrift"/>, the others by <see cref="CategoricalDrift"/>.
+/// A reference's feature (or prediction_result) kept for comparisons with many windows: numeric features (most of the
+/// reference's values numbers, <see cref="ObservedType.ComparedAsNumbers"/>) by <see cref="NumericDrift"/>, the others by
+/// <see cref="CategoricalDrift"/>. It keeps the reference's sketch serialized (a few bytes per bin) and prepares it
+/// (points, deciles, shares) into a reused <see cref="DriftScratch"/> at each comparison: an exporter holding every
+/// feature of every model's references keeps hundreds of bytes per feature, not the prepared kilobytes.
 /// </summary>
 public sealed class FeatureComparison
 {
-    private readonly NumericReference? _numeric;
+    private readonly byte[]? _sketch;
+    private readonly double _min;
+    private readonly double _max;
+    private readonly double _scale;
     private readonly IReadOnlyList<KeyValuePair<string, long>> _categories;
     private readonly long _categoricalCount;
 
-    private FeatureComparison(ValueTypes types, bool asNumbers, NumericReference? numeric, IReadOnlyList<KeyValuePair<string, long>> categories, long categoricalCount)
+    private FeatureComparison(ValueTypes types, bool asNumbers, NumericDistribution numeric, IReadOnlyList<KeyValuePair<string, long>> categories, long categoricalCount)
     {
         Types = types;
         ComparedAsNumbers = asNumbers;
-        _numeric = numeric;
-        _categories = categories;
-        _categoricalCount = categoricalCount;
+        if (asNumbers && numeric.Count > 0)
+        {
+            _sketch = numeric.Sketch.Serialize();
+            (_min, _max, _scale) = (numeric.Moments.Min, numeric.Moments.Max, NumericReference.ScaleOf(numeric.Moments));
+        }
+
+        // Categories are kept for categorical comparisons only (a numeric feature's stray strings count as a type mismatch).
+        _categories = asNumbers ? [] : categories;
+        _categoricalCount = asNumbers ? 0 : categoricalCount;
     }
 
     /// <summary>The kinds of values the reference held.</summary>
@@ -89,16 +100,20 @@ public sealed class FeatureComparison
 
     public bool ComparedAsNumbers { get; }
 
+    /// <summary>Approximate bytes held (for the exporter's memory figures).</summary>
+    public long EstimatedBytes => 64 + (_sketch is null ? 0 : 24 + _sketch.Length) + (_categories.Count * 48L);
+
     public static FeatureComparison From(FeatureAccumulator reference)
     {
         ArgumentNullException.ThrowIfNull(reference);
         var numbers = reference.Numeric.Count + reference.NonFiniteCount;
         var strings = reference.CategoricalCount - reference.BooleanCount;
+        var asNumbers = ObservedType.ComparedAsNumbers(reference.Numeric.Count, strings, reference.BooleanCount);
         return new FeatureComparison(
             ObservedType.Of(numbers, strings, reference.BooleanCount),
-            ObservedType.ComparedAsNumbers(reference.Numeric.Count, strings, reference.BooleanCount),
-            NumericReference.From(reference.Numeric),
-            reference.Categories.Top(),
+            asNumbers,
+            reference.Numeric,
+            asNumbers ? [] : reference.Categories.Top(),
             reference.CategoricalCount);
     }
 
@@ -106,18 +121,18 @@ public sealed class FeatureComparison
     public static FeatureComparison FromNumbers(NumericDistribution reference, long nonFinite)
     {
         ArgumentNullException.ThrowIfNull(reference);
-        return new FeatureComparison(
-            ObservedType.Of(reference.Count + nonFinite, 0, 0), true, NumericReference.From(reference), [], 0);
+        return new FeatureComparison(ObservedType.Of(reference.Count + nonFinite, 0, 0), true, reference, [], 0);
     }
 
     /// <summary>The drift of <paramref name="window"/>; null when there is nothing to compare (the reference or the window
-    /// holds no value of the compared kind) and no type mismatch to report.</summary>
-    public FeatureDrift? Compare(in WindowValues window)
+    /// holds no value of the compared kind) and no type mismatch to report. <paramref name="scratch"/>: reused memory
+    /// (one per thread); a new one when null.</summary>
+    public FeatureDrift? Compare(in WindowValues window, DriftScratch? scratch = null)
     {
         var mismatch = ObservedType.Mismatch(Types, window.Types);
         if (ComparedAsNumbers)
         {
-            var numeric = _numeric is null ? null : NumericDrift.Compare(_numeric, window.Points);
+            var numeric = _sketch is null ? null : NumericDrift.Compare((scratch ?? new DriftScratch()).Prepare(_sketch, _min, _max, _scale), window.Points);
             if (numeric is not { } n)
             {
                 return mismatch ? new FeatureDrift(true, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, true) : null;
@@ -132,5 +147,19 @@ public sealed class FeatureComparison
         }
 
         return new FeatureDrift(false, c.Psi, c.JensenShannon, double.NaN, double.NaN, c.Linf, double.NaN, c.UnseenCategoryRatio, mismatch);
+    }
+}
+
+/// <summary>Memory reused across comparisons on one thread: a sketch to load references into and their prepared form.</summary>
+public sealed class DriftScratch
+{
+    private readonly DDSketch _sketch = new();
+    private readonly NumericReference _reference = new();
+
+    internal NumericReference Prepare(byte[] sketch, double min, double max, double scale)
+    {
+        _sketch.Load(sketch);
+        _reference.Load(_sketch, min, max, scale);
+        return _reference;
     }
 }

@@ -18,41 +18,42 @@ public sealed class NumericReference
     /// <summary>The quantiles whose values bound the PSI bins: the deciles.</summary>
     public static IReadOnlyList<double> EdgeQuantiles { get; } = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
-    private NumericReference(List<SketchPoint> points, long count, double[] edges, double min, double max, double scale)
+    private static readonly double[] EdgeLevels = [.. EdgeQuantiles];
+
+    private readonly List<SketchPoint> _points = [];
+    private readonly double[] _deciles = new double[EdgeLevels.Length];
+    private readonly double[] _edges = new double[EdgeLevels.Length];
+    private readonly double[] _psiShares = new double[EdgeLevels.Length + 1];
+    private readonly double[] _jsShares = new double[EdgeLevels.Length + 3];
+    private int _edgeCount;
+
+    /// <summary>An empty reference, to <see cref="Load"/> (one instance reused for many references: no allocation each).</summary>
+    public NumericReference()
     {
-        Points = points;
-        Count = count;
-        Edges = edges;
-        Min = min;
-        Max = max;
-        Scale = scale;
-        PsiShares = new double[edges.Length + 1];
-        JsShares = new double[edges.Length + 3];
-        NumericDrift.Shares(this, points, count, PsiShares, JsShares, out _);
     }
 
     /// <summary>The reference's values, quantized: ascending (representative, count).</summary>
-    public IReadOnlyList<SketchPoint> Points { get; }
+    public IReadOnlyList<SketchPoint> Points => _points;
 
-    public long Count { get; }
+    public long Count { get; private set; }
 
     /// <summary>The distinct deciles (several deciles fall on one value when a value is frequent), ascending.</summary>
-    public double[] Edges { get; }
+    public ReadOnlySpan<double> Edges => _edges.AsSpan(0, _edgeCount);
 
     /// <summary>The representative of the reference's minimum and maximum.</summary>
-    public double Min { get; }
+    public double Min { get; private set; }
 
-    public double Max { get; }
+    public double Max { get; private set; }
 
     /// <summary>What the Wasserstein distance is divided by: the reference's standard deviation, else |mean| when that is
     /// 0 (a constant feature), else 1.</summary>
-    public double Scale { get; }
+    public double Scale { get; private set; }
 
     /// <summary>The reference's shares of the PSI bins: (−∞, e₁], (e₁, e₂], …, (eₖ, +∞).</summary>
-    internal double[] PsiShares { get; }
+    internal ReadOnlySpan<double> PsiShares => _psiShares.AsSpan(0, _edgeCount + 1);
 
     /// <summary>The reference's shares of the Jensen-Shannon bins: (−∞, min), [min, e₁], (e₁, e₂], …, (eₖ, max], (max, +∞).</summary>
-    internal double[] JsShares { get; }
+    internal ReadOnlySpan<double> JsShares => _jsShares.AsSpan(0, _edgeCount + 3);
 
     /// <summary>The prepared reference, or null when it holds no finite value.</summary>
     public static NumericReference? From(NumericDistribution distribution)
@@ -63,15 +64,44 @@ public sealed class NumericReference
             return null;
         }
 
-        var sketch = distribution.Sketch;
-        var points = new List<SketchPoint>();
-        sketch.CopyPoints(points);
-        var deciles = new double[EdgeQuantiles.Count];
-        sketch.Quantiles([.. EdgeQuantiles], deciles);
-        var edges = deciles.Distinct().Order().ToArray();
-        var moments = distribution.Moments;
-        var scale = moments.SampleStdDev is { } sd && sd > 0 ? sd : Math.Abs(moments.Mean) > 0 ? Math.Abs(moments.Mean) : 1;
-        return new NumericReference(points, sketch.Count, edges, sketch.Representative(moments.Min), sketch.Representative(moments.Max), scale);
+        var reference = new NumericReference();
+        reference.Load(distribution.Sketch, distribution.Moments.Min, distribution.Moments.Max, ScaleOf(distribution.Moments));
+        return reference;
+    }
+
+    /// <summary>What the Wasserstein distance of a reference with these moments is divided by (see <see cref="Scale"/>).</summary>
+    public static double ScaleOf(RunningMoments moments)
+    {
+        ArgumentNullException.ThrowIfNull(moments);
+        return moments.SampleStdDev is { } sd && sd > 0 ? sd : Math.Abs(moments.Mean) > 0 ? Math.Abs(moments.Mean) : 1;
+    }
+
+    /// <summary>Prepares this instance for <paramref name="sketch"/> (not empty) with the reference's exact minimum, maximum
+    /// and Wasserstein scale, replacing what it held.</summary>
+    public void Load(DDSketch sketch, double min, double max, double scale)
+    {
+        ArgumentNullException.ThrowIfNull(sketch);
+        if (sketch.IsEmpty)
+        {
+            throw new ArgumentException("A numeric reference needs values.", nameof(sketch));
+        }
+
+        sketch.CopyPoints(_points);
+        Count = sketch.Count;
+        sketch.Quantiles(EdgeLevels, _deciles);
+        _edgeCount = 0;
+        foreach (var decile in _deciles)
+        {
+            if (_edgeCount == 0 || decile > _edges[_edgeCount - 1])
+            {
+                _edges[_edgeCount++] = decile;
+            }
+        }
+
+        Min = sketch.Representative(min);
+        Max = sketch.Representative(max);
+        Scale = scale;
+        NumericDrift.Shares(this, _points, Count, _psiShares.AsSpan(0, _edgeCount + 1), _jsShares.AsSpan(0, _edgeCount + 3), out _);
     }
 }
 
@@ -143,7 +173,7 @@ public static class NumericDrift
         long outside = 0;
         foreach (var (value, n) in points)
         {
-            var found = Array.BinarySearch(edges, value);
+            var found = edges.BinarySearch(value);
             var bin = found >= 0 ? found : ~found; // the number of edges below the value: x ≤ eᵢ is in bin i
             psi[bin] += n;
             if (value < reference.Min)

@@ -14,6 +14,7 @@ public sealed class ThresholdCollector
     private readonly FeatureComparison? _prediction;
     private readonly List<FeatureDrift> _predictionDrifts = [];
     private readonly List<SketchPoint> _points = [];
+    private readonly DriftScratch _scratch = new();
 
     public ThresholdCollector(ReferenceProfile reference)
     {
@@ -37,14 +38,14 @@ public sealed class ThresholdCollector
         Windows++;
         foreach (var (name, comparison, drifts) in _features)
         {
-            if (window.Features.TryGetValue(name, out var values) && comparison.Compare(WindowValues.Of(values, _points)) is { } drift)
+            if (window.Features.TryGetValue(name, out var values) && comparison.Compare(WindowValues.Of(values, _points), _scratch) is { } drift)
             {
                 drifts.Add(drift);
             }
         }
 
         if (_prediction is not null
-            && _prediction.Compare(WindowValues.OfNumbers(window.Prediction.Result, window.Prediction.NonFiniteCount, _points)) is { } result)
+            && _prediction.Compare(WindowValues.OfNumbers(window.Prediction.Result, window.Prediction.NonFiniteCount, _points), _scratch) is { } result)
         {
             _predictionDrifts.Add(result);
         }

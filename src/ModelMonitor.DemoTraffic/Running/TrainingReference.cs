@@ -15,7 +15,7 @@ public static class TrainingReference
 {
     public const int Records = 20_000;
 
-    /// <summary>The records: one day of phases, the primary model's only.</summary>
+    /// <summary>The records: times of day over a whole day, the primary model's only.</summary>
     public static List<PredictionLog> Generate(int seed)
     {
         var generator = new TrafficGenerator(seed + 7_919, "training", IncidentSchedule.None);
@@ -23,10 +23,13 @@ public static class TrainingReference
         var records = new List<PredictionLog>(Records);
         var batch = new List<PredictionLog>();
         var sentAt = DateTimeOffset.UtcNow.AddDays(-30);
+        // Times of day drawn at random, not in order: the reference's chunks (its thresholds) then differ by sampling
+        // noise, not by the daily rhythm a file sorted by time would put between them.
+        var phases = new Random(seed);
         for (var i = 0; i < Records; i++)
         {
             batch.Clear();
-            generator.Next(eta, sentAt.AddSeconds(i), new DayPhase((double)i / Records), null, batch);
+            generator.Next(eta, sentAt.AddSeconds(i), new DayPhase(phases.NextDouble()), null, batch);
             records.Add(batch[0]);
         }
 

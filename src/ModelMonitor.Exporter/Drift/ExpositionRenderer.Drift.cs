@@ -46,6 +46,7 @@ public static partial class ExpositionRenderer
     {
         var points = new List<SketchPoint>();
         var sketch = new DDSketch();
+        var scratch = new DriftScratch();
         var featureComparisons = new List<Comparison>();
         for (var i = 0; i < features.Count; i++)
         {
@@ -72,7 +73,7 @@ public static partial class ExpositionRenderer
 
                 var values = new WindowValues(Points(row.Sketch, sketch, points), Categories(row), row.CategoricalCount,
                     row.NumericCount + row.NonfiniteCount, row.BooleanCount);
-                if (comparison!.Compare(values) is { } result)
+                if (comparison!.Compare(values, scratch) is { } result)
                 {
                     featureComparisons.Add(new Comparison(i, reference, result, result.TypeMismatch ? Anomalies.TypeMismatch : Anomalies.None));
                 }
@@ -91,7 +92,7 @@ public static partial class ExpositionRenderer
             foreach (var reference in drift.References.For(entry.Labels[0], entry.Labels[1]))
             {
                 if (reference.Prediction is { } comparison
-                    && comparison.Compare(new WindowValues(Points(row.Sketch, sketch, points), [], 0, row.PredictionCount, 0)) is { } result)
+                    && comparison.Compare(new WindowValues(Points(row.Sketch, sketch, points), [], 0, row.PredictionCount, 0), scratch) is { } result)
                 {
                     predictionComparisons.Add(new Comparison(i, reference, result, Anomalies.None));
                 }

@@ -164,71 +164,78 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
     /// <summary>Every reference with its profile and thresholds, in one repeatable-read snapshot.</summary>
     public async Task<IReadOnlyList<LoadedReference>> LoadAllAsync(CancellationToken cancellationToken)
     {
+        var all = new List<LoadedReference>();
+        await ForEachAsync(reference => all.Add(reference), cancellationToken);
+        return all;
+    }
+
+    /// <summary>
+    /// Every reference with its profile and thresholds, one at a time (two queries per reference, in one repeatable-read
+    /// snapshot): a reader that keeps only what it prepares from each (the exporter) never holds every profile at once.
+    /// </summary>
+    public async Task ForEachAsync(Action<LoadedReference> each, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(each);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        var references = new Dictionary<long, (ReferenceKey Key, string Kind, ReferenceProfile Profile, List<StoredThreshold> Thresholds)>();
-        foreach (var (id, predictor, model, name, kind, rows) in await connection.QueryAsync<(long, string, string, string, string, long)>(new CommandDefinition(
-            "SELECT id, predictor_name, model_id, name, kind, row_count FROM reference_profiles ORDER BY id", transaction: transaction, cancellationToken: cancellationToken)))
+        var references = (await connection.QueryAsync<(long, string, string, string, string, long)>(new CommandDefinition(
+            "SELECT id, predictor_name, model_id, name, kind, row_count FROM reference_profiles ORDER BY id", transaction: transaction, cancellationToken: cancellationToken))).AsList();
+        var sketch = new StatisticsStore.SketchBuffer();
+        foreach (var (id, predictor, model, name, kind, rows) in references)
         {
             var profile = new ReferenceProfile(CategoryCapacity);
             profile.AddRows(rows);
-            references[id] = (new ReferenceKey(predictor, model, name), kind, profile, []);
-        }
-
-        await using (var command = new NpgsqlCommand(
-            """
-            SELECT reference_id, subject, feature, value_count, null_count, default_count, nonfinite_count,
-                   numeric_count, mean, m2, min, max, sketch, m2_scale, boolean_count,
-                   CASE WHEN categorical_count = 0 THEN NULL ELSE categories::text END
-            FROM reference_features
-            """,
-            connection,
-            transaction))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            var sketch = new StatisticsStore.SketchBuffer();
-            while (await reader.ReadAsync(cancellationToken))
+            await using (var command = new NpgsqlCommand(
+                """
+                SELECT subject, feature, value_count, null_count, default_count, nonfinite_count,
+                       numeric_count, mean, m2, min, max, sketch, m2_scale, boolean_count,
+                       CASE WHEN categorical_count = 0 THEN NULL ELSE categories::text END
+                FROM reference_features WHERE reference_id = $1
+                """,
+                connection,
+                transaction))
             {
-                if (!references.TryGetValue(reader.GetInt64(0), out var reference))
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = id });
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
                 {
-                    continue;
-                }
+                    if (reader.GetString(0) == Prediction)
+                    {
+                        var prediction = profile.Prediction;
+                        prediction.LoadCounts(reader.GetInt64(2), reader.GetInt64(5));
+                        StatisticsStore.LoadDistribution(reader, prediction.Result, countOrdinal: 6, scaleOrdinal: 12, sketch);
+                        continue;
+                    }
 
-                if (reader.GetString(1) == Prediction)
-                {
-                    var prediction = reference.Profile.Prediction;
-                    prediction.LoadCounts(reader.GetInt64(3), reader.GetInt64(6));
-                    StatisticsStore.LoadDistribution(reader, prediction.Result, countOrdinal: 7, scaleOrdinal: 13, sketch);
-                    continue;
+                    var feature = profile.Feature(reader.GetString(1));
+                    feature.LoadCounts(
+                        valueCount: reader.GetInt64(2),
+                        nullCount: reader.GetInt64(3),
+                        defaultCount: reader.GetInt64(4),
+                        nonFiniteCount: reader.GetInt64(5),
+                        booleanCount: reader.GetInt64(13),
+                        categories: reader.IsDBNull(14) ? [] : StatisticsStore.ParseCategories(reader.GetString(14)));
+                    StatisticsStore.LoadDistribution(reader, feature.Numeric, countOrdinal: 6, scaleOrdinal: 12, sketch);
                 }
-
-                var feature = reference.Profile.Feature(reader.GetString(2));
-                feature.LoadCounts(
-                    valueCount: reader.GetInt64(3),
-                    nullCount: reader.GetInt64(4),
-                    defaultCount: reader.GetInt64(5),
-                    nonFiniteCount: reader.GetInt64(6),
-                    booleanCount: reader.GetInt64(14),
-                    categories: reader.IsDBNull(15) ? [] : StatisticsStore.ParseCategories(reader.GetString(15)));
-                StatisticsStore.LoadDistribution(reader, feature.Numeric, countOrdinal: 7, scaleOrdinal: 13, sketch);
             }
-        }
 
-        foreach (var (id, subject, feature, windowSeconds, method, threshold, windows, mean, sd) in
-                 await connection.QueryAsync<(long, string, string, int, string, double, int, double, double)>(new CommandDefinition(
-                     "SELECT reference_id, subject, feature, window_seconds, method, threshold, windows, distance_mean, distance_stddev FROM reference_thresholds",
-                     transaction: transaction,
-                     cancellationToken: cancellationToken)))
-        {
-            if (references.TryGetValue(id, out var reference) && DriftMethods.TryParse(method, out var parsed))
+            var thresholds = new List<StoredThreshold>();
+            foreach (var (subject, featureName, windowSeconds, method, threshold, windows, mean, sd) in
+                     await connection.QueryAsync<(string, string, int, string, double, int, double, double)>(new CommandDefinition(
+                         "SELECT subject, feature, window_seconds, method, threshold, windows, distance_mean, distance_stddev FROM reference_thresholds WHERE reference_id = @id",
+                         new { id }, transaction, cancellationToken: cancellationToken)))
             {
-                reference.Thresholds.Add(new StoredThreshold(windowSeconds,
-                    new ReferenceThreshold(subject == Prediction ? null : feature, parsed, threshold, windows, mean, sd)));
+                if (DriftMethods.TryParse(method, out var parsed))
+                {
+                    thresholds.Add(new StoredThreshold(windowSeconds,
+                        new ReferenceThreshold(subject == Prediction ? null : featureName, parsed, threshold, windows, mean, sd)));
+                }
             }
+
+            each(new LoadedReference(new ReferenceKey(predictor, model, name), kind, profile, thresholds));
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return [.. references.Values.Select(r => new LoadedReference(r.Key, r.Kind, r.Profile, r.Thresholds))];
     }
 
     private static async Task InsertFeaturesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long id, ReferenceProfile profile, CancellationToken cancellationToken)
