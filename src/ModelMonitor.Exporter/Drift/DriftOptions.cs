@@ -18,6 +18,14 @@ public sealed class DriftOptions
     /// threshold): jensen_shannon, defined for numeric and categorical features alike.</summary>
     public string AlertMethod { get; set; } = DriftMethod.JensenShannon.Label();
 
+    /// <summary>The methods exported (comma-separated labels; default all five). Each exported (feature, reference) costs two
+    /// series per method (distance and threshold): at hundreds of thousands of features, exporting only the alert method
+    /// (<c>jensen_shannon</c>) keeps the exposition and Prometheus a third of the size (BENCHMARKS.md §12).</summary>
+    public string Methods { get; set; } = string.Join(',', DriftMethods.All.Select(m => m.Label()));
+
+    internal IReadOnlySet<DriftMethod> ParsedMethods => field ??= Methods.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(m => DriftMethods.TryParse(m, out var method) ? method : (DriftMethod?)null).OfType<DriftMethod>().ToHashSet();
+
     /// <summary>Per predictor: which reference the alerts use and fixed thresholds per method.</summary>
     public Dictionary<string, PredictorDrift> Predictors { get; set; } = new(StringComparer.Ordinal);
 
@@ -50,9 +58,19 @@ public sealed class DriftOptions
                 errors.Add($"Drift:MinReferenceCount must be positive (got {options.MinReferenceCount}).");
             }
 
-            if (!DriftMethods.TryParse(options.AlertMethod, out _))
+            if (!DriftMethods.TryParse(options.AlertMethod, out var alertMethod))
             {
                 errors.Add($"Drift:AlertMethod must be one of {string.Join(", ", DriftMethods.All.Select(m => m.Label()))} (got \"{options.AlertMethod}\").");
+            }
+
+            var methods = options.Methods.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (methods.Length == 0 || methods.Any(m => !DriftMethods.TryParse(m, out _)))
+            {
+                errors.Add($"Drift:Methods must list methods among {string.Join(", ", DriftMethods.All.Select(m => m.Label()))} (got \"{options.Methods}\").");
+            }
+            else if (!options.ParsedMethods.Contains(alertMethod))
+            {
+                errors.Add($"Drift:Methods (\"{options.Methods}\") must include Drift:AlertMethod ({options.AlertMethod}): the alerts read it.");
             }
 
             foreach (var (predictor, drift) in options.Predictors)

@@ -100,6 +100,7 @@ public static partial class ExpositionRenderer
         }
 
         var options = drift.Options;
+        var exported = options.ParsedMethods;
         double Threshold(FeatureEntry entry, Comparison c, DriftMethod method) =>
             options.FixedThreshold(entry.Labels[0], method) ?? c.Reference.Threshold(entry.Labels[2], method, entry.WindowSeconds);
         double PredictionThreshold(ModelEntry entry, Comparison c, DriftMethod method) =>
@@ -113,7 +114,10 @@ public static partial class ExpositionRenderer
             {
                 foreach (var method in d.Methods)
                 {
-                    w.Sample([.. features[c.Entry].Labels, c.Reference.Name, method.Label()], Finite(d.Of(method)));
+                    if (exported.Contains(method))
+                    {
+                        w.Sample([.. features[c.Entry].Labels, c.Reference.Name, method.Label()], Finite(d.Of(method)));
+                    }
                 }
             }
         }
@@ -126,7 +130,7 @@ public static partial class ExpositionRenderer
             {
                 foreach (var method in d.Methods)
                 {
-                    if (double.IsFinite(d.Of(method)))
+                    if (exported.Contains(method) && double.IsFinite(d.Of(method)))
                     {
                         w.Sample([.. features[c.Entry].Labels, c.Reference.Name, method.Label()], Threshold(features[c.Entry], c, method));
                     }
@@ -156,7 +160,7 @@ public static partial class ExpositionRenderer
             "1 when the window's schema departs from the reference's: new_feature (the reference lacks it), type_mismatch (a kind of value the reference never had), missing_feature (the reference has it, the window does not).");
         foreach (var c in featureComparisons)
         {
-            foreach (var (flag, kind) in new[] { (Anomalies.MissingFeature, "missing_feature"), (Anomalies.NewFeature, "new_feature"), (Anomalies.TypeMismatch, "type_mismatch") })
+            foreach (var (flag, kind) in AnomalyKinds)
             {
                 if (c.Anomalies.HasFlag(flag))
                 {
@@ -168,7 +172,7 @@ public static partial class ExpositionRenderer
         w.Header("modelmonitor_prediction_drift", PredictionDriftLabels, "Distance of the distribution of prediction_result in the window from the reference's, by method.");
         foreach (var c in predictionComparisons)
         {
-            foreach (var method in c.Drift!.Value.Methods)
+            foreach (var method in c.Drift!.Value.Methods.Where(exported.Contains))
             {
                 w.Sample([.. models[c.Entry].Labels, c.Reference.Name, method.Label()], Finite(c.Drift.Value.Of(method)));
             }
@@ -177,7 +181,7 @@ public static partial class ExpositionRenderer
         w.Header("modelmonitor_prediction_drift_threshold", PredictionDriftLabels, "Threshold of modelmonitor_prediction_drift (as modelmonitor_feature_drift_threshold).");
         foreach (var c in predictionComparisons)
         {
-            foreach (var method in c.Drift!.Value.Methods)
+            foreach (var method in c.Drift!.Value.Methods.Where(exported.Contains))
             {
                 if (double.IsFinite(c.Drift.Value.Of(method)))
                 {
@@ -226,6 +230,9 @@ public static partial class ExpositionRenderer
             }
         }
     }
+
+    private static readonly (Anomalies Flag, string Kind)[] AnomalyKinds =
+        [(Anomalies.MissingFeature, "missing_feature"), (Anomalies.NewFeature, "new_feature"), (Anomalies.TypeMismatch, "type_mismatch")];
 
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 

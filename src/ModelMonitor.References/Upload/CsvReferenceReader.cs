@@ -1,5 +1,6 @@
 using System.Text;
 using ModelMonitor.Core.References;
+using ModelMonitor.Core.Statistics;
 using nietras.SeparatedValues;
 
 namespace ModelMonitor.References.Upload;
@@ -52,6 +53,8 @@ public static class CsvReferenceReader
 
                 var columns = Columns(reader.Current, limits);
                 var strings = columns.Select(_ => new CategoryStrings()).ToArray();
+                var accumulators = new FeatureAccumulator?[columns.Length];
+                ReferenceProfile? accumulatorsOf = null;
                 await foreach (var row in reader.WithCancellation(cancellationToken))
                 {
                     line = row.LineNumberFrom;
@@ -61,6 +64,16 @@ public static class CsvReferenceReader
                     }
 
                     var profile = builder.Row;
+                    if (!ReferenceEquals(profile, accumulatorsOf))
+                    {
+                        // A new chunk: look its columns' accumulators up once, not once per cell.
+                        accumulatorsOf = profile;
+                        for (var c = 0; c < columns.Length; c++)
+                        {
+                            accumulators[c] = columns[c].IsPrediction ? null : profile.Feature(columns[c].Name);
+                        }
+                    }
+
                     for (var c = 0; c < columns.Length; c++)
                     {
                         var cell = Unquote(row[c].Span, ref unquoted, line, columns[c].Name);
@@ -85,7 +98,7 @@ public static class CsvReferenceReader
                             continue;
                         }
 
-                        profile.Feature(columns[c].Name).Add(CellValue.ToValue(kind, number, kind == CellValue.Kind.Category ? strings[c].Get(cell) : null));
+                        accumulators[c]!.Add(CellValue.ToValue(kind, number, kind == CellValue.Kind.Category ? strings[c].Get(cell) : null));
                     }
 
                     builder.EndRow();
