@@ -30,24 +30,27 @@ internal sealed class ProductionReferenceWorker(
             return;
         }
 
-        await schema.WhenMigratedAsync(stoppingToken);
-        using var timer = new PeriodicTimer(settings.ProductionCheckInterval, time);
-        do
+        try
         {
-            try
+            await schema.WhenMigratedAsync(stoppingToken);
+            using var timer = new PeriodicTimer(settings.ProductionCheckInterval, time);
+            do
             {
-                await store.ExclusivelyAsync(LockKey, token => RunOnceAsync(settings, token), stoppingToken);
+                try
+                {
+                    await store.ExclusivelyAsync(LockKey, token => RunOnceAsync(settings, token), stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    logger.LogWarning(e, "Building production references failed; retrying at the next check");
+                }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "Building production references failed; retrying at the next check");
-            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: a build in progress is abandoned (its transaction rolls back; the previous reference stays).
+        }
     }
 
     /// <summary>Rebuilds the production references that are due; the number rebuilt.</summary>

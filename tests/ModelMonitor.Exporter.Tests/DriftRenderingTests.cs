@@ -1,0 +1,148 @@
+using System.Globalization;
+using System.Text;
+using ModelMonitor.Core.Contracts;
+using ModelMonitor.Core.Drift;
+using ModelMonitor.Core.References;
+using ModelMonitor.Core.Statistics;
+using ModelMonitor.Exporter.Drift;
+using ModelMonitor.Storage.References;
+using ModelMonitor.Storage.Statistics;
+
+namespace ModelMonitor.Exporter.Tests;
+
+/// <summary>
+/// The drift families the renderer adds for a snapshot and prepared references (pure): which series exist, the values
+/// (the Core measures on the same sketches), thresholds (stored, per size, fixed per predictor), the active reference,
+/// the methods exported, schema anomalies and the drifting-feature count.
+/// </summary>
+public sealed class DriftRenderingTests
+{
+    private static readonly ExporterOptions Defaults = new();
+
+    private static NumericDistribution Values(IEnumerable<double> values)
+    {
+        var distribution = new NumericDistribution();
+        foreach (var v in values)
+        {
+            distribution.Add(v);
+        }
+
+        return distribution;
+    }
+
+    private static (StatisticsSnapshot Snapshot, NumericDistribution Window) Snapshot()
+    {
+        var window = Values(Enumerable.Range(0, 400).Select(i => 20.0 + (i % 40))); // 20..59: above the reference's 0..39
+        var distance = Snapshots.Feature("eta", "v1", "distance", 400);
+        distance.Sketch = window.Sketch.Serialize();
+        var market = Snapshots.Feature("eta", "v1", "market", 400, numeric: false, categories: """{"paris": 300, "berlin": 100}""", categorical: 400);
+        var surge = Snapshots.Feature("eta", "v1", "surge", 400);
+        surge.Sketch = Values(Enumerable.Repeat(1.5, 400)).Sketch.Serialize();
+        var model = Snapshots.ModelWindow("eta", "v1", 400);
+        model.Sketch = window.Sketch.Serialize();
+        return (new StatisticsSnapshot([Snapshots.Model("eta", "v1")], [Snapshots.Window(300, [model], [distance, market, surge])]), window);
+    }
+
+    private static LoadedReference Reference(string name, string kind, long rows = 4_000, IReadOnlyList<StoredThreshold>? thresholds = null)
+    {
+        var profile = new ReferenceProfile(ReferenceStore.CategoryCapacity);
+        profile.AddRows(rows);
+        for (var i = 0; i < 4_000; i++)
+        {
+            profile.Feature("distance").Add(FeatureValue.FromNumber(i % 40));
+            profile.Feature("market").Add(FeatureValue.FromString(i % 2 == 0 ? "paris" : "lyon"));
+            profile.Feature("weather").Add(FeatureValue.FromNumber(i % 7));
+            profile.Prediction.Add(i % 40);
+        }
+
+        return new LoadedReference(new ReferenceKey("eta", "v1", name), kind, profile, thresholds ?? []);
+    }
+
+    private static string Render(StatisticsSnapshot snapshot, IEnumerable<LoadedReference> references, DriftOptions? options = null)
+    {
+        var drift = options ?? new DriftOptions();
+        return Encoding.UTF8.GetString(ExpositionRenderer.Render(snapshot, Defaults, drift: new DriftInput(new DriftReferences(references, drift), drift)).Bytes.Span);
+    }
+
+    private static double? Sample(string text, string series)
+    {
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
+        return line is null ? null : double.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
+    }
+
+    private const string Labels = "predictor_name=\"eta\",model_id=\"v1\"";
+
+    [Fact]
+    public void Each_feature_gets_the_measures_of_its_kind_against_the_reference_with_their_thresholds()
+    {
+        var (snapshot, window) = Snapshot();
+        var thresholds = new List<StoredThreshold>
+        {
+            new(300, new ReferenceThreshold("distance", DriftMethod.Ks, 0.33, 48, 0.1, 0.07)),
+            new(0, new ReferenceThreshold("distance", DriftMethod.Ks, 0.9, 50, 0.1, 0.07)), // every size: the 5m one wins
+            new(0, new ReferenceThreshold("distance", DriftMethod.Psi, 0.42, 50, 0.1, 0.1)),
+        };
+        var text = Render(snapshot, [Reference("training", ReferenceKinds.Uploaded, thresholds: thresholds)]);
+
+        var reference = Values(Enumerable.Range(0, 4_000).Select(i => (double)(i % 40)));
+        var expected = NumericDrift.Compare(NumericReference.From(reference)!, Points(window))!.Value;
+        string Distance(string method) => $"modelmonitor_feature_drift{{{Labels},feature=\"distance\",window=\"5m\",reference=\"training\",method=\"{method}\"}}";
+        Assert.Equal(expected.Ks, Sample(text, Distance("ks"))!.Value, 12);
+        Assert.Equal(expected.Psi, Sample(text, Distance("psi"))!.Value, 12);
+        Assert.Equal(expected.Wasserstein, Sample(text, Distance("wasserstein"))!.Value, 12);
+        Assert.Null(Sample(text, Distance("linf"))); // a numeric feature has no L-infinity
+        Assert.Equal(0.33, Sample(text, Distance("ks").Replace("feature_drift", "feature_drift_threshold", StringComparison.Ordinal)));
+        Assert.Equal(0.42, Sample(text, Distance("psi").Replace("feature_drift", "feature_drift_threshold", StringComparison.Ordinal)));
+        Assert.Equal(DriftMethod.Wasserstein.Floor(), Sample(text, Distance("wasserstein").Replace("feature_drift", "feature_drift_threshold", StringComparison.Ordinal)));
+        Assert.Equal(0.5, Sample(text, $"modelmonitor_feature_out_of_range_ratio{{{Labels},feature=\"distance\",window=\"5m\",reference=\"training\"}}"));
+
+        // market: categories. lyon (half the reference) vanished, berlin is new (a quarter of the window): L-infinity 0.5.
+        Assert.Equal(0.5, Sample(text, $"modelmonitor_feature_drift{{{Labels},feature=\"market\",window=\"5m\",reference=\"training\",method=\"linf\"}}")!.Value, 12);
+        Assert.Equal(0.25, Sample(text, $"modelmonitor_feature_unseen_category_ratio{{{Labels},feature=\"market\",window=\"5m\",reference=\"training\"}}")!.Value, 12);
+        Assert.Null(Sample(text, $"modelmonitor_feature_drift{{{Labels},feature=\"market\",window=\"5m\",reference=\"training\",method=\"ks\"}}"));
+
+        // Schema: surge is new, weather (in the reference) missing and exported as vanished.
+        Assert.Equal(1, Sample(text, $"modelmonitor_feature_schema_anomaly{{{Labels},feature=\"surge\",window=\"5m\",reference=\"training\",kind=\"new_feature\"}}"));
+        Assert.Equal(1, Sample(text, $"modelmonitor_feature_schema_anomaly{{{Labels},feature=\"weather\",window=\"5m\",reference=\"training\",kind=\"missing_feature\"}}"));
+        Assert.Equal(1, Sample(text, $"modelmonitor_feature_missing_ratio{{{Labels},feature=\"weather\",window=\"5m\"}}"));
+        Assert.Equal(expected.Ks, Sample(text, $"modelmonitor_prediction_drift{{{Labels},window=\"5m\",reference=\"training\",method=\"ks\"}}")!.Value, 12);
+        Assert.Equal(1, Sample(text, $"modelmonitor_drift_reference_active{{{Labels},reference=\"training\"}}"));
+        // distance (JS far above the 0.1 floor) and market drift by jensen_shannon.
+        Assert.Equal(2, Sample(text, $"modelmonitor_model_drifting_features{{{Labels},window=\"5m\",reference=\"training\"}}"));
+    }
+
+    [Fact]
+    public void Fixed_thresholds_the_active_reference_and_the_exported_methods_follow_the_settings()
+    {
+        var (snapshot, _) = Snapshot();
+        var options = new DriftOptions { Methods = "jensen_shannon,ks" };
+        options.Predictors["eta"] = new PredictorDrift { Reference = "production", Thresholds = { ["ks"] = 0.77 } };
+        var text = Render(snapshot, [Reference("training", ReferenceKinds.Uploaded), Reference("production", ReferenceKinds.Production)], options);
+
+        Assert.Equal(1, Sample(text, $"modelmonitor_drift_reference_active{{{Labels},reference=\"production\"}}"));
+        Assert.Null(Sample(text, $"modelmonitor_drift_reference_active{{{Labels},reference=\"training\"}}"));
+        Assert.Equal(0.77, Sample(text, $"modelmonitor_feature_drift_threshold{{{Labels},feature=\"distance\",window=\"5m\",reference=\"training\",method=\"ks\"}}"));
+        Assert.NotNull(Sample(text, $"modelmonitor_feature_drift{{{Labels},feature=\"distance\",window=\"5m\",reference=\"production\",method=\"jensen_shannon\"}}"));
+        Assert.DoesNotContain("method=\"psi\"", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("method=\"wasserstein\"", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_production_reference_below_the_minimum_count_is_not_compared_against()
+    {
+        var (snapshot, _) = Snapshot();
+        var text = Render(snapshot, [Reference("production", ReferenceKinds.Production, rows: 999)]);
+        Assert.DoesNotContain("modelmonitor_feature_drift{", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("reference=\"production\"", text, StringComparison.Ordinal);
+        // Without drift input nothing of it is rendered, not even the families.
+        var plain = Encoding.UTF8.GetString(ExpositionRenderer.Render(snapshot, Defaults).Bytes.Span);
+        Assert.DoesNotContain("modelmonitor_feature_drift", plain, StringComparison.Ordinal);
+    }
+
+    private static List<SketchPoint> Points(NumericDistribution distribution)
+    {
+        var points = new List<SketchPoint>();
+        distribution.Sketch.CopyPoints(points);
+        return points;
+    }
+}
