@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Aggregation;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Drift;
+using ModelMonitor.Core.References;
 using ModelMonitor.Core.Windows;
 using ModelMonitor.References.Production;
 using ModelMonitor.Storage;
@@ -108,6 +109,32 @@ public sealed class StoredReferencesTests(PostgresDatabaseFixture database) : IC
 
         // Built a moment ago: not due again (a young model is rebuilt at most every check interval).
         Assert.Equal(0, await worker.RunOnceAsync(settings, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Concurrent_replacements_of_one_reference_all_succeed_and_leave_one_whole_reference()
+    {
+        await database.MigrateAsync();
+        var store = new ReferenceStore(database.DataSource);
+        var key = new ReferenceKey("race_pred", "m1", "training");
+        var uploads = Enumerable.Range(1, 6).Select(rows => Task.Run(async () =>
+        {
+            var profile = new ReferenceProfile(ReferenceStore.CategoryCapacity);
+            for (var i = 0; i < rows * 100; i++)
+            {
+                profile.Feature("x").Add(FeatureValue.FromNumber(i));
+                profile.AddRow();
+            }
+
+            return await store.ReplaceAsync(key, ReferenceKinds.Uploaded, "text/csv", null, profile, [], CancellationToken.None);
+        })).ToList();
+
+        var summaries = await Task.WhenAll(uploads);
+        Assert.Equal(6, summaries.Length);
+        var stored = Assert.Single(await store.ListAsync("race_pred", "m1", CancellationToken.None));
+        var loaded = (await store.LoadAllAsync(CancellationToken.None)).Single(r => r.Key == key);
+        // Whichever committed last, its rows and its feature agree (never a mix of two uploads).
+        Assert.Equal(stored.RowCount, loaded.Profile.Features["x"].ValueCount);
     }
 
     [Theory]

@@ -65,6 +65,11 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
         ArgumentNullException.ThrowIfNull(thresholds);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // Two uploads of one reference at once: the second waits for the first to commit, then replaces it (without the
+        // lock, both would insert and the second fail on the unique key).
+        await connection.ExecuteAsync(new CommandDefinition(
+            "SELECT pg_advisory_xact_lock(hashtextextended(@key, 20261202))",
+            new { key = $"{key.PredictorName}\n{key.ModelId}\n{key.Name}" }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM reference_profiles WHERE predictor_name = @p AND model_id = @m AND name = @n",
             new { p = key.PredictorName, m = key.ModelId, n = key.Name }, transaction, cancellationToken: cancellationToken));
