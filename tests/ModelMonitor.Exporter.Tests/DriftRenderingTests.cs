@@ -128,6 +128,16 @@ public sealed class DriftRenderingTests
     }
 
     [Fact]
+    public void Drift_is_measured_on_the_window_sizes_configured_only()
+    {
+        var (snapshot, _) = Snapshot();
+        var text = Render(snapshot, [Reference("training", ReferenceKinds.Uploaded)], new DriftOptions { Windows = "1h" });
+        Assert.DoesNotContain("modelmonitor_feature_drift{", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("modelmonitor_model_drifting_features{", text, StringComparison.Ordinal);
+        Assert.Contains("modelmonitor_feature_drift{", Render(snapshot, [Reference("training", ReferenceKinds.Uploaded)], new DriftOptions { Windows = "5m" }), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_production_reference_below_the_minimum_count_is_not_compared_against()
     {
         var (snapshot, _) = Snapshot();

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Drift;
+using ModelMonitor.Core.Windows;
 
 namespace ModelMonitor.Exporter.Drift;
 
@@ -25,6 +26,14 @@ public sealed class DriftOptions
 
     internal IReadOnlySet<DriftMethod> ParsedMethods => field ??= Methods.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Select(m => DriftMethods.TryParse(m, out var method) ? method : (DriftMethod?)null).OfType<DriftMethod>().ToHashSet();
+
+    /// <summary>The window sizes drift is measured on (comma-separated, e.g. "5m,1h"; empty: every size). The alert rules read
+    /// the 1m and 5m windows: leave one of them in when the alerts are wanted.</summary>
+    public string Windows { get; set; } = "";
+
+    internal IReadOnlySet<int>? ParsedWindows => string.IsNullOrWhiteSpace(Windows)
+        ? null
+        : field ??= WindowSize.ParseList(Windows).Select(w => w.Seconds).ToHashSet();
 
     /// <summary>Per predictor: which reference the alerts use and fixed thresholds per method.</summary>
     public Dictionary<string, PredictorDrift> Predictors { get; set; } = new(StringComparer.Ordinal);
@@ -71,6 +80,18 @@ public sealed class DriftOptions
             else if (!options.ParsedMethods.Contains(alertMethod))
             {
                 errors.Add($"Drift:Methods (\"{options.Methods}\") must include Drift:AlertMethod ({options.AlertMethod}): the alerts read it.");
+            }
+
+            if (!string.IsNullOrWhiteSpace(options.Windows))
+            {
+                try
+                {
+                    _ = WindowSize.ParseList(options.Windows);
+                }
+                catch (FormatException e)
+                {
+                    errors.Add($"Drift:Windows: {e.Message}");
+                }
             }
 
             foreach (var (predictor, drift) in options.Predictors)

@@ -47,10 +47,16 @@ public static partial class ExpositionRenderer
         var points = new List<SketchPoint>();
         var sketch = new DDSketch();
         var scratch = new DriftScratch();
+        var windows = drift.Options.ParsedWindows;
         var featureComparisons = new List<Comparison>();
         for (var i = 0; i < features.Count; i++)
         {
             var entry = features[i];
+            if (windows is not null && !windows.Contains(entry.WindowSeconds))
+            {
+                continue;
+            }
+
             foreach (var reference in drift.References.For(entry.Labels[0], entry.Labels[1]))
             {
                 var name = entry.Labels[2];
@@ -84,7 +90,7 @@ public static partial class ExpositionRenderer
         for (var i = 0; i < models.Count; i++)
         {
             var entry = models[i];
-            if (entry.Row is not { PredictionCount: > 0 } row)
+            if (entry.Row is not { PredictionCount: > 0 } row || (windows is not null && !windows.Contains(entry.WindowSeconds)))
             {
                 continue;
             }
@@ -193,7 +199,7 @@ public static partial class ExpositionRenderer
         // Features over their threshold by the alert method, per (model, window, reference), 0 included.
         var alertMethod = options.ParsedAlertMethod;
         var drifting = new Dictionary<(string, string, string, string), int>();
-        foreach (var model in models.Where(m => m.Row is { PredictionCount: > 0 }))
+        foreach (var model in models.Where(m => m.Row is { PredictionCount: > 0 } && (windows is null || windows.Contains(m.WindowSeconds))))
         {
             foreach (var reference in drift.References.For(model.Labels[0], model.Labels[1]))
             {
