@@ -48,6 +48,7 @@ public sealed class DriftThroughTheHostTests
             ["Aggregator__FlushInterval"] = "00:00:00.500",
             ["Exporter__RefreshInterval"] = "00:00:01",
             ["Exporter__CompletionDelay"] = "00:00:00",
+            ["References__MaxUploadBytes"] = "1000000",
             ["Serilog__MinimumLevel__Default"] = "Warning",
         }, AppContext.BaseDirectory);
         await host.WaitUntilReadyAsync(http, new Uri($"{api}/readyz"), TimeSpan.FromSeconds(90));
@@ -76,6 +77,20 @@ public sealed class DriftThroughTheHostTests
             using var problem = JsonDocument.Parse(await bad.Content.ReadAsStringAsync());
             Assert.Equal(3, problem.RootElement.GetProperty("line").GetInt64());
             Assert.Equal("market", problem.RootElement.GetProperty("column").GetString());
+        }
+
+        // Past References:MaxUploadBytes (1 MB here): 413, whether the length is announced or the body is chunked.
+        var big = "distance_km,market\n" + string.Concat(Enumerable.Repeat("12.5,paris\n", 110_000));
+        using (var announced = await http.PostAsync("/v1/references/drift_eta/eta_v1?name=training", new StringContent(big, Encoding.UTF8, "text/csv")))
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, announced.StatusCode);
+        }
+
+        using (var chunked = new StreamContent(new NonSeekable(Encoding.UTF8.GetBytes(big))))
+        {
+            chunked.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/csv");
+            using var response = await http.PostAsync("/v1/references/drift_eta/eta_v1?name=training", chunked);
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         }
 
         using (var wrongType = await http.PostAsync("/v1/references/drift_eta/eta_v1", new StringContent("x", Encoding.UTF8, "text/plain")))
@@ -209,6 +224,14 @@ public sealed class DriftThroughTheHostTests
             TimeSpan.FromSeconds(30), "the drift series gone after the reference was deleted");
         using var again = await http.DeleteAsync("/v1/references/drift_eta/eta_v1?name=training");
         Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
+    }
+
+    /// <summary>A body of unknown length (sent chunked): only Kestrel's limit can stop it.</summary>
+    private sealed class NonSeekable(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override bool CanSeek => false;
+
+        public override long Length => throw new NotSupportedException();
     }
 
     private static void AssertSample(string text, string series, double expected)
