@@ -10,17 +10,20 @@ public static class DriftThreshold
 {
     public const double Sigmas = 3;
 
-    public static double From(IReadOnlyList<double> windowDistances, double floor)
+    public static double From(IReadOnlyList<double> windowDistances, double floor) => Of(windowDistances, floor).Threshold;
+
+    /// <summary>The threshold with what it comes from: the finite distances counted, their mean and sample deviation (0 below 2).</summary>
+    public static (double Threshold, int Windows, double Mean, double StdDev) Of(IReadOnlyList<double> windowDistances, double floor)
     {
         ArgumentNullException.ThrowIfNull(windowDistances);
         var finite = windowDistances.Where(double.IsFinite).ToList();
+        var mean = finite.Count > 0 ? finite.Average() : 0;
         if (finite.Count < 2)
         {
-            return floor;
+            return (floor, finite.Count, mean, 0);
         }
 
-        var mean = finite.Average();
-        var variance = finite.Sum(d => (d - mean) * (d - mean)) / (finite.Count - 1);
-        return Math.Max(floor, mean + (Sigmas * Math.Sqrt(variance)));
+        var sd = Math.Sqrt(finite.Sum(d => (d - mean) * (d - mean)) / (finite.Count - 1));
+        return (Math.Max(floor, mean + (Sigmas * sd)), finite.Count, mean, sd);
     }
 }

@@ -91,7 +91,7 @@ public sealed class FeatureComparison
         }
 
         // Categories are kept for categorical comparisons only (a numeric feature's stray strings count as a type mismatch).
-        _categories = asNumbers ? [] : categories;
+        _categories = categories;
         _categoricalCount = asNumbers ? 0 : categoricalCount;
     }
 
@@ -106,15 +106,9 @@ public sealed class FeatureComparison
     public static FeatureComparison From(FeatureAccumulator reference)
     {
         ArgumentNullException.ThrowIfNull(reference);
-        var numbers = reference.Numeric.Count + reference.NonFiniteCount;
-        var strings = reference.CategoricalCount - reference.BooleanCount;
-        var asNumbers = ObservedType.ComparedAsNumbers(reference.Numeric.Count, strings, reference.BooleanCount);
-        return new FeatureComparison(
-            ObservedType.Of(numbers, strings, reference.BooleanCount),
-            asNumbers,
-            reference.Numeric,
-            asNumbers ? [] : reference.Categories.Top(),
-            reference.CategoricalCount);
+        var asNumbers = ObservedType.ComparedAsNumbers(reference.Numeric.Count, reference.CategoricalCount - reference.BooleanCount, reference.BooleanCount);
+        return new FeatureComparison(ObservedType.Of(reference), asNumbers, reference.Numeric,
+            asNumbers ? [] : reference.Categories.Top(), reference.CategoricalCount);
     }
 
     /// <summary>prediction_result of a reference: always numbers.</summary>

@@ -18,6 +18,13 @@ public static class ObservedType
         | (strings > 0 ? ValueTypes.Categorical : ValueTypes.None)
         | (booleans > 0 ? ValueTypes.Boolean : ValueTypes.None);
 
+    /// <summary>The kinds of values an accumulator counted.</summary>
+    public static ValueTypes Of(Statistics.FeatureAccumulator feature)
+    {
+        ArgumentNullException.ThrowIfNull(feature);
+        return Of(feature.Numeric.Count + feature.NonFiniteCount, feature.CategoricalCount - feature.BooleanCount, feature.BooleanCount);
+    }
+
     /// <summary>How the type is stored and shown: none, numeric, categorical, boolean or mixed.</summary>
     public static string Name(ValueTypes types) => types switch
     {

@@ -1,4 +1,3 @@
-using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Drift;
 
 namespace ModelMonitor.Core.References;
@@ -50,16 +49,6 @@ public sealed class ReferenceBuilder
     public void EndRow()
     {
         _chunk.AddRow();
-        if (_chunk.RowCount >= _chunkRows)
-        {
-            CloseChunk();
-        }
-    }
-
-    /// <summary>Adds one record shaped like a prediction log.</summary>
-    public void Add(PredictionLog log)
-    {
-        _chunk.Add(log);
         if (_chunk.RowCount >= _chunkRows)
         {
             CloseChunk();

@@ -1,5 +1,3 @@
-using ModelMonitor.Core.Contracts;
-using ModelMonitor.Core.Drift;
 using ModelMonitor.Core.Statistics;
 
 namespace ModelMonitor.Core.References;
@@ -55,30 +53,6 @@ public sealed class ReferenceProfile(int categoryCapacity)
         foreach (var (name, accumulator) in other._features)
         {
             Feature(name).Merge(accumulator);
-        }
-    }
-
-    /// <summary>The kinds of values a feature held in this profile.</summary>
-    public static ValueTypes TypesOf(FeatureAccumulator feature)
-    {
-        ArgumentNullException.ThrowIfNull(feature);
-        return ObservedType.Of(feature.Numeric.Count + feature.NonFiniteCount, feature.CategoricalCount - feature.BooleanCount, feature.BooleanCount);
-    }
-
-    /// <summary>Counts the values of one record (what the aggregator counts of it in a window).</summary>
-    public void Add(PredictionLog log)
-    {
-        ArgumentNullException.ThrowIfNull(log);
-        AddRow();
-        Prediction.Add(log.PredictionResult);
-        foreach (var (name, value) in log.Features)
-        {
-            Feature(name).Add(value);
-        }
-
-        foreach (var name in log.DefaultValuesUsed)
-        {
-            Feature(name).AddDefault();
         }
     }
 }

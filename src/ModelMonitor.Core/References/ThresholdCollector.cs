@@ -71,10 +71,8 @@ public sealed class ThresholdCollector
     {
         foreach (var method in methods)
         {
-            var distances = drifts.Select(d => d.Of(method)).Where(double.IsFinite).ToList();
-            var mean = distances.Count > 0 ? distances.Average() : 0;
-            var sd = distances.Count > 1 ? Math.Sqrt(distances.Sum(d => (d - mean) * (d - mean)) / (distances.Count - 1)) : 0;
-            thresholds.Add(new ReferenceThreshold(feature, method, DriftThreshold.From(distances, method.Floor()), distances.Count, mean, sd));
+            var (threshold, windows, mean, sd) = DriftThreshold.Of([.. drifts.Select(d => d.Of(method))], method.Floor());
+            thresholds.Add(new ReferenceThreshold(feature, method, threshold, windows, mean, sd));
         }
     }
 }

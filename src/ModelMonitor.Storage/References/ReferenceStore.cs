@@ -191,12 +191,7 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
             var profile = new ReferenceProfile(CategoryCapacity);
             profile.AddRows(rows);
             await using (var command = new NpgsqlCommand(
-                """
-                SELECT subject, feature, value_count, null_count, default_count, nonfinite_count,
-                       numeric_count, mean, m2, min, max, sketch, m2_scale, boolean_count,
-                       CASE WHEN categorical_count = 0 THEN NULL ELSE categories::text END
-                FROM reference_features WHERE reference_id = $1
-                """,
+                $"SELECT t.subject, t.feature, {StatisticsStore.FeatureStatisticsColumns} FROM reference_features t WHERE t.reference_id = $1",
                 connection,
                 transaction))
             {
@@ -206,21 +201,14 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
                 {
                     if (reader.GetString(0) == Prediction)
                     {
+                        // Numbers only: value_count holds the predictions, nonfinite_count the NaN and ±Inf among them.
                         var prediction = profile.Prediction;
                         prediction.LoadCounts(reader.GetInt64(2), reader.GetInt64(5));
                         StatisticsStore.LoadDistribution(reader, prediction.Result, countOrdinal: 6, scaleOrdinal: 12, sketch);
                         continue;
                     }
 
-                    var feature = profile.Feature(reader.GetString(1));
-                    feature.LoadCounts(
-                        valueCount: reader.GetInt64(2),
-                        nullCount: reader.GetInt64(3),
-                        defaultCount: reader.GetInt64(4),
-                        nonFiniteCount: reader.GetInt64(5),
-                        booleanCount: reader.GetInt64(13),
-                        categories: reader.IsDBNull(14) ? [] : StatisticsStore.ParseCategories(reader.GetString(14)));
-                    StatisticsStore.LoadDistribution(reader, feature.Numeric, countOrdinal: 6, scaleOrdinal: 12, sketch);
+                    StatisticsStore.LoadFeature(reader, first: 2, profile.Feature(reader.GetString(1)), sketch);
                 }
             }
 
@@ -256,28 +244,14 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
         var subjects = new string[n];
         var names = new string[n];
         var types = new string[n];
-        var valueCount = new long[n];
-        var nullCount = new long[n];
-        var defaultCount = new long[n];
-        var nonFinite = new long[n];
-        var categoricalCount = new long[n];
-        var booleanCount = new long[n];
-        var categories = new string[n];
-        var numeric = new StatisticsStore.NumericColumns(n);
+        var columns = new StatisticsStore.FeatureColumns(n);
         for (var i = 0; i < features.Count; i++)
         {
             var (name, feature) = features[i];
             subjects[i] = Feature;
             names[i] = name;
-            types[i] = ObservedType.Name(ReferenceProfile.TypesOf(feature));
-            valueCount[i] = feature.ValueCount;
-            nullCount[i] = feature.NullCount;
-            defaultCount[i] = feature.DefaultCount;
-            nonFinite[i] = feature.NonFiniteCount;
-            categoricalCount[i] = feature.CategoricalCount;
-            booleanCount[i] = feature.BooleanCount;
-            categories[i] = feature.CategoricalCount == 0 ? "{}" : StatisticsStore.FormatCategories(feature.Categories.Top());
-            numeric.Set(i, feature.Numeric);
+            types[i] = ObservedType.Name(ObservedType.Of(feature));
+            columns.Set(i, feature);
         }
 
         if (withPrediction)
@@ -287,10 +261,7 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
             subjects[i] = Prediction;
             names[i] = "";
             types[i] = ObservedType.Name(ObservedType.Of(prediction.PredictionCount, 0, 0));
-            valueCount[i] = prediction.PredictionCount;
-            nonFinite[i] = prediction.NonFiniteCount;
-            categories[i] = "{}";
-            numeric.Set(i, prediction.Result);
+            columns.SetNumbers(i, prediction.PredictionCount, prediction.NonFiniteCount, prediction.Result);
         }
 
         await using var insert = new NpgsqlCommand(
@@ -309,14 +280,7 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
         insert.Parameters.Add(new NpgsqlParameter<string[]>("s", subjects));
         insert.Parameters.Add(new NpgsqlParameter<string[]>("f", names));
         insert.Parameters.Add(new NpgsqlParameter<string[]>("t", types));
-        insert.Parameters.Add(new NpgsqlParameter<long[]>("vc", valueCount));
-        insert.Parameters.Add(new NpgsqlParameter<long[]>("nu", nullCount));
-        insert.Parameters.Add(new NpgsqlParameter<long[]>("dc", defaultCount));
-        insert.Parameters.Add(new NpgsqlParameter<long[]>("nf", nonFinite));
-        insert.Parameters.Add(new NpgsqlParameter<long[]>("cc", categoricalCount));
-        insert.Parameters.Add(new NpgsqlParameter<long[]>("bc", booleanCount));
-        insert.Parameters.Add(new NpgsqlParameter<string[]>("cat", categories));
-        numeric.AddParameters(insert);
+        columns.AddParameters(insert);
         await insert.ExecuteNonQueryAsync(cancellationToken);
     }
 

@@ -47,7 +47,7 @@ public sealed class StoredWindowReader(NpgsqlDataSource dataSource)
     /// <summary>
     /// Calls <paramref name="window"/> with each of the model's windows of one size whose start is in
     /// <paramref name="starts"/>, in ascending order, as a profile (prediction_result from model_window_stats, features from
-    /// feature_window_stats). The profile passed is reused for the next window: take what is needed before returning.
+    /// feature_window_stats), a new one per window.
     /// </summary>
     public async Task ForEachWindowAsync(string predictorName, string modelId, int windowSeconds, IReadOnlyList<DateTimeOffset> starts,
         int categoryCapacity, Action<DateTimeOffset, ReferenceProfile> window, CancellationToken cancellationToken)
@@ -75,13 +75,11 @@ public sealed class StoredWindowReader(NpgsqlDataSource dataSource)
         }
 
         await using var command = new NpgsqlCommand(
-            """
-            SELECT window_start, feature, value_count, null_count, default_count, nonfinite_count,
-                   numeric_count, mean, m2, min, max, sketch, m2_scale, boolean_count,
-                   CASE WHEN categorical_count = 0 THEN NULL ELSE categories::text END
-            FROM feature_window_stats
-            WHERE window_seconds = $1 AND predictor_name = $2 AND model_id = $3 AND window_start = ANY($4)
-            ORDER BY window_start
+            $"""
+            SELECT t.window_start, t.feature, {StatisticsStore.FeatureStatisticsColumns}
+            FROM feature_window_stats t
+            WHERE t.window_seconds = $1 AND t.predictor_name = $2 AND t.model_id = $3 AND t.window_start = ANY($4)
+            ORDER BY t.window_start
             """,
             connection,
             transaction);
@@ -104,10 +102,7 @@ public sealed class StoredWindowReader(NpgsqlDataSource dataSource)
                     profile = Begin(start);
                 }
 
-                var feature = profile!.Feature(reader.GetString(1));
-                feature.LoadCounts(reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(13),
-                    reader.IsDBNull(14) ? [] : StatisticsStore.ParseCategories(reader.GetString(14)));
-                StatisticsStore.LoadDistribution(reader, feature.Numeric, countOrdinal: 6, scaleOrdinal: 12, sketch);
+                StatisticsStore.LoadFeature(reader, first: 2, profile!.Feature(reader.GetString(1)), sketch);
             }
         }
 

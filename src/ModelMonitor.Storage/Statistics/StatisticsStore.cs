@@ -301,14 +301,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         var existing = written is null ? null : ExistingRows(keys);
         var modelKeys = keys.Select(k => k.Model).ToArray();
         var featureNames = keys.Select(k => k.Feature).ToArray();
-        var valueCount = new long[n];
-        var nullCount = new long[n];
-        var defaultCount = new long[n];
-        var nonFinite = new long[n];
-        var categoricalCount = new long[n];
-        var booleanCount = new long[n];
-        var categories = new string[n];
-        var numeric = new NumericColumns(n);
+        var columns = new FeatureColumns(n);
         var merged = new FeatureAccumulator(categoryCapacity); // reused for every row (see WriteModelRowsAsync)
         var sketch = new SketchBuffer();
         await ReadBackLockedAsync(
@@ -323,10 +316,8 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.f COLLATE "C", k.st
             ON CONFLICT DO NOTHING
             """,
-            """
-            SELECT k.i, t.value_count, t.null_count, t.default_count, t.nonfinite_count,
-                   t.numeric_count, t.mean, t.m2, t.min, t.max, t.sketch,
-                   CASE WHEN t.categorical_count = 0 THEN NULL ELSE t.categories::text END, t.m2_scale, t.boolean_count
+            $$"""
+            SELECT k.i, {{FeatureStatisticsColumns}}
             FROM unnest($1, $2, $3, $4, $5) WITH ORDINALITY AS k(ws, st, p, m, f, i)
             JOIN feature_window_stats t
               ON t.window_seconds = k.ws AND t.predictor_name = k.p AND t.model_id = k.m AND t.feature = k.f AND t.window_start = k.st
@@ -342,24 +333,9 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             },
             (i, reader) =>
             {
-                merged.LoadCounts(
-                    valueCount: reader.GetInt64(1),
-                    nullCount: reader.GetInt64(2),
-                    defaultCount: reader.GetInt64(3),
-                    nonFiniteCount: reader.GetInt64(4),
-                    booleanCount: reader.GetInt64(13),
-                    // No string or boolean values: no categories to parse (most features are numeric).
-                    categories: reader.IsDBNull(11) ? [] : ParseCategories(reader.GetString(11)));
-                LoadDistribution(reader, merged.Numeric, countOrdinal: 5, scaleOrdinal: 12, sketch);
+                LoadFeature(reader, first: 1, merged, sketch);
                 merged.Merge(delta.Windows[keys[i].Model].Features[keys[i].Feature]);
-                valueCount[i] = merged.ValueCount;
-                nullCount[i] = merged.NullCount;
-                defaultCount[i] = merged.DefaultCount;
-                nonFinite[i] = merged.NonFiniteCount;
-                categoricalCount[i] = merged.CategoricalCount;
-                booleanCount[i] = merged.BooleanCount;
-                categories[i] = merged.CategoricalCount == 0 ? "{}" : FormatCategories(merged.Categories.Top());
-                numeric.Set(i, merged.Numeric);
+                columns.Set(i, merged);
             },
             cancellationToken);
 
@@ -378,14 +354,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             transaction);
         AddKeyParameters(update.Parameters, modelKeys, named: true);
         update.Parameters.Add(new NpgsqlParameter<string[]>("f", featureNames));
-        update.Parameters.Add(new NpgsqlParameter<long[]>("vc", valueCount));
-        update.Parameters.Add(new NpgsqlParameter<long[]>("nu", nullCount));
-        update.Parameters.Add(new NpgsqlParameter<long[]>("dc", defaultCount));
-        update.Parameters.Add(new NpgsqlParameter<long[]>("nf", nonFinite));
-        update.Parameters.Add(new NpgsqlParameter<long[]>("cc", categoricalCount));
-        update.Parameters.Add(new NpgsqlParameter<long[]>("bc", booleanCount));
-        update.Parameters.Add(new NpgsqlParameter<string[]>("cat", categories));
-        numeric.AddParameters(update);
+        columns.AddParameters(update);
         await update.ExecuteNonQueryAsync(cancellationToken);
         if (written is not null)
         {
@@ -520,6 +489,27 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         parameters.Add(new NpgsqlParameter<string[]>(named ? "m" : "", keys.Select(k => k.ModelId).ToArray()));
     }
 
+    /// <summary>The statistics columns of a feature row (feature_window_stats, reference_features aliased t) in the order
+    /// <see cref="LoadFeature"/> reads them.</summary>
+    internal const string FeatureStatisticsColumns =
+        "t.value_count, t.null_count, t.default_count, t.nonfinite_count, t.numeric_count, t.mean, t.m2, t.min, t.max, t.sketch, " +
+        "t.m2_scale, t.boolean_count, CASE WHEN t.categorical_count = 0 THEN NULL ELSE t.categories::text END";
+
+    /// <summary>Replaces <paramref name="feature"/> by the row's <see cref="FeatureStatisticsColumns"/>, read from ordinal
+    /// <paramref name="first"/>.</summary>
+    internal static void LoadFeature(NpgsqlDataReader reader, int first, FeatureAccumulator feature, SketchBuffer sketch)
+    {
+        feature.LoadCounts(
+            valueCount: reader.GetInt64(first),
+            nullCount: reader.GetInt64(first + 1),
+            defaultCount: reader.GetInt64(first + 2),
+            nonFiniteCount: reader.GetInt64(first + 3),
+            booleanCount: reader.GetInt64(first + 11),
+            // No string or boolean values: no categories to parse (most features are numeric).
+            categories: reader.IsDBNull(first + 12) ? [] : ParseCategories(reader.GetString(first + 12)));
+        LoadDistribution(reader, feature.Numeric, countOrdinal: first + 4, scaleOrdinal: first + 10, sketch);
+    }
+
     // Columns from countOrdinal: numeric_count, mean, m2, min, max, sketch; m2_scale at scaleOrdinal. Loaded into
     // distribution, the sketch's bytes through a reused buffer.
     internal static void LoadDistribution(NpgsqlDataReader reader, NumericDistribution distribution, int countOrdinal, int scaleOrdinal, SketchBuffer buffer)
@@ -580,6 +570,53 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         }
 
         return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    /// <summary>The statistics columns of feature rows as parameter arrays (@vc, @nu, @dc, @nf, @cc, @bc, @cat and the numeric
+    /// ones): what the flush updates feature_window_stats with and a reference inserts into reference_features.</summary>
+    internal sealed class FeatureColumns(int n)
+    {
+        private readonly long[] _valueCount = new long[n];
+        private readonly long[] _nullCount = new long[n];
+        private readonly long[] _defaultCount = new long[n];
+        private readonly long[] _nonFinite = new long[n];
+        private readonly long[] _categoricalCount = new long[n];
+        private readonly long[] _booleanCount = new long[n];
+        private readonly string[] _categories = new string[n];
+        private readonly NumericColumns _numeric = new(n);
+
+        public void Set(int i, FeatureAccumulator feature)
+        {
+            _valueCount[i] = feature.ValueCount;
+            _nullCount[i] = feature.NullCount;
+            _defaultCount[i] = feature.DefaultCount;
+            _nonFinite[i] = feature.NonFiniteCount;
+            _categoricalCount[i] = feature.CategoricalCount;
+            _booleanCount[i] = feature.BooleanCount;
+            _categories[i] = feature.CategoricalCount == 0 ? "{}" : FormatCategories(feature.Categories.Top());
+            _numeric.Set(i, feature.Numeric);
+        }
+
+        /// <summary>A row of numbers only (prediction_result): <paramref name="values"/> of which <paramref name="nonFinite"/> NaN or ±Inf.</summary>
+        public void SetNumbers(int i, long values, long nonFinite, NumericDistribution numbers)
+        {
+            _valueCount[i] = values;
+            _nonFinite[i] = nonFinite;
+            _categories[i] = "{}";
+            _numeric.Set(i, numbers);
+        }
+
+        public void AddParameters(NpgsqlCommand command)
+        {
+            command.Parameters.Add(new NpgsqlParameter<long[]>("vc", _valueCount));
+            command.Parameters.Add(new NpgsqlParameter<long[]>("nu", _nullCount));
+            command.Parameters.Add(new NpgsqlParameter<long[]>("dc", _defaultCount));
+            command.Parameters.Add(new NpgsqlParameter<long[]>("nf", _nonFinite));
+            command.Parameters.Add(new NpgsqlParameter<long[]>("cc", _categoricalCount));
+            command.Parameters.Add(new NpgsqlParameter<long[]>("bc", _booleanCount));
+            command.Parameters.Add(new NpgsqlParameter<string[]>("cat", _categories));
+            _numeric.AddParameters(command);
+        }
     }
 
     /// <summary>The numeric statistics columns shared by model and feature rows, as parameter arrays.</summary>
