@@ -26,6 +26,7 @@ internal static class FuzzBenchmark
             ["Kafka__BootstrapServers"] = cluster.BootstrapServers,
             ["Kafka__Topic"] = topic,
             ["Kafka__CreateTopic"] = "false",
+            ["ConnectionStrings__Postgres"] = database, // the reference endpoint is under fuzz too
         }, context.Options.LogDirectory);
         var aggregatorPort = ChildProcess.FreePort();
         await using var aggregator = ChildProcess.Start("ModelMonitor.Aggregator", [], new Dictionary<string, string>

@@ -31,7 +31,9 @@ public sealed class FuzzTests(ITestOutputHelper output)
         kafka.CreateTopic(topic, 4);
         await using var database = await PostgresDatabaseFixture.CreateAsync("fuzz");
         var port = ChildProcess.FreePort();
-        using var api = await Services.StartApiAsync(port, kafka.BootstrapServers, topic);
+        // With Postgres: the reference upload endpoint is under fuzz too.
+        using var api = await Services.StartApiAsync(port, kafka.BootstrapServers, topic,
+            new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = database.ConnectionString });
         var aggregatorPort = ChildProcess.FreePort();
         using var aggregator = Services.StartAggregator(aggregatorPort, database.ConnectionString, kafka.BootstrapServers, topic, "fuzz");
         var predictor = "fuzz_" + Services.NewRunId();

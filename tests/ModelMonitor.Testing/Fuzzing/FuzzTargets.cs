@@ -34,7 +34,36 @@ public static class FuzzTargets
 
     public static FuzzTarget Metrics { get; } = new("metrics", HttpMethod.Get, "/metrics", [], (_, _, _) => []);
 
-    public static IReadOnlyList<FuzzTarget> Api { get; } = [Predictions, Health, Metrics];
+    /// <summary>A training reference upload (CSV or NDJSON; the API needs Postgres for it, else 503).</summary>
+    public static FuzzTarget References { get; } = new(
+        "references",
+        HttpMethod.Post,
+        "/v1/references/fuzz_reference/m1?name=training",
+        ["text/csv", "application/x-ndjson"],
+        ReferenceBody);
+
+    public static IReadOnlyList<FuzzTarget> Api { get; } = [Predictions, Health, Metrics, References];
+
+    /// <summary>A small valid reference: CSV rows (header, numbers, categories, booleans, an empty cell, NaN) or NDJSON
+    /// records shaped like prediction logs (the mutator picks the content type).</summary>
+    private static byte[] ReferenceBody(Random random, DateTimeOffset now, string predictor)
+    {
+        var rows = 1 + random.Next(20);
+        if (random.Next(2) == 0)
+        {
+            var csv = new StringBuilder("distance_km,market,is_new,prediction_result\n");
+            for (var i = 0; i < rows; i++)
+            {
+                var distance = random.Next(10) == 0 ? "NaN" : (random.NextDouble() * 20).ToString("R", CultureInfo.InvariantCulture);
+                csv.Append(CultureInfo.InvariantCulture, $"{distance},\"{Markets[random.Next(Markets.Length)]}\",{(random.Next(2) == 0 ? "True" : "false")},")
+                    .Append(random.Next(5) == 0 ? "" : (random.NextDouble() * 40).ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+            }
+
+            return Encoding.UTF8.GetBytes(csv.ToString());
+        }
+
+        return Encoding.UTF8.GetBytes(string.Join("\n", Enumerable.Range(0, rows).Select(_ => PredictionRecord(random, now, predictor))) + "\n");
+    }
 
     private static readonly string[] Markets = ["paris", "lyon", "tokyo", "Zürich", "東京"];
 
