@@ -8,7 +8,8 @@
 #   2. every alert the README's demo table lists (the `ModelMonitor...` names in its rows for the
 #      `--...-at` incident options) is active (firing) in Alertmanager (GET /api/v2/alerts), and each
 #      one's links (generatorURL, the dashboard annotation) answer 2xx;
-#   3. the README's example SQL (its first ```sql block) returns rows through psql;
+#   3. the README's example SQL (its first ```sql block) returns rows through psql, and the drift history
+#      (feature_drift) has rows drifting from the demo's training reference;
 #   4. every http:// URL run.sh printed answers a GET with 2xx (redirects followed), except the POST-only
 #      /v1/predictions, which the printed curl example exercises (202); the printed kcat, amtool and
 #      psql commands work;
@@ -126,7 +127,7 @@ alert_links_ok() {
   return "$bad"
 }
 
-banner_at="" series_at="" sql_at="" urls_at="" series_detail="" url_failures=() banner_checked=0
+banner_at="" series_at="" sql_at="" drift_at="" urls_at="" series_detail="" url_failures=() banner_checked=0
 declare -A alert_at=() # expected alert name -> when first seen active
 seen_alerts=""         # every "alertname predictor_name" seen active, inhibited or not
 deadline=$(( $(date +%s) + timeout ))
@@ -189,9 +190,16 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
         sql_at=$(elapsed); pass "README's example SQL returns $rows rows"
       fi
     fi
+    # The drift history: the demo's drift incidents, stored in Postgres by the aggregator as the windows complete.
+    if [ -z "$drift_at" ]; then
+      drifting=$(psql "$postgres_url" -qtA -c "SELECT count(*) FROM feature_drift WHERE reference = 'training' AND drifting" 2>/dev/null)
+      if [ "${drifting:-0}" -gt 0 ]; then
+        drift_at=$(elapsed); pass "drift history in Postgres: $drifting (window, feature) rows drifting from the training reference"
+      fi
+    fi
     alerts_done=1
     for name in $expected_alerts; do [ -n "${alert_at[$name]:-}" ] || alerts_done=0; done
-    if [ -n "$series_at" ] && [ "$alerts_done" = 1 ] && [ -n "$sql_at" ] && [ -n "$urls_at" ]; then break; fi
+    if [ -n "$series_at" ] && [ "$alerts_done" = 1 ] && [ -n "$sql_at" ] && [ -n "$drift_at" ] && [ -n "$urls_at" ]; then break; fi
   fi
   sleep 3
 done
@@ -204,6 +212,7 @@ if [ -n "$banner_at" ]; then
     [ -n "${alert_at[$name]:-}" ] || fail "$name (README's demo table) was not active in Alertmanager within ${timeout}s"
   done
   [ -z "$sql_at" ] && fail "README's example SQL returned no rows within ${timeout}s"
+  [ -z "$drift_at" ] && fail "no drifting row in feature_drift (the drift history) within ${timeout}s"
   [ -z "$urls_at" ] && fail "printed by run.sh but not working within ${timeout}s: $(printf '%s; ' "${url_failures[@]}")"
   # The README predicts every alert of the local run: no other may fire, none for the example's predictor.
   unexpected=$(printf '%s\n' "$seen_alerts" | grep . | while read -r name predictor; do

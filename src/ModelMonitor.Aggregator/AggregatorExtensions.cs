@@ -25,12 +25,15 @@ public static class AggregatorExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AggregatorOptions>, AggregatorOptionsValidator>());
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(services => new StatisticsStore(
-            services.GetRequiredService<Npgsql.NpgsqlDataSource>(), services.GetRequiredService<IOptions<AggregatorOptions>>().Value.CategoryCapacity));
+            services.GetRequiredService<Npgsql.NpgsqlDataSource>(),
+            services.GetRequiredService<IOptions<AggregatorOptions>>().Value.CategoryCapacity,
+            services.GetRequiredService<ILogger<StatisticsStore>>()));
         builder.Services.AddSingleton<AggregatorMetrics>();
         builder.Services.AddSingleton<AggregatorStatus>();
         builder.Services.AddHostedService<ConsumerWorker>();
         builder.Services.AddHostedService<RetentionWorker>();
         builder.AddProductionReferences(); // every model's production reference, from the windows this service writes
+        builder.AddDriftHistory(); // every completed window's drift, stored
         builder.Services.AddHealthChecks().AddCheck<AggregatorHealthCheck>("aggregator", tags: [ServiceDefaults.ReadyTag]);
         return builder;
     }

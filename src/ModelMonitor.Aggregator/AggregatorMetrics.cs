@@ -24,6 +24,10 @@ internal sealed class AggregatorMetrics
             "Duration of successful flush transactions.",
             new HistogramConfiguration { Buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         RowsWritten = registry.CreateCounter("modelmonitor_aggregator_rows_written_total", "Window rows (model and feature) written to Postgres.");
+        RowsReused = registry.CreateCounter("modelmonitor_aggregator_rows_reused_total",
+            "Feature rows of the shortest window size updated from the aggregator's copy of what it last wrote, without reading them back (Aggregator:ReuseWrittenRows).");
+        RowsStale = registry.CreateCounter("modelmonitor_aggregator_rows_stale_total",
+            "Feature rows whose copy another writer had changed since (another instance, retention): read back and written after all.");
         LastFlush = registry.CreateGauge("modelmonitor_aggregator_last_flush_timestamp_seconds", "Unix time of the last successful flush.");
         DeltaBytes = registry.CreateGauge("modelmonitor_aggregator_delta_bytes",
             "Estimated memory of the window rows held, not yet flushed (bounded by Aggregator:MaxDeltaBytes).");
@@ -49,6 +53,10 @@ internal sealed class AggregatorMetrics
     public Histogram FlushDuration { get; }
 
     public Counter RowsWritten { get; }
+
+    public Counter RowsReused { get; }
+
+    public Counter RowsStale { get; }
 
     public Gauge LastFlush { get; }
 

@@ -37,6 +37,16 @@ public sealed class AggregatorOptions
     /// is unreachable it pauses consumption (bounds the work a restart re-reads).</summary>
     public int MaxBufferedRecords { get; set; } = 200_000;
 
+    /// <summary>
+    /// Keep the feature rows of the shortest window size as the last flush wrote them, and update them at the next flush
+    /// without reading them back (each update checks the row's xmin, so a row another writer changed is read back as
+    /// before). A flush of 50k rows alone takes a third less time and a quarter less CPU (BENCHMARKS.md §11, `run.sh
+    /// flush`), but end to end on a 2-core box shared with Postgres it gained nothing and held ~25% more memory, so it is
+    /// off by default: try it where Postgres has its own machine. With several instances in one consumer group every
+    /// instance writes every model's rows, copies go stale at once and the aggregator stops trying for a while by itself.
+    /// </summary>
+    public bool ReuseWrittenRows { get; set; }
+
     /// <summary>The Kafka consumer group; instances sharing it split the partitions.</summary>
     public string ConsumerGroup { get; set; } = "modelmonitor-aggregator";
 

@@ -454,7 +454,9 @@ internal sealed class ConsumerWorker(
             return false;
         }
 
-        var flushes = flushing.Select(s => new WindowFlush(s.Seconds, s.Delta, _offsets.StoredFor(s.Seconds))).ToList();
+        // The shortest size is written every FlushInterval: its rows are the ones worth keeping (WrittenRowCache).
+        var flushes = flushing.Select(s => new WindowFlush(
+            s.Seconds, s.Delta, _offsets.StoredFor(s.Seconds), ReuseWrittenRows: _options.ReuseWrittenRows && ReferenceEquals(s, _sinks[0]))).ToList();
         var started = Stopwatch.GetTimestamp();
         var write = Task.Run(async () =>
         {
@@ -502,6 +504,8 @@ internal sealed class ConsumerWorker(
             var now = time.GetUtcNow();
             metrics.Flushes.Inc();
             metrics.RowsWritten.Inc(rows);
+            metrics.RowsReused.IncTo(store.RowsReused);
+            metrics.RowsStale.IncTo(store.RowsStale);
             metrics.FlushDuration.Observe(elapsed.TotalSeconds);
             metrics.LastFlush.Set(now.ToUnixTimeMilliseconds() / 1000.0);
             logger.LogDebug(

@@ -13,7 +13,8 @@ internal sealed class RetentionWorker(
     TimeProvider time,
     ILogger<RetentionWorker> logger) : BackgroundService
 {
-    private static readonly string[] Tables = ["feature_window_stats", "model_window_stats"];
+    // The drift history of a window goes with the window.
+    private static readonly string[] Tables = ["feature_window_stats", "model_window_stats", "feature_drift", "prediction_drift", "drift_windows"];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -5,9 +5,9 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using ModelMonitor.Exporter.Drift;
 using ModelMonitor.Exporter.Text;
 using ModelMonitor.Hosting;
+using ModelMonitor.References.Drift;
 using ModelMonitor.Storage;
 using ModelMonitor.Storage.References;
 using ModelMonitor.Storage.Statistics;
@@ -25,7 +25,7 @@ public static class ExporterExtensions
         builder.Services.AddOptions<ExporterOptions>().BindConfiguration(ExporterOptions.SectionName).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ExporterOptions>, ExporterOptions.Validator>();
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<StatisticsReader>();
+        builder.Services.TryAddSingleton<StatisticsReader>();
         builder.Services.AddOptions<DriftOptions>().BindConfiguration(DriftOptions.SectionName).ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DriftOptions>, DriftOptions.Validator>());
         builder.Services.TryAddSingleton<ReferenceStore>(); // read here: the exporter writes nothing

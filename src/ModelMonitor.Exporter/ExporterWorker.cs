@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using ModelMonitor.Exporter.Drift;
+using ModelMonitor.References.Drift;
 using ModelMonitor.Storage;
 using ModelMonitor.Storage.References;
 using ModelMonitor.Storage.Statistics;

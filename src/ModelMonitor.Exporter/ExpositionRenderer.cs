@@ -2,8 +2,8 @@ using System.Buffers;
 using System.Text.Json;
 using ModelMonitor.Core.Statistics;
 using ModelMonitor.Core.Windows;
-using ModelMonitor.Exporter.Drift;
 using ModelMonitor.Exporter.Text;
+using ModelMonitor.References.Drift;
 using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.Exporter;

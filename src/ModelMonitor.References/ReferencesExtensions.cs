@@ -6,8 +6,11 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Hosting;
+using ModelMonitor.References.Drift;
 using ModelMonitor.Storage;
+using ModelMonitor.Storage.Drift;
 using ModelMonitor.Storage.References;
+using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.References;
 
@@ -46,6 +49,22 @@ public static class ReferencesExtensions
         builder.Services.TryAddSingleton<StoredWindowReader>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddHostedService<Production.ProductionReferenceWorker>();
+        return builder;
+    }
+
+    /// <summary>The drift history (feature_drift, prediction_drift: README "Drift"), hosted by the aggregator: options (section
+    /// "Drift", shared with the exporter), the stores and the worker.</summary>
+    public static IHostApplicationBuilder AddDriftHistory(this IHostApplicationBuilder builder)
+    {
+        builder.AddServiceDefaults();
+        builder.AddPostgres(ServiceDefaults.ReadyTag);
+        builder.Services.AddOptions<DriftOptions>().BindConfiguration(DriftOptions.SectionName).ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DriftOptions>, DriftOptions.Validator>());
+        builder.Services.TryAddSingleton<ReferenceStore>();
+        builder.Services.TryAddSingleton<StatisticsReader>();
+        builder.Services.TryAddSingleton<DriftHistoryStore>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddHostedService<DriftHistoryWorker>();
         return builder;
     }
 

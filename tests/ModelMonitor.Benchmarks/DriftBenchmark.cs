@@ -6,7 +6,7 @@ using ModelMonitor.Core.Drift;
 using ModelMonitor.Core.References;
 using ModelMonitor.Core.Statistics;
 using ModelMonitor.Exporter;
-using ModelMonitor.Exporter.Drift;
+using ModelMonitor.References.Drift;
 using ModelMonitor.References.Upload;
 using ModelMonitor.Storage.References;
 using ModelMonitor.Storage.Statistics;

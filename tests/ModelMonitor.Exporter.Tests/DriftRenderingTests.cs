@@ -4,7 +4,7 @@ using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Drift;
 using ModelMonitor.Core.References;
 using ModelMonitor.Core.Statistics;
-using ModelMonitor.Exporter.Drift;
+using ModelMonitor.References.Drift;
 using ModelMonitor.Storage.References;
 using ModelMonitor.Storage.Statistics;
 

@@ -17,8 +17,8 @@ namespace ModelMonitor.References.Tests;
 /// <summary>
 /// Drift end to end through the all-in-one host (a child process: API, embedded Kafka, aggregator, exporter) on a private
 /// Postgres: a training reference uploaded as CSV, shifted traffic POSTed to the API, then the distances read from
-/// /metrics/statistics and compared with the same measures computed here from the raw values, and the reference read
-/// from Postgres. Windows of one day, the traffic dated yesterday: the window stays the latest completed one for the
+/// /metrics/statistics and from Postgres's drift history and compared with the same measures computed here from the raw
+/// values, and the reference read from Postgres. Windows of one day, the traffic dated yesterday: the window stays the latest completed one for the
 /// whole test (unless it runs across midnight UTC).
 /// </summary>
 [Trait("Speed", "Slow")]
@@ -49,6 +49,8 @@ public sealed class DriftThroughTheHostTests
             ["Exporter__RefreshInterval"] = "00:00:01",
             ["Exporter__CompletionDelay"] = "00:00:00",
             ["References__MaxUploadBytes"] = "1000000",
+            ["Drift__HistoryInterval"] = "00:00:01",
+            ["Drift__HistoryDelay"] = "00:00:00",
             ["Serilog__MinimumLevel__Default"] = "Warning",
         }, AppContext.BaseDirectory);
         await host.WaitUntilReadyAsync(http, new Uri($"{api}/readyz"), TimeSpan.FromSeconds(90));
@@ -175,6 +177,46 @@ public sealed class DriftThroughTheHostTests
         Assert.True(distanceDrift.JensenShannon > thresholds.Single(t => t.Feature == "distance_km" && t.Method == DriftMethod.JensenShannon).Threshold);
         AssertSample(text, $"modelmonitor_model_drifting_features{{{Labels},window=\"1d\",reference=\"training\"}}", 2);
 
+        // --- The same distances in Postgres: the drift history of the window, stored again as its records came in ---
+        await using (var connection = await database.DataSource.OpenConnectionAsync())
+        {
+            await Eventually.UntilAsync(
+                async () => await connection.ExecuteScalarAsync<long?>("SELECT prediction_count FROM drift_windows WHERE window_seconds = 86400") == 600,
+                TimeSpan.FromSeconds(30), "the window's drift stored with its 600 predictions");
+            var rows = (await connection.QueryAsync<(string Feature, double? Psi, double? Js, double? Ks, double? W, double? Linf, double? OutOfRange, double? Unseen,
+                    string? Anomaly, string? Method, double? Threshold, bool? Drifting)>("""
+                SELECT feature, psi, jensen_shannon, ks, wasserstein, linf, out_of_range_ratio, unseen_category_ratio, schema_anomaly,
+                       alert_method, alert_threshold, drifting
+                FROM feature_drift
+                WHERE window_seconds = 86400 AND window_start = @start AND predictor_name = 'drift_eta' AND model_id = 'eta_v1' AND reference = 'training'
+                """, new { start = yesterday.UtcDateTime.Date })).ToDictionary(r => r.Feature);
+            Assert.Equal(["distance_km", "market", "surge"], rows.Keys.Order());
+            var distance = rows["distance_km"];
+            AssertClose(distanceDrift.Psi, distance.Psi);
+            AssertClose(distanceDrift.JensenShannon, distance.Js);
+            AssertClose(distanceDrift.Ks, distance.Ks);
+            AssertClose(distanceDrift.Wasserstein, distance.W);
+            AssertClose(distanceDrift.OutOfRangeRatio, distance.OutOfRange);
+            Assert.Equal((null, null, null), (distance.Linf, distance.Unseen, distance.Anomaly));
+            Assert.Equal(("jensen_shannon", true), (distance.Method, distance.Drifting));
+            AssertClose(thresholds.Single(t => t.Feature == "distance_km" && t.Method == DriftMethod.JensenShannon).Threshold, distance.Threshold);
+            var market = rows["market"];
+            AssertClose(marketDrift.Linf, market.Linf);
+            AssertClose(marketDrift.JensenShannon, market.Js);
+            AssertClose(marketDrift.Psi, market.Psi);
+            AssertClose(0.6, market.Unseen);
+            Assert.Equal((null, null, null), (market.Ks, market.W, market.OutOfRange));
+            Assert.Equal(("new_feature", null, null), (rows["surge"].Anomaly, rows["surge"].Js, rows["surge"].Drifting));
+            var predicted = await connection.QuerySingleAsync<(double? Psi, double? Js, double? Ks, double? W)>("""
+                SELECT psi, jensen_shannon, ks, wasserstein FROM prediction_drift
+                WHERE window_seconds = 86400 AND predictor_name = 'drift_eta' AND model_id = 'eta_v1' AND reference = 'training'
+                """);
+            AssertClose(predictionDrift.Psi, predicted.Psi);
+            AssertClose(predictionDrift.JensenShannon, predicted.Js);
+            AssertClose(predictionDrift.Ks, predicted.Ks);
+            AssertClose(predictionDrift.Wasserstein, predicted.W);
+        }
+
         // --- The reference in Postgres ---
         await using (var connection = await database.DataSource.OpenConnectionAsync())
         {
@@ -232,6 +274,11 @@ public sealed class DriftThroughTheHostTests
         public override bool CanSeek => false;
 
         public override long Length => throw new NotSupportedException();
+    }
+
+    private static void AssertClose(double expected, double? actual)
+    {
+        Assert.True(actual is { } value && Math.Abs(value - expected) <= 1e-9 * Math.Max(1, Math.Abs(expected)), $"{actual}, expected {expected}");
     }
 
     private static void AssertSample(string text, string series, double expected)

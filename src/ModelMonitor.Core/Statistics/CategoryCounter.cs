@@ -126,6 +126,10 @@ public sealed class CategoryCounter
         return result;
     }
 
+    /// <summary>Folds every value beyond the top <see cref="Capacity"/> into "other": the counter becomes what
+    /// <see cref="Top"/> stores, as if it had been written and read back.</summary>
+    public void KeepStoredForm() => Trim(Capacity);
+
     private void Trim(int keep)
     {
         if (_counts.Count <= keep)

@@ -69,6 +69,10 @@ public sealed class FeatureAccumulator
         }
     }
 
+    /// <summary>Makes the accumulator what its stored row reads back as (categories beyond the stored top folded into
+    /// "other"; everything else is stored exactly).</summary>
+    public void KeepStoredForm() => Categories.KeepStoredForm();
+
     /// <summary>Empties the accumulator (as new), keeping its memory for reuse.</summary>
     public void Reset()
     {

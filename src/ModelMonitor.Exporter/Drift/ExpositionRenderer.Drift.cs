@@ -1,6 +1,5 @@
 using ModelMonitor.Core.Drift;
-using ModelMonitor.Core.Statistics;
-using ModelMonitor.Exporter.Drift;
+using ModelMonitor.References.Drift;
 using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.Exporter;
@@ -30,23 +29,12 @@ public static partial class ExpositionRenderer
             : models.SelectMany(m => drift.References.For(m.PredictorName, m.ModelId)
                 .SelectMany(r => r.Features.Keys.Select(f => new ModelFeature(m.PredictorName, m.ModelId, f))));
 
-    [Flags]
-    private enum Anomalies : byte
-    {
-        None = 0,
-        NewFeature = 1,
-        TypeMismatch = 2,
-        MissingFeature = 4,
-    }
-
     /// <summary>One (row, reference) comparison: the entry, the reference, the distances and schema findings.</summary>
-    private readonly record struct Comparison(int Entry, PreparedReference Reference, FeatureDrift? Drift, Anomalies Anomalies);
+    private readonly record struct Comparison(int Entry, PreparedReference Reference, FeatureDrift? Drift, SchemaAnomalies Anomalies);
 
     private static void WriteDrift(CountingWriter w, DriftInput drift, List<FeatureEntry> features, List<ModelEntry> models)
     {
-        var points = new List<SketchPoint>();
-        var sketch = new DDSketch();
-        var scratch = new DriftScratch();
+        var compare = new WindowDrift();
         var windows = drift.Options.ParsedWindows;
         var featureComparisons = new List<Comparison>();
         for (var i = 0; i < features.Count; i++)
@@ -59,29 +47,9 @@ public static partial class ExpositionRenderer
 
             foreach (var reference in drift.References.For(entry.Labels[0], entry.Labels[1]))
             {
-                var name = entry.Labels[2];
-                var known = reference.Features.TryGetValue(name, out var comparison);
-                if (entry.Row is not { } row || row.ValueCount == 0)
+                if (compare.TryCompareFeature(entry.Labels[2], entry.Row, reference, out var result, out var anomalies))
                 {
-                    if (known)
-                    {
-                        featureComparisons.Add(new Comparison(i, reference, null, Anomalies.MissingFeature));
-                    }
-
-                    continue;
-                }
-
-                if (!known)
-                {
-                    featureComparisons.Add(new Comparison(i, reference, null, Anomalies.NewFeature));
-                    continue;
-                }
-
-                var values = new WindowValues(Points(row.Sketch, sketch, points), Categories(row), row.CategoricalCount,
-                    row.NumericCount + row.NonfiniteCount, row.BooleanCount);
-                if (comparison!.Compare(values, scratch) is { } result)
-                {
-                    featureComparisons.Add(new Comparison(i, reference, result, result.TypeMismatch ? Anomalies.TypeMismatch : Anomalies.None));
+                    featureComparisons.Add(new Comparison(i, reference, result, anomalies));
                 }
             }
         }
@@ -97,10 +65,9 @@ public static partial class ExpositionRenderer
 
             foreach (var reference in drift.References.For(entry.Labels[0], entry.Labels[1]))
             {
-                if (reference.Prediction is { } comparison
-                    && comparison.Compare(new WindowValues(Points(row.Sketch, sketch, points), [], 0, row.PredictionCount, 0), scratch) is { } result)
+                if (compare.ComparePrediction(row, reference) is { } result)
                 {
-                    predictionComparisons.Add(new Comparison(i, reference, result, Anomalies.None));
+                    predictionComparisons.Add(new Comparison(i, reference, result, SchemaAnomalies.None));
                 }
             }
         }
@@ -108,9 +75,9 @@ public static partial class ExpositionRenderer
         var options = drift.Options;
         var exported = options.ParsedMethods;
         double Threshold(FeatureEntry entry, Comparison c, DriftMethod method) =>
-            options.FixedThreshold(entry.Labels[0], method) ?? c.Reference.Threshold(entry.Labels[2], method, entry.WindowSeconds);
+            options.Threshold(c.Reference, entry.Labels[0], entry.Labels[2], method, entry.WindowSeconds);
         double PredictionThreshold(ModelEntry entry, Comparison c, DriftMethod method) =>
-            options.FixedThreshold(entry.Labels[0], method) ?? c.Reference.Threshold(null, method, entry.WindowSeconds);
+            options.Threshold(c.Reference, entry.Labels[0], null, method, entry.WindowSeconds);
 
         w.Header("modelmonitor_feature_drift", FeatureDriftLabels,
             "Distance of the feature's distribution in the window from the reference's, by method (psi, jensen_shannon, ks, wasserstein for numbers; linf, jensen_shannon, psi for categories).");
@@ -166,7 +133,7 @@ public static partial class ExpositionRenderer
             "1 when the window's schema departs from the reference's: new_feature (the reference lacks it), type_mismatch (a kind of value the reference never had), missing_feature (the reference has it, the window does not).");
         foreach (var c in featureComparisons)
         {
-            foreach (var (flag, kind) in AnomalyKinds)
+            foreach (var (flag, kind) in SchemaAnomalyKinds.All)
             {
                 if (c.Anomalies.HasFlag(flag))
                 {
@@ -237,23 +204,5 @@ public static partial class ExpositionRenderer
         }
     }
 
-    private static readonly (Anomalies Flag, string Kind)[] AnomalyKinds =
-        [(Anomalies.MissingFeature, "missing_feature"), (Anomalies.NewFeature, "new_feature"), (Anomalies.TypeMismatch, "type_mismatch")];
-
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;
-
-    private static List<SketchPoint> Points(byte[]? serialized, DDSketch sketch, List<SketchPoint> points)
-    {
-        points.Clear();
-        if (serialized is { Length: > 0 })
-        {
-            sketch.Load(serialized);
-            sketch.CopyPoints(points);
-        }
-
-        return points;
-    }
-
-    private static IReadOnlyList<KeyValuePair<string, long>> Categories(FeatureWindowRow row) =>
-        row.CategoricalCount == 0 ? [] : [.. ParseCategories(row.Categories)];
 }

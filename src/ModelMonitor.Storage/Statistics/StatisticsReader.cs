@@ -95,6 +95,26 @@ public sealed class StatisticsReader(NpgsqlDataSource dataSource)
         return new StatisticsSnapshot(models, windows);
     }
 
+    /// <summary>The window sizes (seconds) that have rows, ascending.</summary>
+    public async Task<IReadOnlyList<int>> WindowSizesAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return [.. (await connection.QueryAsync<int>(new CommandDefinition(WindowSizesSql, cancellationToken: cancellationToken))).Order()];
+    }
+
+    /// <summary>Every model and feature row of one window, with their sketches (what its drift is measured on).</summary>
+    public async Task<(IReadOnlyList<ModelWindowRow> Models, IReadOnlyList<FeatureWindowRow> Features)> ReadWindowAsync(
+        int windowSeconds, DateTimeOffset windowStart, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        var parameters = new { size = windowSeconds, start = windowStart.UtcDateTime, sketches = true };
+        var models = await connection.QueryAsync<ModelWindowRow>(new CommandDefinition(ModelWindowSql, parameters, transaction, cancellationToken: cancellationToken));
+        var features = await connection.QueryAsync<FeatureWindowRow>(new CommandDefinition(FeatureWindowSql, parameters, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return (models.AsList(), features.AsList());
+    }
+
     /// <summary>Start of the most recent window of <paramref name="size"/> seconds (epoch-aligned)
     /// that ended at least <paramref name="completionDelay"/> ago.</summary>
     public static DateTimeOffset LatestCompletedWindowStart(DateTimeOffset now, int size, TimeSpan completionDelay)

@@ -61,4 +61,8 @@ public sealed class FeatureWindowRow : NumericStatistics
     public string Categories { get; set; } = "{}";
     public long NumericCount { get; set; }
     public long BooleanCount { get; set; }
+
+    /// <summary>The stored top categories with their counts (none without string or boolean values).</summary>
+    public IReadOnlyList<KeyValuePair<string, long>> CategoryCounts() =>
+        CategoricalCount == 0 ? [] : StatisticsStore.ParseCategories(Categories);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Dapper;
+using Microsoft.Extensions.Logging;
 using ModelMonitor.Core.Aggregation;
 using ModelMonitor.Core.Statistics;
 using Npgsql;
@@ -17,8 +18,10 @@ public enum FlushOutcome
 }
 
 /// <summary>One window size's part of a flush: what it gained since its own last flush, and the next offsets Postgres
-/// holds in that window size's own offset rows (absent partition: no row yet).</summary>
-public sealed record WindowFlush(int WindowSeconds, AggregationDelta Delta, IReadOnlyDictionary<int, long> ExpectedOffsets);
+/// holds in that window size's own offset rows (absent partition: no row yet). <paramref name="ReuseWrittenRows"/>: keep
+/// the feature rows this flush writes and update them in the size's next flush without reading them back
+/// (<see cref="WrittenRowCache"/>); for the size written most often, by a sole writer.</summary>
+public sealed record WindowFlush(int WindowSeconds, AggregationDelta Delta, IReadOnlyDictionary<int, long> ExpectedOffsets, bool ReuseWrittenRows = false);
 
 /// <summary>A stored next offset of one partition for one window size. <see cref="LegacyWindowSeconds"/> (0) is a row
 /// written before each window size kept its own (schema version 3): it stands for every size without a row of its own.</summary>
@@ -37,10 +40,15 @@ public readonly record struct StoredOffset(int Partition, int WindowSeconds, lon
 ///    deadlock; a row is rewritten once per flush (an upsert that locked by updating wrote every row twice);
 /// 3. merge the delta into them in C# (counts add, Chan's formula, sketch merge, top-K) and update them;
 /// 4. widen models.first_seen / last_seen.
-/// Every step is one round trip over arrays (unnest), whatever the number of rows.
+/// Every step is one round trip over arrays (unnest), whatever the number of rows. Feature rows of a size flushed with
+/// <see cref="WindowFlush.ReuseWrittenRows"/> skip step 2 when the row is still as this store last wrote it
+/// (<see cref="WrittenRowCache"/>: the update checks the row's xmin; a row that changed is read back as above).
 /// </summary>
-public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCapacity)
+public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCapacity, ILogger<StatisticsStore>? logger = null)
 {
+    /// <summary>Flushes a size's reuse stays off for after most of its cached rows turned out changed by another writer.</summary>
+    internal const int ReuseSuspensionFlushes = 120;
+
     private static readonly IReadOnlyList<double> Quantiles = NumericDistribution.ReportedQuantiles;
 
     // Per window size, the feature rows the last committed flush of that size wrote: they exist, so the next flush of
@@ -48,6 +56,19 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     // missing rows. A row deleted since (retention, by hand) is found missing by the locking SELECT and created then.
     private readonly Dictionary<int, HashSet<(ModelWindowKey Model, string Feature)>> _existingFeatureRows = [];
     private readonly Lock _existingLock = new();
+
+    // Per window size flushed with ReuseWrittenRows: the rows its last committed flush wrote, as written; taken out of the
+    // dictionary for the flush that uses it (one at a time). Under _existingLock.
+    private readonly Dictionary<int, WrittenRowCache> _caches = [];
+    private readonly Dictionary<int, int> _reuseSuspended = [];
+    private long _rowsReused;
+    private long _rowsStale;
+
+    /// <summary>Feature rows updated from this store's copy, without being read back (since start).</summary>
+    public long RowsReused => Interlocked.Read(ref _rowsReused);
+
+    /// <summary>Feature rows whose copy turned out changed by another writer and were read back after all (since start).</summary>
+    public long RowsStale => Interlocked.Read(ref _rowsStale);
 
     /// <summary>The stored next offsets of <paramref name="partitions"/>, every window size's (none: never flushed).</summary>
     public async Task<List<StoredOffset>> LoadOffsetsAsync(string group, string topic, IReadOnlyCollection<int> partitions, CancellationToken cancellationToken)
@@ -72,25 +93,116 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-
-        if (!await AdvanceOffsetsAsync(connection, transaction, group, topic, flushes, cancellationToken))
+        var context = new FlushContext(TakeCaches(flushes));
+        try
         {
-            await transaction.RollbackAsync(cancellationToken);
-            return (FlushOutcome.Fenced, 0);
-        }
+            if (!await AdvanceOffsetsAsync(connection, transaction, group, topic, flushes, cancellationToken))
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return (FlushOutcome.Fenced, 0);
+            }
 
-        var written = new Dictionary<int, HashSet<(ModelWindowKey Model, string Feature)>>();
-        var rows = await WriteStatisticsAsync(connection, transaction, [.. flushes.Select(f => f.Delta)], written, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+            var rows = await WriteStatisticsAsync(connection, transaction, [.. flushes.Select(f => f.Delta)], context, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            context.Committed = true;
+            lock (_existingLock)
+            {
+                foreach (var (windowSeconds, keys) in context.Written)
+                {
+                    _existingFeatureRows[windowSeconds] = keys;
+                }
+            }
+
+            return (FlushOutcome.Committed, rows);
+        }
+        finally
+        {
+            ReturnCaches(context);
+        }
+    }
+
+    /// <summary>The caches of the sizes in <paramref name="flushes"/> that reuse their rows, taken out for this flush; a size
+    /// that no longer asks for reuse loses its cache.</summary>
+    private Dictionary<int, WrittenRowCache> TakeCaches(IReadOnlyList<WindowFlush> flushes)
+    {
+        var taken = new Dictionary<int, WrittenRowCache>();
         lock (_existingLock)
         {
-            foreach (var (windowSeconds, keys) in written)
+            foreach (var flush in flushes)
             {
-                _existingFeatureRows[windowSeconds] = keys;
+                _caches.Remove(flush.WindowSeconds, out var cache);
+                if (!flush.ReuseWrittenRows)
+                {
+                    continue;
+                }
+
+                if (_reuseSuspended.TryGetValue(flush.WindowSeconds, out var left) && left > 0)
+                {
+                    _reuseSuspended[flush.WindowSeconds] = left - 1;
+                    continue;
+                }
+
+                taken[flush.WindowSeconds] = cache ?? new WrittenRowCache(categoryCapacity);
             }
         }
 
-        return (FlushOutcome.Committed, rows);
+        return taken;
+    }
+
+    private void ReturnCaches(FlushContext context)
+    {
+        foreach (var (windowSeconds, cache) in context.Caches)
+        {
+            if (context.Committed && context.Xmin is { } xmin)
+            {
+                cache.Committed(xmin);
+            }
+            else if (context.Committed)
+            {
+                cache.Committed(0); // no feature row written: none is cached
+            }
+            else
+            {
+                cache.Abandoned();
+            }
+
+            var (reused, stale) = context.Reuse.GetValueOrDefault(windowSeconds);
+            lock (_existingLock)
+            {
+                // Most of the copies changed under us: another writer (an instance sharing the topic) updates these rows,
+                // so every flush would pay an update for nothing and read them back anyway. Stop trying for a while.
+                if (stale >= 100 && stale * 4 >= reused + stale)
+                {
+                    _reuseSuspended[windowSeconds] = ReuseSuspensionFlushes;
+                    logger?.LogInformation(
+                        "{Stale} of {Rows} cached rows of {Window} s windows were changed by another writer: reading them back for the next {Flushes} flushes",
+                        stale,
+                        reused + stale,
+                        windowSeconds,
+                        ReuseSuspensionFlushes);
+                    continue;
+                }
+
+                _caches[windowSeconds] = cache;
+            }
+        }
+    }
+
+    /// <summary>What one flush carries between its steps: the caches it uses, the rows it wrote, the transaction's id.</summary>
+    private sealed class FlushContext(Dictionary<int, WrittenRowCache> caches)
+    {
+        public Dictionary<int, WrittenRowCache> Caches { get; } = caches;
+
+        /// <summary>The feature rows written per window size, for <see cref="_existingFeatureRows"/> once committed.</summary>
+        public Dictionary<int, HashSet<(ModelWindowKey Model, string Feature)>> Written { get; } = [];
+
+        /// <summary>Per window size: rows updated from the cache, rows whose copy was stale.</summary>
+        public Dictionary<int, (int Reused, int Stale)> Reuse { get; } = [];
+
+        /// <summary>The writing transaction's id, as the rows it updated carry it (xmin).</summary>
+        public uint? Xmin { get; set; }
+
+        public bool Committed { get; set; }
     }
 
     /// <summary>
@@ -101,15 +213,14 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await WriteStatisticsAsync(connection, transaction, deltas, written: null, cancellationToken);
+        await WriteStatisticsAsync(connection, transaction, deltas, context: null, cancellationToken);
         await transaction.RollbackAsync(cancellationToken);
     }
 
     /// <summary>The window rows of every delta, then the models' first and last seen of all of them in one statement (each
-    /// window size's delta saw the same models). <paramref name="written"/> (null: a trial write, rolled back) receives
-    /// the feature rows written per window size, for <see cref="_existingFeatureRows"/> once committed.</summary>
+    /// window size's delta saw the same models). <paramref name="context"/>: null for a trial write (rolled back).</summary>
     private async Task<int> WriteStatisticsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<AggregationDelta> deltas,
-        Dictionary<int, HashSet<(ModelWindowKey Model, string Feature)>>? written, CancellationToken cancellationToken)
+        FlushContext? context, CancellationToken cancellationToken)
     {
         var rows = 0;
         var seen = new Dictionary<(string PredictorName, string ModelId), (DateTimeOffset First, DateTimeOffset Last)>();
@@ -124,7 +235,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
 
             if (features.Length > 0)
             {
-                await WriteFeatureRowsAsync(connection, transaction, delta, features, written, cancellationToken);
+                await WriteFeatureRowsAsync(connection, transaction, delta, features, context, cancellationToken);
             }
 
             foreach (var (model, (first, last)) in delta.Seen)
@@ -148,7 +259,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     /// <summary>Deletes up to <paramref name="batchSize"/> rows of windows older than the cutoff; returns rows deleted.</summary>
     public async Task<int> DeleteExpiredAsync(string table, int windowSeconds, DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken)
     {
-        if (table is not ("feature_window_stats" or "model_window_stats"))
+        if (table is not ("feature_window_stats" or "model_window_stats" or "feature_drift" or "prediction_drift" or "drift_windows"))
         {
             throw new ArgumentException($"Not a window table: {table}", nameof(table));
         }
@@ -289,56 +400,163 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         await update.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// The feature rows of <paramref name="delta"/> (one window size). Rows the size's cache holds are merged there and
+    /// updated only if their xmin is still the cached one; the others are created if missing, locked and read back
+    /// (<see cref="ReadBackLockedAsync"/>) and merged. A cached row the update did not match was changed by another writer:
+    /// it is read back and updated in a second round trip. Every row is written exactly once either way.
+    /// </summary>
     private async Task WriteFeatureRowsAsync(
         NpgsqlConnection connection,
         NpgsqlTransaction transaction,
         AggregationDelta delta,
         (ModelWindowKey Model, string Feature)[] keys,
-        Dictionary<int, HashSet<(ModelWindowKey Model, string Feature)>>? written,
+        FlushContext? context,
         CancellationToken cancellationToken)
     {
         var n = keys.Length;
-        var existing = written is null ? null : ExistingRows(keys);
-        var modelKeys = keys.Select(k => k.Model).ToArray();
-        var featureNames = keys.Select(k => k.Feature).ToArray();
+        var windowSeconds = keys[0].Model.WindowSeconds;
+        var cache = context?.Caches.GetValueOrDefault(windowSeconds);
         var columns = new FeatureColumns(n);
-        var merged = new FeatureAccumulator(categoryCapacity); // reused for every row (see WriteModelRowsAsync)
-        var sketch = new SketchBuffer();
-        await ReadBackLockedAsync(
-            connection,
-            transaction,
-            "feature_window_stats",
-            """
-            INSERT INTO feature_window_stats (window_seconds, window_start, predictor_name, model_id, feature,
-                value_count, null_count, default_count, nonfinite_count, numeric_count, categorical_count)
-            SELECT k.ws, k.st, k.p, k.m, k.f, 0, 0, 0, 0, 0, 0
-            FROM unnest($1, $2, $3, $4, $5) AS k(ws, st, p, m, f)
-            ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.f COLLATE "C", k.st
-            ON CONFLICT DO NOTHING
-            """,
-            $$"""
-            SELECT k.i, {{FeatureStatisticsColumns}}
-            FROM unnest($1, $2, $3, $4, $5) WITH ORDINALITY AS k(ws, st, p, m, f, i)
-            JOIN feature_window_stats t
-              ON t.window_seconds = k.ws AND t.predictor_name = k.p AND t.model_id = k.m AND t.feature = k.f AND t.window_start = k.st
-            ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.f COLLATE "C", k.st
-            FOR UPDATE OF t
-            """,
-            n,
-            existing,
-            (parameters, subset) =>
+        var xmins = new uint?[n]; // the cached copy's transaction; null: read back (and locked) in this flush
+        var readBack = new List<int>(cache is null ? n : 0);
+        for (var i = 0; i < n; i++)
+        {
+            if (cache is not null && cache.TryTake(keys[i], out var entry))
             {
-                AddKeyParameters(parameters, Subset(modelKeys, subset));
-                parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Subset(featureNames, subset) });
-            },
-            (i, reader) =>
+                entry.State.Merge(DeltaOf(delta, keys[i]));
+                entry.State.KeepStoredForm();
+                columns.Set(i, entry.State);
+                cache.Stage(keys[i], entry.State);
+                xmins[i] = entry.Xmin;
+            }
+            else
             {
-                LoadFeature(reader, first: 1, merged, sketch);
-                merged.Merge(delta.Windows[keys[i].Model].Features[keys[i].Feature]);
-                columns.Set(i, merged);
-            },
-            cancellationToken);
+                readBack.Add(i);
+            }
+        }
 
+        var cached = n - readBack.Count;
+        var merged = new FeatureAccumulator(categoryCapacity); // reused for every row when nothing is cached (see WriteModelRowsAsync)
+        await ReadBackAndMergeAsync([.. readBack], (i, state) => columns.Set(i, state));
+        var updated = await UpdateFeatureRowsAsync(connection, transaction, keys, columns, xmins, context, cancellationToken);
+
+        var stale = Enumerable.Range(0, n).Where(i => !updated[i]).ToArray();
+        if (stale.Length > 0)
+        {
+            foreach (var i in stale)
+            {
+                if (xmins[i] is null)
+                {
+                    throw new InvalidOperationException($"feature_window_stats: locked row {i + 1} of {n} was not updated: not writing a partial flush.");
+                }
+
+                cache!.Unstage(keys[i]);
+            }
+
+            var again = new FeatureColumns(stale.Length);
+            var position = stale.Select((i, j) => (i, j)).ToDictionary(p => p.i, p => p.j);
+            await ReadBackAndMergeAsync(stale, (i, state) => again.Set(position[i], state));
+            var retried = await UpdateFeatureRowsAsync(connection, transaction, [.. stale.Select(i => keys[i])], again, new uint?[stale.Length], context, cancellationToken);
+            if (Array.IndexOf(retried, false) is var missed and >= 0)
+            {
+                throw new InvalidOperationException($"feature_window_stats: locked row {stale[missed] + 1} of {n} was not updated: not writing a partial flush.");
+            }
+        }
+
+        if (context is not null)
+        {
+            if (cache is not null)
+            {
+                context.Reuse[windowSeconds] = (cached - stale.Length, stale.Length);
+                Interlocked.Add(ref _rowsReused, cached - stale.Length);
+                Interlocked.Add(ref _rowsStale, stale.Length);
+            }
+
+            if (!context.Written.TryGetValue(windowSeconds, out var rows))
+            {
+                context.Written[windowSeconds] = rows = [];
+            }
+
+            rows.UnionWith(keys);
+        }
+
+        // Creates the missing rows among positions, locks and reads them back, merges the delta into each and hands the
+        // result to set (then to the cache, which keeps it, or into the one reused accumulator).
+        async Task ReadBackAndMergeAsync(int[] positions, Action<int, FeatureAccumulator> set)
+        {
+            if (positions.Length == 0)
+            {
+                return;
+            }
+
+            var subset = positions.Length == n ? keys : [.. positions.Select(i => keys[i])];
+            var existing = context is null ? null : ExistingRows(subset);
+            var modelKeys = subset.Select(k => k.Model).ToArray();
+            var featureNames = subset.Select(k => k.Feature).ToArray();
+            var sketch = new SketchBuffer();
+            await ReadBackLockedAsync(
+                connection,
+                transaction,
+                "feature_window_stats",
+                """
+                INSERT INTO feature_window_stats (window_seconds, window_start, predictor_name, model_id, feature,
+                    value_count, null_count, default_count, nonfinite_count, numeric_count, categorical_count)
+                SELECT k.ws, k.st, k.p, k.m, k.f, 0, 0, 0, 0, 0, 0
+                FROM unnest($1, $2, $3, $4, $5) AS k(ws, st, p, m, f)
+                ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.f COLLATE "C", k.st
+                ON CONFLICT DO NOTHING
+                """,
+                $$"""
+                SELECT k.i, {{FeatureStatisticsColumns}}
+                FROM unnest($1, $2, $3, $4, $5) WITH ORDINALITY AS k(ws, st, p, m, f, i)
+                JOIN feature_window_stats t
+                  ON t.window_seconds = k.ws AND t.predictor_name = k.p AND t.model_id = k.m AND t.feature = k.f AND t.window_start = k.st
+                ORDER BY k.ws, k.p COLLATE "C", k.m COLLATE "C", k.f COLLATE "C", k.st
+                FOR UPDATE OF t
+                """,
+                subset.Length,
+                existing,
+                (parameters, part) =>
+                {
+                    AddKeyParameters(parameters, Subset(modelKeys, part));
+                    parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Subset(featureNames, part) });
+                },
+                (j, reader) =>
+                {
+                    var i = positions[j];
+                    var state = cache?.Rent() ?? merged;
+                    LoadFeature(reader, first: 1, state, sketch);
+                    state.Merge(DeltaOf(delta, keys[i]));
+                    if (cache is not null)
+                    {
+                        state.KeepStoredForm();
+                        cache.Stage(keys[i], state);
+                    }
+
+                    set(i, state);
+                },
+                cancellationToken);
+        }
+    }
+
+    private static FeatureAccumulator DeltaOf(AggregationDelta delta, (ModelWindowKey Model, string Feature) key) =>
+        delta.Windows[key.Model].Features[key.Feature];
+
+    /// <summary>
+    /// Updates the feature rows <paramref name="keys"/> to <paramref name="columns"/>; a row with an xmin in
+    /// <paramref name="xmins"/> only if it still has it (a cached copy), the others (locked by this transaction) always.
+    /// Which rows were updated; the transaction's id (the updated rows' new xmin) goes to the flush's context.
+    /// </summary>
+    private static async Task<bool[]> UpdateFeatureRowsAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        (ModelWindowKey Model, string Feature)[] keys,
+        FeatureColumns columns,
+        uint?[] xmins,
+        FlushContext? context,
+        CancellationToken cancellationToken)
+    {
         await using var update = new NpgsqlCommand(
             """
             UPDATE feature_window_stats AS t
@@ -346,28 +564,30 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
                 mean = u.mean, m2 = u.m2, m2_scale = u.m2s, stddev = u.sd, min = u.mn, max = u.mx,
                 p05 = u.p05, p25 = u.p25, p50 = u.p50, p75 = u.p75, p95 = u.p95,
                 sketch = u.sk, categorical_count = u.cc, boolean_count = u.bc, categories = u.cat::jsonb, updated_at = now()
-            FROM unnest(@ws, @st, @p, @m, @f, @vc, @nu, @dc, @nf, @nc, @mean, @m2, @m2s, @sd, @mn, @mx, @p05, @p25, @p50, @p75, @p95, @sk, @cc, @bc, @cat)
-                 AS u(ws, st, p, m, f, vc, nu, dc, nf, nc, mean, m2, m2s, sd, mn, mx, p05, p25, p50, p75, p95, sk, cc, bc, cat)
+            FROM unnest(@ws, @st, @p, @m, @f, @vc, @nu, @dc, @nf, @nc, @mean, @m2, @m2s, @sd, @mn, @mx, @p05, @p25, @p50, @p75, @p95, @sk, @cc, @bc, @cat, @x)
+                 WITH ORDINALITY AS u(ws, st, p, m, f, vc, nu, dc, nf, nc, mean, m2, m2s, sd, mn, mx, p05, p25, p50, p75, p95, sk, cc, bc, cat, x, i)
             WHERE t.window_seconds = u.ws AND t.window_start = u.st AND t.predictor_name = u.p AND t.model_id = u.m AND t.feature = u.f
+              AND (u.x IS NULL OR t.xmin = u.x)
+            RETURNING u.i, t.xmin
             """,
             connection,
             transaction);
-        AddKeyParameters(update.Parameters, modelKeys, named: true);
-        update.Parameters.Add(new NpgsqlParameter<string[]>("f", featureNames));
+        AddKeyParameters(update.Parameters, [.. keys.Select(k => k.Model)], named: true);
+        update.Parameters.Add(new NpgsqlParameter<string[]>("f", [.. keys.Select(k => k.Feature)]));
         columns.AddParameters(update);
-        await update.ExecuteNonQueryAsync(cancellationToken);
-        if (written is not null)
+        update.Parameters.Add(new NpgsqlParameter<uint?[]>("x", xmins) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Xid });
+        var updated = new bool[keys.Length];
+        await using var reader = await update.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
         {
-            foreach (var key in keys)
+            updated[(int)reader.GetInt64(0) - 1] = true;
+            if (context is not null)
             {
-                if (!written.TryGetValue(key.Model.WindowSeconds, out var rows))
-                {
-                    written[key.Model.WindowSeconds] = rows = [];
-                }
-
-                rows.Add(key);
+                context.Xmin ??= reader.GetFieldValue<uint>(1);
             }
         }
+
+        return updated;
     }
 
     /// <summary>Which of <paramref name="keys"/> the last committed flush of their window size wrote (null: none).</summary>

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Drift;
 using ModelMonitor.Core.Windows;
 
-namespace ModelMonitor.Exporter.Drift;
+namespace ModelMonitor.References.Drift;
 
 /// <summary>Drift against reference profiles (section "Drift"; README "Drift").</summary>
 public sealed class DriftOptions
@@ -24,21 +24,37 @@ public sealed class DriftOptions
     /// (<c>jensen_shannon</c>) keeps the exposition and Prometheus a third of the size (BENCHMARKS.md §12).</summary>
     public string Methods { get; set; } = string.Join(',', DriftMethods.All.Select(m => m.Label()));
 
-    internal IReadOnlySet<DriftMethod> ParsedMethods => field ??= Methods.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+    public IReadOnlySet<DriftMethod> ParsedMethods => field ??= Methods.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Select(m => DriftMethods.TryParse(m, out var method) ? method : (DriftMethod?)null).OfType<DriftMethod>().ToHashSet();
 
     /// <summary>The window sizes drift is measured on (comma-separated, e.g. "5m,1h"; empty: every size). The alert rules read
     /// the 1m and 5m windows: leave one of them in when the alerts are wanted.</summary>
     public string Windows { get; set; } = "";
 
-    internal IReadOnlySet<int>? ParsedWindows => string.IsNullOrWhiteSpace(Windows)
+    public IReadOnlySet<int>? ParsedWindows => string.IsNullOrWhiteSpace(Windows)
         ? null
         : field ??= WindowSize.ParseList(Windows).Select(w => w.Seconds).ToHashSet();
+
+    /// <summary>Store every completed window's drift in Postgres (feature_drift, prediction_drift), written by the aggregator
+    /// (one instance at a time) <see cref="HistoryDelay"/> after the window ends.</summary>
+    public bool History { get; set; } = true;
+
+    /// <summary>How often the aggregator looks for completed windows whose drift is not stored yet.</summary>
+    public TimeSpan HistoryInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long after its end a window's drift is stored: the aggregator writes a window's last records within
+    /// Aggregator:FlushInterval of its end (records later than this do not change the stored drift).</summary>
+    public TimeSpan HistoryDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How many of each size's latest completed windows are watched: stored when new, stored again when late records
+    /// change them. When a first reference arrives, the drift of these windows is stored against it (a history to start
+    /// with); older windows are not.</summary>
+    public int HistoryCatchUpWindows { get; set; } = 60;
 
     /// <summary>Per predictor: which reference the alerts use and fixed thresholds per method.</summary>
     public Dictionary<string, PredictorDrift> Predictors { get; set; } = new(StringComparer.Ordinal);
 
-    internal DriftMethod ParsedAlertMethod => DriftMethods.TryParse(AlertMethod, out var method) ? method : DriftMethod.JensenShannon;
+    public DriftMethod ParsedAlertMethod => DriftMethods.TryParse(AlertMethod, out var method) ? method : DriftMethod.JensenShannon;
 
     /// <summary>The reference the alerts of <paramref name="predictorName"/> use, among those its model has: the one configured,
     /// else <c>training</c> when there is one, else <c>production</c>.</summary>
@@ -53,11 +69,19 @@ public sealed class DriftOptions
         return available.Contains("training") ? "training" : available.Contains("production") ? "production" : null;
     }
 
+    /// <summary>The threshold a distance is judged by: the predictor's fixed one for the method, else the reference's adaptive
+    /// one for the feature (null: prediction_result) and window size.</summary>
+    public double Threshold(PreparedReference reference, string predictorName, string? feature, DriftMethod method, int windowSeconds)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        return FixedThreshold(predictorName, method) ?? reference.Threshold(feature, method, windowSeconds);
+    }
+
     /// <summary>A fixed threshold configured for the predictor and method, if any.</summary>
     public double? FixedThreshold(string predictorName, DriftMethod method) =>
         Predictors.TryGetValue(predictorName, out var configured) && configured.Thresholds.TryGetValue(method.Label(), out var value) ? value : null;
 
-    internal sealed class Validator : IValidateOptions<DriftOptions>
+    public sealed class Validator : IValidateOptions<DriftOptions>
     {
         public ValidateOptionsResult Validate(string? name, DriftOptions options)
         {
@@ -80,6 +104,21 @@ public sealed class DriftOptions
             else if (!options.ParsedMethods.Contains(alertMethod))
             {
                 errors.Add($"Drift:Methods (\"{options.Methods}\") must include Drift:AlertMethod ({options.AlertMethod}): the alerts read it.");
+            }
+
+            if (options.History && options.HistoryInterval <= TimeSpan.Zero)
+            {
+                errors.Add($"Drift:HistoryInterval must be positive (got {options.HistoryInterval}).");
+            }
+
+            if (options.HistoryDelay < TimeSpan.Zero || options.HistoryDelay > TimeSpan.FromHours(1))
+            {
+                errors.Add($"Drift:HistoryDelay must be between 0 and 1h (got {options.HistoryDelay}).");
+            }
+
+            if (options.HistoryCatchUpWindows < 1)
+            {
+                errors.Add($"Drift:HistoryCatchUpWindows must be positive (got {options.HistoryCatchUpWindows}).");
             }
 
             if (!string.IsNullOrWhiteSpace(options.Windows))

@@ -1,0 +1,173 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ModelMonitor.Core.Drift;
+using ModelMonitor.Storage;
+using ModelMonitor.Storage.Drift;
+using ModelMonitor.Storage.References;
+using ModelMonitor.Storage.Statistics;
+
+namespace ModelMonitor.References.Drift;
+
+/// <summary>
+/// Stores each completed window's drift against every reference of its model (feature_drift, prediction_drift): every
+/// Drift:HistoryInterval, each window size's windows that ended at least Drift:HistoryDelay ago (the latest
+/// Drift:HistoryCatchUpWindows of them) and whose drift is not stored, or was stored before late records changed them,
+/// oldest first, one transaction per window, by one aggregator instance at a time (a Postgres advisory lock). The
+/// distances are those the exporter exports (<see cref="WindowDrift"/>), over every feature (no cardinality cap: Postgres
+/// is not Prometheus).
+/// </summary>
+internal sealed class DriftHistoryWorker(
+    SchemaMigration schema,
+    StatisticsReader reader,
+    ReferenceStore references,
+    DriftHistoryStore history,
+    IOptions<DriftOptions> options,
+    TimeProvider time,
+    ILogger<DriftHistoryWorker> logger) : BackgroundService
+{
+    // pg_try_advisory_lock key: "modelmonitor drift history".
+    private const long LockKey = 0x4d4d_4448_4953;
+
+    private DriftReferences _references = DriftReferences.Empty;
+    private (long Count, long MaxId) _referencesVersion = (-1, -1);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        if (!settings.Enabled || !settings.History)
+        {
+            return;
+        }
+
+        try
+        {
+            await schema.WhenMigratedAsync(stoppingToken);
+            using var timer = new PeriodicTimer(settings.HistoryInterval, time);
+            do
+            {
+                try
+                {
+                    await references.ExclusivelyAsync(LockKey, token => RunOnceAsync(settings, token), stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    logger.LogWarning(e, "Storing drift history failed; retrying at the next interval");
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: a window in progress is abandoned (its transaction rolls back) and stored at the next start.
+        }
+    }
+
+    /// <summary>Stores the drift of every window that is due; the number of windows stored.</summary>
+    internal async Task<int> RunOnceAsync(DriftOptions settings, CancellationToken cancellationToken)
+    {
+        var version = await references.VersionAsync(cancellationToken);
+        if (version != _referencesVersion)
+        {
+            _references = await DriftReferences.LoadAsync(references, settings, cancellationToken);
+            _referencesVersion = version;
+        }
+
+        if (_references.Count == 0)
+        {
+            return 0; // nothing to compare with; windows are stored from when a reference exists (up to the catch-up)
+        }
+
+        var now = time.GetUtcNow();
+        var stored = 0;
+        foreach (var size in await reader.WindowSizesAsync(cancellationToken))
+        {
+            if (settings.ParsedWindows is { } windows && !windows.Contains(size))
+            {
+                continue;
+            }
+
+            // The completed windows of the catch-up range (the latest HistoryCatchUpWindows) that are new or changed.
+            var latest = StatisticsReader.LatestCompletedWindowStart(now, size, settings.HistoryDelay);
+            var first = latest.AddSeconds(-(double)size * (settings.HistoryCatchUpWindows - 1));
+            foreach (var start in await history.DueWindowsAsync(size, first, latest, cancellationToken))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await StoreWindowAsync(settings, size, start, cancellationToken);
+                stored++;
+            }
+        }
+
+        return stored;
+    }
+
+    private async Task StoreWindowAsync(DriftOptions settings, int size, DateTimeOffset start, CancellationToken cancellationToken)
+    {
+        var (models, features) = await reader.ReadWindowAsync(size, start, cancellationToken);
+        var compare = new WindowDrift();
+        var alertMethod = settings.ParsedAlertMethod;
+        var featureRows = new List<FeatureDriftRow>();
+        var predictionRows = new List<PredictionDriftRow>();
+        var byModel = features.ToLookup(f => (f.PredictorName, f.ModelId));
+        foreach (var model in models.Where(m => m.PredictionCount > 0))
+        {
+            var modelReferences = _references.For(model.PredictorName, model.ModelId);
+            if (modelReferences.Count == 0)
+            {
+                continue;
+            }
+
+            var rows = byModel[(model.PredictorName, model.ModelId)].ToDictionary(f => f.Feature, StringComparer.Ordinal);
+            foreach (var reference in modelReferences)
+            {
+                if (compare.ComparePrediction(model, reference) is { } prediction)
+                {
+                    var (threshold, drifting) = Judge(settings, reference, model.PredictorName, null, prediction, alertMethod, size);
+                    predictionRows.Add(new PredictionDriftRow(model.PredictorName, model.ModelId, reference.Name,
+                        Finite(prediction.Psi), Finite(prediction.JensenShannon), Finite(prediction.Ks), Finite(prediction.Wasserstein),
+                        Finite(prediction.OutOfRangeRatio), alertMethod.Label(), threshold, drifting));
+                }
+
+                // The window's features, and the reference's the window lacks (missing_feature).
+                foreach (var name in rows.Keys.Union(reference.Features.Keys).Order(StringComparer.Ordinal))
+                {
+                    if (!compare.TryCompareFeature(name, rows.GetValueOrDefault(name), reference, out var drift, out var anomalies))
+                    {
+                        continue;
+                    }
+
+                    var (threshold, drifting) = drift is { } d ? Judge(settings, reference, model.PredictorName, name, d, alertMethod, size) : (null, null);
+                    featureRows.Add(new FeatureDriftRow(model.PredictorName, model.ModelId, name, reference.Name,
+                        Of(drift, DriftMethod.Psi), Of(drift, DriftMethod.JensenShannon), Of(drift, DriftMethod.Ks),
+                        Of(drift, DriftMethod.Wasserstein), Of(drift, DriftMethod.Linf),
+                        drift is { ComparedAsNumbers: true } n ? Finite(n.OutOfRangeRatio) : null,
+                        drift is { ComparedAsNumbers: false } c ? Finite(c.UnseenCategoryRatio) : null,
+                        SchemaAnomalyKinds.Label(anomalies), drift is null ? null : alertMethod.Label(), threshold, drifting));
+                }
+            }
+        }
+
+        // The predictions read with these rows: a later count means records arrived late, and the window is stored again.
+        await history.WriteAsync(size, start, models.Sum(m => m.PredictionCount), featureRows, predictionRows, cancellationToken);
+    }
+
+    /// <summary>The alert method's threshold and whether the distance is above it (null: the method does not apply).</summary>
+    private static (double? Threshold, bool? Drifting) Judge(DriftOptions settings, PreparedReference reference, string predictorName, string? feature,
+        FeatureDrift drift, DriftMethod method, int size)
+    {
+        var value = drift.Of(method);
+        if (!double.IsFinite(value))
+        {
+            return (null, null);
+        }
+
+        var threshold = settings.Threshold(reference, predictorName, feature, method, size);
+        return (threshold, value > threshold);
+    }
+
+    /// <summary>A method's distance where it applies to the feature and is defined.</summary>
+    private static double? Of(FeatureDrift? drift, DriftMethod method) =>
+        drift is { } d && d.Methods.Contains(method) ? Finite(d.Of(method)) : null;
+
+    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
+}
