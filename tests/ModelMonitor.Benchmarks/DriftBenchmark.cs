@@ -36,13 +36,14 @@ internal static class DriftBenchmark
     public static async Task RunAsync(BenchmarkContext context)
     {
         await Task.Yield();
-        Exporter(context.Options.Runs);
+        await ExporterAsync(context);
         await UploadAsync();
         Accuracy();
     }
 
-    private static void Exporter(int runs)
+    private static async Task ExporterAsync(BenchmarkContext context)
     {
+        var runs = context.Options.Runs;
         Console.WriteLine($"-- exporter: {Models} models × {Features} features ({Models * Features:N0} feature rows, one window size), {ValuesPerWindow} values a window, one reference of {ReferenceValues} values per feature --");
         var random = new Random(15);
         var snapshot = Snapshot(random);
@@ -76,6 +77,22 @@ internal static class DriftBenchmark
                 }
             }
         }
+
+        // The aggregator's drift history of the same window: the rows worked out, then written to Postgres (binary COPY).
+        var window = snapshot.Windows[0];
+        var historyStarted = Stopwatch.GetTimestamp();
+        var (featureDrift, predictionDrift) = DriftHistoryRows.Of(window.Models, window.Features, references, new DriftOptions(), window.WindowSeconds);
+        var computeMs = Stopwatch.GetElapsedTime(historyStarted).TotalMilliseconds;
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(await context.NewDatabaseAsync("drift_history"));
+        await new ModelMonitor.Storage.SchemaMigrator(dataSource, Microsoft.Extensions.Logging.Abstractions.NullLogger<ModelMonitor.Storage.SchemaMigrator>.Instance).MigrateAsync(CancellationToken.None);
+        var writeStarted = Stopwatch.GetTimestamp();
+        await new ModelMonitor.Storage.Drift.DriftHistoryStore(dataSource).WriteAsync(window.WindowSeconds, window.WindowStart, 0, featureDrift, predictionDrift, CancellationToken.None);
+        var writeMs = Stopwatch.GetElapsedTime(writeStarted).TotalMilliseconds;
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var size = new Npgsql.NpgsqlCommand("SELECT pg_total_relation_size('feature_drift') + pg_total_relation_size('prediction_drift')", connection);
+        var bytes = (long)(await size.ExecuteScalarAsync())!;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"drift history of the window (aggregator): {featureDrift.Count + predictionDrift.Count:N0} rows worked out in {computeMs:F0} ms, written in {writeMs:F0} ms ({(featureDrift.Count + predictionDrift.Count) / (writeMs / 1000):N0} rows/s), {bytes / 1048576.0:F1} MB in Postgres ({(double)bytes / (featureDrift.Count + predictionDrift.Count):F0} B per row)"));
 
         var off = Stats.Median(times["off"]);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -14,7 +14,7 @@ var all = new[] { "codec", "ingest", "aggregate", "sql-baseline", "exporter", "f
 var options = BenchmarkOptions.Parse(args, all, extra: ["fuzz", "cardinality", "drift", "flush"]);
 if (options is null)
 {
-    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000] | fuzz [--fuzz-requests 10000] | cardinality [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000] [--set Aggregator:Key=value]");
+    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000] | fuzz [--fuzz-requests 10000] | drift | flush | cardinality [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000] [--set Aggregator:Key=value]");
     return 1;
 }
 

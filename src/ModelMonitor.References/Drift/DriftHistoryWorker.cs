@@ -104,70 +104,8 @@ internal sealed class DriftHistoryWorker(
     private async Task StoreWindowAsync(DriftOptions settings, int size, DateTimeOffset start, CancellationToken cancellationToken)
     {
         var (models, features) = await reader.ReadWindowAsync(size, start, cancellationToken);
-        var compare = new WindowDrift();
-        var alertMethod = settings.ParsedAlertMethod;
-        var featureRows = new List<FeatureDriftRow>();
-        var predictionRows = new List<PredictionDriftRow>();
-        var byModel = features.ToLookup(f => (f.PredictorName, f.ModelId));
-        foreach (var model in models.Where(m => m.PredictionCount > 0))
-        {
-            var modelReferences = _references.For(model.PredictorName, model.ModelId);
-            if (modelReferences.Count == 0)
-            {
-                continue;
-            }
-
-            var rows = byModel[(model.PredictorName, model.ModelId)].ToDictionary(f => f.Feature, StringComparer.Ordinal);
-            foreach (var reference in modelReferences)
-            {
-                if (compare.ComparePrediction(model, reference) is { } prediction)
-                {
-                    var (threshold, drifting) = Judge(settings, reference, model.PredictorName, null, prediction, alertMethod, size);
-                    predictionRows.Add(new PredictionDriftRow(model.PredictorName, model.ModelId, reference.Name,
-                        Finite(prediction.Psi), Finite(prediction.JensenShannon), Finite(prediction.Ks), Finite(prediction.Wasserstein),
-                        Finite(prediction.OutOfRangeRatio), alertMethod.Label(), threshold, drifting));
-                }
-
-                // The window's features, and the reference's the window lacks (missing_feature).
-                foreach (var name in rows.Keys.Union(reference.Features.Keys).Order(StringComparer.Ordinal))
-                {
-                    if (!compare.TryCompareFeature(name, rows.GetValueOrDefault(name), reference, out var drift, out var anomalies))
-                    {
-                        continue;
-                    }
-
-                    var (threshold, drifting) = drift is { } d ? Judge(settings, reference, model.PredictorName, name, d, alertMethod, size) : (null, null);
-                    featureRows.Add(new FeatureDriftRow(model.PredictorName, model.ModelId, name, reference.Name,
-                        Of(drift, DriftMethod.Psi), Of(drift, DriftMethod.JensenShannon), Of(drift, DriftMethod.Ks),
-                        Of(drift, DriftMethod.Wasserstein), Of(drift, DriftMethod.Linf),
-                        drift is { ComparedAsNumbers: true } n ? Finite(n.OutOfRangeRatio) : null,
-                        drift is { ComparedAsNumbers: false } c ? Finite(c.UnseenCategoryRatio) : null,
-                        SchemaAnomalyKinds.Label(anomalies), drift is null ? null : alertMethod.Label(), threshold, drifting));
-                }
-            }
-        }
-
+        var (featureRows, predictionRows) = DriftHistoryRows.Of(models, features, _references, settings, size);
         // The predictions read with these rows: a later count means records arrived late, and the window is stored again.
         await history.WriteAsync(size, start, models.Sum(m => m.PredictionCount), featureRows, predictionRows, cancellationToken);
     }
-
-    /// <summary>The alert method's threshold and whether the distance is above it (null: the method does not apply).</summary>
-    private static (double? Threshold, bool? Drifting) Judge(DriftOptions settings, PreparedReference reference, string predictorName, string? feature,
-        FeatureDrift drift, DriftMethod method, int size)
-    {
-        var value = drift.Of(method);
-        if (!double.IsFinite(value))
-        {
-            return (null, null);
-        }
-
-        var threshold = settings.Threshold(reference, predictorName, feature, method, size);
-        return (threshold, value > threshold);
-    }
-
-    /// <summary>A method's distance where it applies to the feature and is defined.</summary>
-    private static double? Of(FeatureDrift? drift, DriftMethod method) =>
-        drift is { } d && d.Methods.Contains(method) ? Finite(d.Of(method)) : null;
-
-    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 }
