@@ -56,11 +56,26 @@ public static class ExporterExtensions
             {
                 context.Response.Headers.ContentEncoding = "gzip";
             }
-            var body = gzip ? cache.CurrentGzip : cache.Current.Bytes;
-            context.Response.ContentLength = body.Length;
-            return context.Response.Body.WriteAsync(body, context.RequestAborted).AsTask();
+            if (gzip)
+            {
+                var compressed = cache.CurrentGzip;
+                context.Response.ContentLength = compressed.Length;
+                return context.Response.Body.WriteAsync(compressed, context.RequestAborted).AsTask();
+            }
+
+            var exposition = cache.Current;
+            context.Response.ContentLength = exposition.Length;
+            return WriteSegmentsAsync(context.Response.Body, exposition.Segments, context.RequestAborted);
         }).ExcludeFromDescription();
         return app;
+    }
+
+    private static async Task WriteSegmentsAsync(Stream body, IReadOnlyList<ReadOnlyMemory<byte>> segments, CancellationToken cancellationToken)
+    {
+        foreach (var segment in segments)
+        {
+            await body.WriteAsync(segment, cancellationToken);
+        }
     }
 
     private sealed class ExporterHealthCheck(ExpositionCache cache) : IHealthCheck

@@ -26,6 +26,9 @@ internal sealed class ExporterWorker(
     private DriftReferences _references = DriftReferences.Empty;
     private (long Count, long MaxId) _referencesVersion = (-1, -1);
 
+    // The drift families of the last refresh, served again while their windows and references are unchanged.
+    private readonly DriftTextCache _driftText = new();
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
@@ -58,15 +61,16 @@ internal sealed class ExporterWorker(
                     logger.LogInformation("Loaded {Count} reference profiles for drift", _references.Count);
                 }
 
-                driftInput = new DriftInput(_references, drift);
+                driftInput = new DriftInput(_references, drift, _driftText);
             }
 
             var snapshot = await reader.ReadAsync(now, settings.ToSnapshotQuery(sketches: driftInput is not null && _references.Count > 0), cancellationToken);
-            // Room for the previous exposition and 1/8 more: one allocation of about the right size, no growth.
-            var previous = cache.Current.Bytes.Length;
+            // Room for the previous statistics (the first segment; the drift families have their own) and 1/8 more: one
+            // allocation of about the right size, no growth.
+            var previous = cache.Current.Segments.Count > 0 ? cache.Current.Segments[0].Length : 0;
             var exposition = ExpositionRenderer.Render(snapshot, settings, sizeHint: previous == 0 ? 64 * 1024 : (int)Math.Min(previous + (previous / 8L), Array.MaxLength), driftInput);
             cache.Publish(exposition, Stopwatch.GetElapsedTime(started), now);
-            logger.LogDebug("Exported {Series} series ({Bytes} bytes) in {Elapsed}", exposition.Series, exposition.Bytes.Length, Stopwatch.GetElapsedTime(started));
+            logger.LogDebug("Exported {Series} series ({Bytes} bytes) in {Elapsed}", exposition.Series, exposition.Length, Stopwatch.GetElapsedTime(started));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

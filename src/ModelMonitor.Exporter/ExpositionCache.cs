@@ -40,7 +40,7 @@ public sealed class ExpositionCache
 
     public void Publish(Exposition exposition, TimeSpan duration, DateTimeOffset now)
     {
-        Volatile.Write(ref _current, new Published(exposition, Compress(exposition.Bytes)));
+        Volatile.Write(ref _current, new Published(exposition, Compress(exposition.Segments)));
         HasRefreshed = true;
         _refreshDuration.Set(duration.TotalSeconds);
         _lastRefresh.Set(now.ToUnixTimeMilliseconds() / 1000.0);
@@ -51,12 +51,15 @@ public sealed class ExpositionCache
         }
     }
 
-    private static byte[] Compress(ReadOnlyMemory<byte> bytes)
+    private static byte[] Compress(IReadOnlyList<ReadOnlyMemory<byte>> segments)
     {
-        using var buffer = new MemoryStream(bytes.Length / 8 + 64);
+        using var buffer = new MemoryStream((int)Math.Min(segments.Sum(s => (long)s.Length) / 8 + 64, Array.MaxLength));
         using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
         {
-            gzip.Write(bytes.Span);
+            foreach (var segment in segments)
+            {
+                gzip.Write(segment.Span);
+            }
         }
         return buffer.ToArray();
     }

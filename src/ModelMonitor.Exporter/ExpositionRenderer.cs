@@ -14,10 +14,24 @@ public sealed record RenderSummary(long Series, IReadOnlyDictionary<string, long
     public static RenderSummary Empty { get; } = new(0, DropReasons.All.ToDictionary(r => r, _ => 0L));
 }
 
-/// <summary>The rendered statistics: the exposition bytes (text format 0.0.4) and what the cardinality caps cut.</summary>
-public sealed record Exposition(ReadOnlyMemory<byte> Bytes, long Series, IReadOnlyDictionary<string, long> Dropped)
+/// <summary>The rendered statistics: the exposition (text format 0.0.4) as consecutive segments, served one after the
+/// other (the statistics, then the drift families, which a refresh reuses while their windows are unchanged), and what the
+/// cardinality caps cut.</summary>
+public sealed record Exposition(IReadOnlyList<ReadOnlyMemory<byte>> Segments, long Series, IReadOnlyDictionary<string, long> Dropped)
 {
-    public static Exposition Empty { get; } = new(ReadOnlyMemory<byte>.Empty, 0, DropReasons.All.ToDictionary(r => r, _ => 0L));
+    public static Exposition Empty { get; } = new([], 0, DropReasons.All.ToDictionary(r => r, _ => 0L));
+
+    /// <summary>Bytes in all segments.</summary>
+    public long Length => Segments.Sum(s => (long)s.Length);
+
+    /// <summary>The whole exposition in one block: the segment itself when there is one, else a copy (for tests and tools;
+    /// the endpoint writes the segments).</summary>
+    public ReadOnlyMemory<byte> Bytes => Segments.Count switch
+    {
+        0 => ReadOnlyMemory<byte>.Empty,
+        1 => Segments[0],
+        _ => Segments.SelectMany(s => s.ToArray()).ToArray(),
+    };
 }
 
 /// <summary>Where the renderer's gauge families go, in order: each family, then its samples.</summary>
@@ -81,12 +95,38 @@ public static partial class ExpositionRenderer
     /// <param name="drift">The references to measure drift against, with their settings; null: no drift series.</param>
     public static Exposition Render(StatisticsSnapshot snapshot, ExporterOptions options, int sizeHint = 64 * 1024, DriftInput? drift = null)
     {
+        var prepared = Prepare(snapshot, options, drift);
         var buffer = new ArrayBufferWriter<byte>(Math.Max(sizeHint, 4096));
-        var summary = Render(snapshot, options, new TextSink(new PrometheusTextWriter(buffer)), drift);
-        return new Exposition(buffer.WrittenMemory, summary.Series, summary.Dropped);
+        var writer = new CountingWriter(new TextSink(new PrometheusTextWriter(buffer)));
+        WriteFeatures(writer, prepared.Features);
+        WriteModels(writer, prepared.Models, prepared.KeptModels);
+        if (drift is null)
+        {
+            return new Exposition([buffer.WrittenMemory], writer.Series, prepared.Dropped);
+        }
+
+        var (text, series) = DriftText(drift, prepared.Features, prepared.Models);
+        return new Exposition([buffer.WrittenMemory, text], writer.Series + series, prepared.Dropped);
     }
 
     public static RenderSummary Render(StatisticsSnapshot snapshot, ExporterOptions options, IStatisticsSink sink, DriftInput? drift = null)
+    {
+        var prepared = Prepare(snapshot, options, drift);
+        var writer = new CountingWriter(sink);
+        WriteFeatures(writer, prepared.Features);
+        WriteModels(writer, prepared.Models, prepared.KeptModels);
+        if (drift is not null)
+        {
+            WriteDrift(writer, drift, prepared.Features, prepared.Models);
+        }
+
+        return new RenderSummary(writer.Series, prepared.Dropped);
+    }
+
+    /// <summary>The entries to write: the kept models and features of every window, sorted, and what the caps dropped.</summary>
+    private sealed record Prepared(List<FeatureEntry> Features, List<ModelEntry> Models, List<ModelRow> KeptModels, Dictionary<string, long> Dropped);
+
+    private static Prepared Prepare(StatisticsSnapshot snapshot, ExporterOptions options, DriftInput? drift)
     {
         var dropped = DropReasons.All.ToDictionary(r => r, _ => 0L, StringComparer.Ordinal);
 
@@ -165,15 +205,7 @@ public static partial class ExpositionRenderer
         features.Sort((a, b) => CompareLabels(a.Labels, b.Labels));
         models.Sort((a, b) => CompareLabels(a.Labels, b.Labels));
 
-        var writer = new CountingWriter(sink);
-        WriteFeatures(writer, features);
-        if (drift is not null)
-        {
-            WriteDrift(writer, drift, features, models);
-        }
-
-        WriteModels(writer, models, keptModels);
-        return new RenderSummary(writer.Series, dropped);
+        return new Prepared(features, models, keptModels, dropped);
     }
 
     private static void WriteFeatures(CountingWriter w, List<FeatureEntry> features)

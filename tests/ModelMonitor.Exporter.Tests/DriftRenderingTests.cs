@@ -149,6 +149,43 @@ public sealed class DriftRenderingTests
         Assert.DoesNotContain("modelmonitor_feature_drift", plain, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void The_drift_families_are_served_again_while_their_windows_are_unchanged_and_rendered_when_a_row_changes()
+    {
+        var (snapshot, _) = Snapshot();
+        var options = new DriftOptions();
+        var references = new DriftReferences([Reference("training", ReferenceKinds.Uploaded)], options);
+        var cache = new DriftTextCache();
+        string Cached(StatisticsSnapshot s) =>
+            Encoding.UTF8.GetString(ExpositionRenderer.Render(s, Defaults, drift: new DriftInput(references, options, cache)).Bytes.Span);
+        string Fresh(StatisticsSnapshot s) =>
+            Encoding.UTF8.GetString(ExpositionRenderer.Render(s, Defaults, drift: new DriftInput(references, options)).Bytes.Span);
+
+        var first = Cached(snapshot);
+        Assert.Equal((0L, 1L), (cache.Hits, cache.Misses));
+        Assert.Equal(Fresh(snapshot), first);
+        Assert.Equal(first, Cached(snapshot)); // unchanged: served again
+        Assert.Equal((1L, 1L), (cache.Hits, cache.Misses));
+
+        // A late record into the window: the row's count (and sketch) change, the families are rendered again.
+        var (changed, _) = Snapshot();
+        var row = changed.Windows[0].Features.Single(f => f.Feature == "distance");
+        row.ValueCount++;
+        row.Sketch = Values(Enumerable.Range(0, 401).Select(i => 30.0 + (i % 40))).Sketch.Serialize();
+        var again = Cached(changed);
+        Assert.Equal((1L, 2L), (cache.Hits, cache.Misses));
+        Assert.Equal(Fresh(changed), again);
+        Assert.NotEqual(first, again);
+
+        // The next window (same counts, another end): rendered; new references (a reload): rendered.
+        var next = new StatisticsSnapshot(changed.Models, [changed.Windows[0] with { WindowStart = changed.Windows[0].WindowStart.AddSeconds(300) }]);
+        Cached(next);
+        Assert.Equal((1L, 3L), (cache.Hits, cache.Misses));
+        var reloaded = new DriftReferences([Reference("training", ReferenceKinds.Uploaded)], options);
+        ExpositionRenderer.Render(next, Defaults, drift: new DriftInput(reloaded, options, cache));
+        Assert.Equal((1L, 4L), (cache.Hits, cache.Misses));
+    }
+
     private static List<SketchPoint> Points(NumericDistribution distribution)
     {
         var points = new List<SketchPoint>();

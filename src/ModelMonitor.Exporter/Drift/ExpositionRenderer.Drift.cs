@@ -1,11 +1,42 @@
+using System.Buffers;
 using ModelMonitor.Core.Drift;
+using ModelMonitor.Exporter.Text;
 using ModelMonitor.References.Drift;
 using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.Exporter;
 
-/// <summary>What the renderer needs to measure drift: the prepared references and the drift settings.</summary>
-public sealed record DriftInput(DriftReferences References, DriftOptions Options);
+/// <summary>What the renderer needs to measure drift: the prepared references, the drift settings, and where the rendered
+/// drift families are kept between refreshes (null: rendered every time).</summary>
+public sealed record DriftInput(DriftReferences References, DriftOptions Options, DriftTextCache? Cache = null);
+
+/// <summary>
+/// The drift families as last rendered, and what they were rendered from: a refresh whose windows, rows and references are
+/// unchanged serves them again instead of comparing and rendering every (feature, reference) anew. They change when a
+/// window completes (every 1m, 5m, 1h…), when a late record lands in a window or when a reference changes: with a 15 s
+/// refresh and 5m windows, one refresh in twenty renders them (BENCHMARKS.md §12). One per exporter (not thread-safe:
+/// the refresh worker is its only user).
+/// </summary>
+public sealed class DriftTextCache
+{
+    internal (ulong Fingerprint, DriftReferences References, DriftOptions Options)? Key { get; private set; }
+
+    internal ReadOnlyMemory<byte> Text { get; private set; }
+
+    internal long Series { get; private set; }
+
+    /// <summary>Refreshes that served the kept drift families.</summary>
+    public long Hits { get; internal set; }
+
+    /// <summary>Refreshes that rendered them.</summary>
+    public long Misses { get; internal set; }
+
+    internal void Keep(ulong fingerprint, DriftReferences references, DriftOptions options, ReadOnlyMemory<byte> text, long series)
+    {
+        Key = (fingerprint, references, options);
+        (Text, Series) = (text, series);
+    }
+}
 
 /// <summary>
 /// The drift families (README "Drift"): each exported feature and each model's prediction_result in each latest
@@ -28,6 +59,66 @@ public static partial class ExpositionRenderer
             ? []
             : models.SelectMany(m => drift.References.For(m.PredictorName, m.ModelId)
                 .SelectMany(r => r.Features.Keys.Select(f => new ModelFeature(m.PredictorName, m.ModelId, f))));
+
+    /// <summary>The drift families in text: those of the last refresh when nothing they depend on changed, else rendered.</summary>
+    private static (ReadOnlyMemory<byte> Text, long Series) DriftText(DriftInput drift, List<FeatureEntry> features, List<ModelEntry> models)
+    {
+        var fingerprint = Fingerprint(features, models);
+        if (drift.Cache is { Key: { } key } hit && key.Fingerprint == fingerprint
+            && ReferenceEquals(key.References, drift.References) && ReferenceEquals(key.Options, drift.Options))
+        {
+            hit.Hits++;
+            return (hit.Text, hit.Series);
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(Math.Max(drift.Cache?.Text.Length + (drift.Cache?.Text.Length / 8) ?? 0, 64 * 1024));
+        var writer = new CountingWriter(new TextSink(new PrometheusTextWriter(buffer)));
+        WriteDrift(writer, drift, features, models);
+        if (drift.Cache is { } cache)
+        {
+            cache.Misses++;
+            cache.Keep(fingerprint, drift.References, drift.Options, buffer.WrittenMemory, writer.Series);
+        }
+
+        return (buffer.WrittenMemory, writer.Series);
+    }
+
+    /// <summary>
+    /// What the drift families are computed from, in 64 bits (FNV-1a over 32-bit hashes): every entry's labels and counts,
+    /// and every window's end. Within one window values only accumulate, so a row whose sketch or categories changed has a
+    /// new value_count; a new window has a new end.
+    /// </summary>
+    private static ulong Fingerprint(List<FeatureEntry> features, List<ModelEntry> models)
+    {
+        var hash = 14695981039346656037UL;
+        void Add(long value) => hash = (hash ^ (ulong)value) * 1099511628211UL;
+        foreach (var entry in features)
+        {
+            foreach (var label in entry.Labels)
+            {
+                Add(string.GetHashCode(label, StringComparison.Ordinal));
+            }
+
+            Add(entry.Row?.ValueCount ?? -1);
+            Add(entry.Row?.NumericCount ?? -1);
+            Add(entry.Row?.CategoricalCount ?? -1);
+            Add(entry.Row?.Sketch?.Length ?? -1);
+        }
+
+        foreach (var entry in models)
+        {
+            foreach (var label in entry.Labels)
+            {
+                Add(string.GetHashCode(label, StringComparison.Ordinal));
+            }
+
+            Add(BitConverter.DoubleToInt64Bits(entry.WindowEnd));
+            Add(entry.Row?.PredictionCount ?? -1);
+            Add(entry.Row?.Sketch?.Length ?? -1);
+        }
+
+        return hash;
+    }
 
     /// <summary>One (row, reference) comparison: the entry, the reference, the distances and schema findings.</summary>
     private readonly record struct Comparison(int Entry, PreparedReference Reference, FeatureDrift? Drift, SchemaAnomalies Anomalies);
@@ -177,7 +268,8 @@ public static partial class ExpositionRenderer
         foreach (var c in featureComparisons)
         {
             var entry = features[c.Entry];
-            if (c.Drift is { } d && d.Of(alertMethod) is var value && double.IsFinite(value) && value > Threshold(entry, c, alertMethod))
+            if (c.Drift is { } d && d.Of(alertMethod) is var value && double.IsFinite(value) && value > Threshold(entry, c, alertMethod)
+                && entry.Row!.ValueCount >= options.MinWindowValues)
             {
                 var key = (entry.Labels[0], entry.Labels[1], entry.Labels[3], c.Reference.Name);
                 drifting[key] = drifting.GetValueOrDefault(key) + 1;
@@ -185,7 +277,7 @@ public static partial class ExpositionRenderer
         }
 
         w.Header("modelmonitor_model_drifting_features", ModelDriftLabels,
-            "Features of the model whose drift in the window is above its threshold, by the alert method (Drift:AlertMethod, default jensen_shannon).");
+            "Features of the model whose drift in the window is above its threshold, by the alert method (Drift:AlertMethod, default jensen_shannon), among those with at least Drift:MinWindowValues values (100).");
         foreach (var ((predictor, model, window, reference), count) in drifting.OrderBy(d => d.Key.Item1, StringComparer.Ordinal)
                      .ThenBy(d => d.Key.Item2, StringComparer.Ordinal).ThenBy(d => d.Key.Item3, StringComparer.Ordinal).ThenBy(d => d.Key.Item4, StringComparer.Ordinal))
         {

@@ -35,7 +35,7 @@ public static class DriftHistoryRows
             {
                 if (compare.ComparePrediction(model, reference) is { } prediction)
                 {
-                    var (threshold, drifting) = Judge(settings, reference, model.PredictorName, null, prediction, alertMethod, size);
+                    var (threshold, drifting) = Judge(settings, reference, model.PredictorName, null, prediction, alertMethod, size, model.PredictionCount);
                     predictionRows.Add(new PredictionDriftRow(model.PredictorName, model.ModelId, reference.Name,
                         Finite(prediction.Psi), Finite(prediction.JensenShannon), Finite(prediction.Ks), Finite(prediction.Wasserstein),
                         Finite(prediction.OutOfRangeRatio), alertMethod.Label(), threshold, drifting));
@@ -49,7 +49,8 @@ public static class DriftHistoryRows
                         continue;
                     }
 
-                    var (threshold, drifting) = drift is { } d ? Judge(settings, reference, model.PredictorName, name, d, alertMethod, size) : (null, null);
+                    var values = rows.GetValueOrDefault(name)?.ValueCount ?? 0;
+                    var (threshold, drifting) = drift is { } d ? Judge(settings, reference, model.PredictorName, name, d, alertMethod, size, values) : (null, null);
                     featureRows.Add(new FeatureDriftRow(model.PredictorName, model.ModelId, name, reference.Name,
                         Of(drift, DriftMethod.Psi), Of(drift, DriftMethod.JensenShannon), Of(drift, DriftMethod.Ks),
                         Of(drift, DriftMethod.Wasserstein), Of(drift, DriftMethod.Linf),
@@ -63,9 +64,10 @@ public static class DriftHistoryRows
         return (featureRows, predictionRows);
     }
 
-    /// <summary>The alert method's threshold and whether the distance is above it (null: the method does not apply).</summary>
+    /// <summary>The alert method's threshold and whether the distance is above it (null: the method does not apply); never
+    /// drifting below Drift:MinWindowValues values.</summary>
     private static (double? Threshold, bool? Drifting) Judge(DriftOptions settings, PreparedReference reference, string predictorName, string? feature,
-        FeatureDrift drift, DriftMethod method, int size)
+        FeatureDrift drift, DriftMethod method, int size, long values)
     {
         var value = drift.Of(method);
         if (!double.IsFinite(value))
@@ -74,7 +76,7 @@ public static class DriftHistoryRows
         }
 
         var threshold = settings.Threshold(reference, predictorName, feature, method, size);
-        return (threshold, value > threshold);
+        return (threshold, value > threshold && values >= settings.MinWindowValues);
     }
 
     /// <summary>A method's distance where it applies to the feature and is defined.</summary>

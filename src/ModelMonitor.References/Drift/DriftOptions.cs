@@ -35,6 +35,11 @@ public sealed class DriftOptions
         ? null
         : field ??= WindowSize.ParseList(Windows).Select(w => w.Seconds).ToHashSet();
 
+    /// <summary>A window with fewer values of a feature (or predictions, for prediction_result) is not judged drifting: its
+    /// distance is mostly sampling noise. The same 100 the alert rules require (deploy/prometheus/rules/drift-alerts.yml:
+    /// change both together); counted by modelmonitor_model_drifting_features and feature_drift.drifting.</summary>
+    public long MinWindowValues { get; set; } = 100;
+
     /// <summary>Store every completed window's drift in Postgres (feature_drift, prediction_drift), written by the aggregator
     /// (one instance at a time) <see cref="HistoryDelay"/> after the window ends.</summary>
     public bool History { get; set; } = true;
@@ -104,6 +109,11 @@ public sealed class DriftOptions
             else if (!options.ParsedMethods.Contains(alertMethod))
             {
                 errors.Add($"Drift:Methods (\"{options.Methods}\") must include Drift:AlertMethod ({options.AlertMethod}): the alerts read it.");
+            }
+
+            if (options.MinWindowValues < 0)
+            {
+                errors.Add($"Drift:MinWindowValues must not be negative (got {options.MinWindowValues}).");
             }
 
             if (options.History && options.HistoryInterval <= TimeSpan.Zero)
