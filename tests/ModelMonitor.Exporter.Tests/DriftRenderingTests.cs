@@ -150,6 +150,23 @@ public sealed class DriftRenderingTests
     }
 
     [Fact]
+    public void A_feature_with_fewer_values_than_the_minimum_is_measured_but_not_counted_as_drifting()
+    {
+        var window = Values(Enumerable.Range(0, 50).Select(i => 20.0 + (i % 40)));
+        var distance = Snapshots.Feature("eta", "v1", "distance", 50);
+        distance.Sketch = window.Sketch.Serialize();
+        var model = Snapshots.ModelWindow("eta", "v1", 50);
+        var snapshot = new StatisticsSnapshot([Snapshots.Model("eta", "v1")], [Snapshots.Window(300, [model], [distance])]);
+        var text = Render(snapshot, [Reference("training", ReferenceKinds.Uploaded)]);
+        var js = Sample(text, $"modelmonitor_feature_drift{{{Labels},feature=\"distance\",window=\"5m\",reference=\"training\",method=\"jensen_shannon\"}}");
+        var threshold = Sample(text, $"modelmonitor_feature_drift_threshold{{{Labels},feature=\"distance\",window=\"5m\",reference=\"training\",method=\"jensen_shannon\"}}");
+        Assert.True(js > threshold, $"{js} above {threshold}");
+        Assert.Equal(0, Sample(text, $"modelmonitor_model_drifting_features{{{Labels},window=\"5m\",reference=\"training\"}}")); // 50 < Drift:MinWindowValues
+        var lenient = Render(snapshot, [Reference("training", ReferenceKinds.Uploaded)], new DriftOptions { MinWindowValues = 50 });
+        Assert.Equal(1, Sample(lenient, $"modelmonitor_model_drifting_features{{{Labels},window=\"5m\",reference=\"training\"}}"));
+    }
+
+    [Fact]
     public void The_drift_families_are_served_again_while_their_windows_are_unchanged_and_rendered_when_a_row_changes()
     {
         var (snapshot, _) = Snapshot();
