@@ -22,9 +22,8 @@ internal sealed class ExporterWorker(
     TimeProvider time,
     ILogger<ExporterWorker> logger) : BackgroundService
 {
-    // The references as last loaded, prepared for comparisons, and the fingerprint they were loaded at.
-    private DriftReferences _references = DriftReferences.Empty;
-    private (long Count, long MaxId) _referencesVersion = (-1, -1);
+    // The references as last loaded, prepared for comparisons.
+    private readonly LoadedDriftReferences _references = new(references);
 
     // The drift families of the last refresh, served again while their windows and references are unchanged.
     private readonly DriftTextCache _driftText = new();
@@ -52,19 +51,16 @@ internal sealed class ExporterWorker(
             DriftInput? driftInput = null;
             if (drift.Enabled)
             {
-                // Reloaded only when a reference was added, replaced or removed (a count and the newest id).
-                var version = await references.VersionAsync(cancellationToken);
-                if (version != _referencesVersion)
+                var (loaded, reloaded) = await _references.RefreshAsync(drift, cancellationToken);
+                if (reloaded)
                 {
-                    _references = await DriftReferences.LoadAsync(references, drift, cancellationToken);
-                    _referencesVersion = version;
-                    logger.LogInformation("Loaded {Count} reference profiles for drift", _references.Count);
+                    logger.LogInformation("Loaded {Count} reference profiles for drift", loaded.Count);
                 }
 
-                driftInput = new DriftInput(_references, drift, _driftText);
+                driftInput = new DriftInput(loaded, drift, _driftText);
             }
 
-            var snapshot = await reader.ReadAsync(now, settings.ToSnapshotQuery(sketches: driftInput is not null && _references.Count > 0), cancellationToken);
+            var snapshot = await reader.ReadAsync(now, settings.ToSnapshotQuery(sketches: driftInput is not null && _references.Current.Count > 0), cancellationToken);
             // Room for the previous statistics (the first segment; the drift families have their own) and 1/8 more: one
             // allocation of about the right size, no growth.
             var previous = cache.Current.Segments.Count > 0 ? cache.Current.Segments[0].Length : 0;

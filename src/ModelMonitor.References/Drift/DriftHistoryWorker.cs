@@ -29,8 +29,7 @@ internal sealed class DriftHistoryWorker(
     // pg_try_advisory_lock key: "modelmonitor drift history".
     private const long LockKey = 0x4d4d_4448_4953;
 
-    private DriftReferences _references = DriftReferences.Empty;
-    private (long Count, long MaxId) _referencesVersion = (-1, -1);
+    private readonly LoadedDriftReferences _references = new(references);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -40,40 +39,15 @@ internal sealed class DriftHistoryWorker(
             return;
         }
 
-        try
-        {
-            await schema.WhenMigratedAsync(stoppingToken);
-            using var timer = new PeriodicTimer(settings.HistoryInterval, time);
-            do
-            {
-                try
-                {
-                    await references.ExclusivelyAsync(LockKey, token => RunOnceAsync(settings, token), stoppingToken);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-                {
-                    logger.LogWarning(e, "Storing drift history failed; retrying at the next interval");
-                }
-            }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // Stopping: a window in progress is abandoned (its transaction rolls back) and stored at the next start.
-        }
+        await ExclusiveSchedule.RunAsync(schema, references, LockKey, settings.HistoryInterval, time,
+            token => RunOnceAsync(settings, token), logger, "Storing drift history", stoppingToken);
     }
 
     /// <summary>Stores the drift of every window that is due; the number of windows stored.</summary>
     internal async Task<int> RunOnceAsync(DriftOptions settings, CancellationToken cancellationToken)
     {
-        var version = await references.VersionAsync(cancellationToken);
-        if (version != _referencesVersion)
-        {
-            _references = await DriftReferences.LoadAsync(references, settings, cancellationToken);
-            _referencesVersion = version;
-        }
-
-        if (_references.Count == 0)
+        var (loaded, _) = await _references.RefreshAsync(settings, cancellationToken);
+        if (loaded.Count == 0)
         {
             return 0; // nothing to compare with; windows are stored from when a reference exists (up to the catch-up)
         }
@@ -93,7 +67,7 @@ internal sealed class DriftHistoryWorker(
             foreach (var start in await history.DueWindowsAsync(size, first, latest, cancellationToken))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                await StoreWindowAsync(settings, size, start, cancellationToken);
+                await StoreWindowAsync(settings, loaded, size, start, cancellationToken);
                 stored++;
             }
         }
@@ -101,10 +75,10 @@ internal sealed class DriftHistoryWorker(
         return stored;
     }
 
-    private async Task StoreWindowAsync(DriftOptions settings, int size, DateTimeOffset start, CancellationToken cancellationToken)
+    private async Task StoreWindowAsync(DriftOptions settings, DriftReferences loaded, int size, DateTimeOffset start, CancellationToken cancellationToken)
     {
         var (models, features) = await reader.ReadWindowAsync(size, start, cancellationToken);
-        var (featureRows, predictionRows) = DriftHistoryRows.Of(models, features, _references, settings, size);
+        var (featureRows, predictionRows) = DriftHistoryRows.Of(models, features, loaded, settings, size);
         // The predictions read with these rows: a later count means records arrived late, and the window is stored again.
         await history.WriteAsync(size, start, models.Sum(m => m.PredictionCount), featureRows, predictionRows, cancellationToken);
     }

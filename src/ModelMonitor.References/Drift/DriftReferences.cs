@@ -75,6 +75,32 @@ public sealed class DriftReferences
         _byModel.TryGetValue((predictorName, modelId), out var list) ? list : [];
 }
 
+/// <summary>
+/// The prepared references of one reader (the exporter's refresh, the aggregator's drift history), reloaded only when a
+/// reference was added, replaced or removed (a count and the newest id: <see cref="ReferenceStore.VersionAsync"/>).
+/// One per reader; not thread-safe.
+/// </summary>
+public sealed class LoadedDriftReferences(ReferenceStore store)
+{
+    private (long Count, long MaxId) _version = (-1, -1);
+
+    public DriftReferences Current { get; private set; } = DriftReferences.Empty;
+
+    /// <summary>The references, reloaded first if they changed since the last call; true in <paramref name="reloaded"/> then.</summary>
+    public async Task<(DriftReferences References, bool Reloaded)> RefreshAsync(DriftOptions options, CancellationToken cancellationToken)
+    {
+        var version = await store.VersionAsync(cancellationToken);
+        if (version == _version)
+        {
+            return (Current, false);
+        }
+
+        Current = await DriftReferences.LoadAsync(store, options, cancellationToken);
+        _version = version;
+        return (Current, true);
+    }
+}
+
 /// <summary>One reference feature ready to compare: its comparison and its thresholds (one per method and window size).</summary>
 public readonly record struct PreparedFeature(FeatureComparison Comparison, PreparedReference.ThresholdEntry[]? Thresholds);
 

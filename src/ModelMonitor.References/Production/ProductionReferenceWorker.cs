@@ -30,27 +30,8 @@ internal sealed class ProductionReferenceWorker(
             return;
         }
 
-        try
-        {
-            await schema.WhenMigratedAsync(stoppingToken);
-            using var timer = new PeriodicTimer(settings.ProductionCheckInterval, time);
-            do
-            {
-                try
-                {
-                    await store.ExclusivelyAsync(LockKey, token => RunOnceAsync(settings, token), stoppingToken);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-                {
-                    logger.LogWarning(e, "Building production references failed; retrying at the next check");
-                }
-            }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // Stopping: a build in progress is abandoned (its transaction rolls back; the previous reference stays).
-        }
+        await ExclusiveSchedule.RunAsync(schema, store, LockKey, settings.ProductionCheckInterval, time,
+            token => RunOnceAsync(settings, token), logger, "Building production references", stoppingToken);
     }
 
     /// <summary>Rebuilds the production references that are due; the number rebuilt.</summary>

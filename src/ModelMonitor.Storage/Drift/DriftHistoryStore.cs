@@ -94,11 +94,7 @@ public sealed class DriftHistoryStore(NpgsqlDataSource dataSource)
         {
             foreach (var row in features)
             {
-                await copy.StartRowAsync(cancellationToken);
-                await copy.WriteAsync(windowSeconds, NpgsqlDbType.Integer, cancellationToken);
-                await copy.WriteAsync(start, NpgsqlDbType.TimestampTz, cancellationToken);
-                await copy.WriteAsync(row.PredictorName, NpgsqlDbType.Text, cancellationToken);
-                await copy.WriteAsync(row.ModelId, NpgsqlDbType.Text, cancellationToken);
+                await StartRowAsync(copy, windowSeconds, start, row.PredictorName, row.ModelId, cancellationToken);
                 await copy.WriteAsync(row.Feature, NpgsqlDbType.Text, cancellationToken);
                 await copy.WriteAsync(row.Reference, NpgsqlDbType.Text, cancellationToken);
                 foreach (var value in new[] { row.Psi, row.JensenShannon, row.Ks, row.Wasserstein, row.Linf, row.OutOfRangeRatio, row.UnseenCategoryRatio })
@@ -125,11 +121,7 @@ public sealed class DriftHistoryStore(NpgsqlDataSource dataSource)
         {
             foreach (var row in predictions)
             {
-                await copy.StartRowAsync(cancellationToken);
-                await copy.WriteAsync(windowSeconds, NpgsqlDbType.Integer, cancellationToken);
-                await copy.WriteAsync(start, NpgsqlDbType.TimestampTz, cancellationToken);
-                await copy.WriteAsync(row.PredictorName, NpgsqlDbType.Text, cancellationToken);
-                await copy.WriteAsync(row.ModelId, NpgsqlDbType.Text, cancellationToken);
+                await StartRowAsync(copy, windowSeconds, start, row.PredictorName, row.ModelId, cancellationToken);
                 await copy.WriteAsync(row.Reference, NpgsqlDbType.Text, cancellationToken);
                 foreach (var value in new[] { row.Psi, row.JensenShannon, row.Ks, row.Wasserstein, row.OutOfRangeRatio })
                 {
@@ -151,6 +143,17 @@ public sealed class DriftHistoryStore(NpgsqlDataSource dataSource)
             """,
             new { windowSeconds, start, predictionCount }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>A row of either table, begun with the columns they share: window_seconds, window_start, predictor_name, model_id.</summary>
+    private static async Task StartRowAsync(NpgsqlBinaryImporter copy, int windowSeconds, DateTime start, string predictorName, string modelId,
+        CancellationToken cancellationToken)
+    {
+        await copy.StartRowAsync(cancellationToken);
+        await copy.WriteAsync(windowSeconds, NpgsqlDbType.Integer, cancellationToken);
+        await copy.WriteAsync(start, NpgsqlDbType.TimestampTz, cancellationToken);
+        await copy.WriteAsync(predictorName, NpgsqlDbType.Text, cancellationToken);
+        await copy.WriteAsync(modelId, NpgsqlDbType.Text, cancellationToken);
     }
 
     private static Task WriteAsync(NpgsqlBinaryImporter copy, double? value, CancellationToken cancellationToken) =>
