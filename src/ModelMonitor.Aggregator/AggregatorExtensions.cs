@@ -1,9 +1,12 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using ModelMonitor.Aggregator.Evaluation;
 using ModelMonitor.Hosting;
+using ModelMonitor.Hosting.Options;
 using ModelMonitor.Kafka;
 using ModelMonitor.References;
 using ModelMonitor.Storage;
+using ModelMonitor.Storage.Evaluation;
 using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.Aggregator;
@@ -34,7 +37,20 @@ public static class AggregatorExtensions
         builder.Services.AddHostedService<RetentionWorker>();
         builder.AddProductionReferences(); // every model's production reference, from the windows this service writes
         builder.AddDriftHistory(); // every completed window's drift, stored
+        builder.AddEvaluation(); // outcomes joined with predictions: model quality per window
         builder.Services.AddHealthChecks().AddCheck<AggregatorHealthCheck>("aggregator", tags: [ServiceDefaults.ReadyTag]);
+        return builder;
+    }
+
+    /// <summary>The evaluation join (section "Evaluation"): its store, worker, expiry and metrics; the co-partitioning check.</summary>
+    private static IHostApplicationBuilder AddEvaluation(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddEvaluationOptions();
+        builder.Services.TryAddSingleton<EvaluationStore>();
+        builder.Services.AddSingleton<EvaluationMetrics>();
+        builder.Services.AddHostedService<EvaluationWorker>();
+        builder.Services.AddHostedService<EvaluationExpiryWorker>();
+        builder.Services.AddCoPartitioningCheck();
         return builder;
     }
 }

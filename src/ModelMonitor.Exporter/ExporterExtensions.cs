@@ -7,8 +7,10 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Exporter.Text;
 using ModelMonitor.Hosting;
+using ModelMonitor.Hosting.Options;
 using ModelMonitor.References.Drift;
 using ModelMonitor.Storage;
+using ModelMonitor.Storage.Evaluation;
 using ModelMonitor.Storage.References;
 using ModelMonitor.Storage.Statistics;
 
@@ -29,6 +31,8 @@ public static class ExporterExtensions
         builder.Services.AddOptions<DriftOptions>().BindConfiguration(DriftOptions.SectionName).ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DriftOptions>, DriftOptions.Validator>());
         builder.Services.TryAddSingleton<ReferenceStore>(); // read here: the exporter writes nothing
+        builder.Services.AddEvaluationOptions();
+        builder.Services.TryAddSingleton<EvaluationStore>(); // read here: model quality per window
         builder.Services.AddSingleton<ExpositionCache>();
         builder.Services.AddHostedService<ExporterWorker>();
         builder.Services.AddHealthChecks().AddCheck<ExporterHealthCheck>("exporter", tags: [ServiceDefaults.ReadyTag]);

@@ -2,8 +2,11 @@ using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ModelMonitor.Core.Evaluation;
+using ModelMonitor.Exporter.Evaluation;
 using ModelMonitor.References.Drift;
 using ModelMonitor.Storage;
+using ModelMonitor.Storage.Evaluation;
 using ModelMonitor.Storage.References;
 using ModelMonitor.Storage.Statistics;
 
@@ -17,6 +20,8 @@ internal sealed class ExporterWorker(
     StatisticsReader reader,
     ExpositionCache cache,
     ReferenceStore references,
+    EvaluationStore evaluation,
+    IOptions<EvaluationOptions> evaluationOptions,
     IOptions<ExporterOptions> options,
     IOptions<DriftOptions> driftOptions,
     TimeProvider time,
@@ -65,6 +70,7 @@ internal sealed class ExporterWorker(
             // allocation of about the right size, no growth.
             var previous = cache.Current.Segments.Count > 0 ? cache.Current.Segments[0].Length : 0;
             var exposition = ExpositionRenderer.Render(snapshot, settings, sizeHint: previous == 0 ? 64 * 1024 : (int)Math.Min(previous + (previous / 8L), Array.MaxLength), driftInput);
+            exposition = await WithEvaluationAsync(exposition, now, cancellationToken);
             cache.Publish(exposition, Stopwatch.GetElapsedTime(started), now);
             logger.LogDebug("Exported {Series} series ({Bytes} bytes) in {Elapsed}", exposition.Series, exposition.Length, Stopwatch.GetElapsedTime(started));
         }
@@ -76,5 +82,22 @@ internal sealed class ExporterWorker(
         {
             logger.LogWarning(e, "Refreshing the statistics from Postgres failed; serving the previous ones");
         }
+    }
+
+    /// <summary>The evaluation families appended as a segment of their own (model quality from the join's windows).</summary>
+    private async Task<Exposition> WithEvaluationAsync(Exposition exposition, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var settings = evaluationOptions.Value;
+        if (!settings.Enabled)
+        {
+            return exposition;
+        }
+        var rows = await evaluation.ReadLatestLabelledAsync(settings.MinLabelled, now - settings.LongestHorizon - TimeSpan.FromDays(1), cancellationToken);
+        if (rows.Count == 0)
+        {
+            return exposition;
+        }
+        var (text, series) = EvaluationRenderer.Render(rows, settings);
+        return exposition with { Segments = [.. exposition.Segments, text], Series = exposition.Series + series };
     }
 }

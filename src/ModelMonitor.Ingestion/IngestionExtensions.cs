@@ -2,8 +2,10 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using ModelMonitor.Core.Evaluation;
 using ModelMonitor.Core.Ingestion;
 using ModelMonitor.Hosting;
+using ModelMonitor.Hosting.Options;
 using ModelMonitor.Ingestion.Kafka;
 using ModelMonitor.Kafka;
 
@@ -23,9 +25,14 @@ public static class IngestionExtensions
         services.TryAddSingleton(TimeProvider.System);
         // The API forwards accepted records as sent, so it does not need their features materialized.
         services.AddSingleton(sp => new PredictionBatchParser(sp.GetRequiredService<IOptions<IngestionOptions>>().Value.ToLimits(), omitForwardedFeatures: true));
+        // Outcomes: the same limits; observed_at at most the longest label horizon old (Evaluation:LabelHorizon).
+        services.AddEvaluationOptions();
+        services.AddSingleton(sp => new OutcomeBatchParser(sp.GetRequiredService<IOptions<IngestionOptions>>().Value.ToLimits(),
+            sp.GetRequiredService<IOptions<EvaluationOptions>>().Value.LongestHorizon));
         services.AddSingleton<IngestionMetrics>();
         services.AddSingleton<PredictionProducer>();
         services.AddHostedService<TopicInitializer>();
+        services.AddCoPartitioningCheck();
         services.AddHostedService<ProducerLifetime>();
         services.AddHealthChecks().AddCheck<KafkaProducerHealthCheck>("kafka-producer", tags: [ServiceDefaults.ReadyTag]);
 
@@ -34,7 +41,7 @@ public static class IngestionExtensions
         return builder;
     }
 
-    /// <summary>Maps POST /v1/predictions.</summary>
+    /// <summary>Maps POST /v1/predictions and POST /v1/outcomes.</summary>
     public static WebApplication MapIngestionEndpoints(this WebApplication app)
     {
         app.MapPredictionEndpoints();

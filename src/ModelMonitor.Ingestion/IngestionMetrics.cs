@@ -9,6 +9,7 @@ namespace ModelMonitor.Ingestion;
 public sealed class IngestionMetrics
 {
     private readonly Counter.Child[] _rejectedByReason;
+    private readonly Counter.Child[] _outcomesRejectedByReason;
 
     public IngestionMetrics(IMetricFactory registry)
     {
@@ -17,6 +18,11 @@ public sealed class IngestionMetrics
         var rejected = registry.CreateCounter("modelmonitor_ingest_predictions_rejected_total",
             "Prediction logs rejected by validation, by reason.", ["reason"]);
         _rejectedByReason = [.. RejectReasons.All.Select(r => rejected.WithLabels(r.ToLabel()))];
+        OutcomesAccepted = registry.CreateCounter("modelmonitor_ingest_outcomes_accepted_total",
+            "Actual outcomes acknowledged to callers: validated and durably written to Kafka.");
+        var outcomesRejected = registry.CreateCounter("modelmonitor_ingest_outcomes_rejected_total",
+            "Actual outcomes rejected by validation, by reason.", ["reason"]);
+        _outcomesRejectedByReason = [.. RejectReasons.All.Select(r => outcomesRejected.WithLabels(r.ToLabel()))];
         RequestsRejected = registry.CreateCounter("modelmonitor_ingest_requests_rejected_total",
             "Whole requests rejected, by reason (malformed, too_large, too_many_records, unsupported_media_type, overloaded, kafka_unavailable).",
             ["reason"]);
@@ -42,6 +48,11 @@ public sealed class IngestionMetrics
     public Gauge BufferedBodyBytes { get; }
 
     public void CountRejected(RejectReason reason, int count) => _rejectedByReason[(int)reason].Inc(count);
+
+    /// <summary>Outcomes rejected by validation (modelmonitor_ingest_outcomes_rejected_total).</summary>
+    public void CountRejectedOutcomes(RejectReason reason, int count) => _outcomesRejectedByReason[(int)reason].Inc(count);
+
+    public Counter OutcomesAccepted { get; }
 
     public void CountRejections(ParsedBatch batch)
     {

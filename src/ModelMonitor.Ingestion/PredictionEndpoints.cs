@@ -18,14 +18,60 @@ public static class PredictionEndpoints
         var v1 = endpoints.MapGroup("/v1");
         v1.MapPost("/predictions", IngestAsync)
             .WithName("IngestPredictions");
+        v1.MapPost("/outcomes", IngestOutcomesAsync)
+            .WithName("IngestOutcomes");
         return endpoints;
     }
 
-    internal static async Task<IResult> IngestAsync(HttpContext context, PredictionProducer producer,
+    internal static Task<IResult> IngestAsync(HttpContext context, PredictionProducer producer,
         IngestionMetrics metrics, IOptions<IngestionOptions> options, PredictionBatchParser parser, TimeProvider clock,
-        IngestionAdmission admission)
+        IngestionAdmission admission) =>
+        ReceiveAsync(context, metrics, options.Value, admission,
+            (body, format) => ProcessAsync(context, body, format, producer, metrics, options.Value, parser, clock));
+
+    /// <summary>POST /v1/outcomes: actual outcomes, with the body formats, limits, errors, backpressure and durability of
+    /// predictions; written to the outcomes topic in the partition of their prediction_id.</summary>
+    internal static Task<IResult> IngestOutcomesAsync(HttpContext context, PredictionProducer producer,
+        IngestionMetrics metrics, IOptions<IngestionOptions> options, OutcomeBatchParser parser, TimeProvider clock,
+        IngestionAdmission admission) =>
+        ReceiveAsync(context, metrics, options.Value, admission, async (body, format) =>
+        {
+            var batch = parser.Parse(body.Memory, format, clock.GetUtcNow());
+            if (batch.MalformedMessage is { } malformed)
+            {
+                metrics.RequestsRejected.WithLabels("malformed").Inc();
+                return Problem(StatusCodes.Status400BadRequest, malformed);
+            }
+            if (batch.TooManyRecordsLimit is { } limit)
+            {
+                metrics.RequestsRejected.WithLabels("too_many_records").Inc();
+                return Problem(StatusCodes.Status413PayloadTooLarge, $"A request may hold at most {limit} outcomes.");
+            }
+            foreach (var reason in RejectReasons.All)
+            {
+                if (batch.RejectedFor(reason) is > 0 and var count)
+                {
+                    metrics.CountRejectedOutcomes(reason, count);
+                }
+            }
+            var errors = batch.Errors.Select(e => new IngestError(e.Index, e.Field, e.Message, Retryable: false)).ToList();
+            if (batch.Accepted.Count == 0)
+            {
+                return Rejected(new IngestResponse(0, batch.RejectedCount, errors));
+            }
+            if (producer.IsUnavailable)
+            {
+                return KafkaUnavailable(context, metrics, options.Value, "Kafka is unreachable");
+            }
+            var delivery = await producer.DeliverOutcomesAsync(batch.Accepted);
+            var delivered = batch.Accepted.Count - delivery.Failed.Count - delivery.Refused.Count;
+            metrics.OutcomesAccepted.Inc(delivered);
+            return Respond(context, metrics, options.Value, delivery, batch.AcceptedIndexes, batch.RejectedCount, errors);
+        });
+
+    private static async Task<IResult> ReceiveAsync(HttpContext context, IngestionMetrics metrics, IngestionOptions settings,
+        IngestionAdmission admission, Func<PooledBody, BodyFormat, Task<IResult>> process)
     {
-        var settings = options.Value;
         metrics.InFlight.Inc();
         try
         {
@@ -56,7 +102,7 @@ public static class PredictionEndpoints
             {
                 return Overloaded(context, metrics, settings, "Too many requests in progress");
             }
-            return await ProcessAsync(context, received!, format, producer, metrics, settings, parser, clock);
+            return await process(received!, format);
         }
         finally
         {
@@ -92,6 +138,15 @@ public static class PredictionEndpoints
         var outcome = await producer.DeliverAsync(batch.Accepted, batch.AcceptedJson);
         var delivered = batch.Accepted.Count - outcome.Failed.Count - outcome.Refused.Count;
         metrics.Accepted.Inc(delivered);
+        return Respond(context, metrics, settings, outcome, batch.AcceptedIndexes, batch.RejectedCount, errors);
+    }
+
+    /// <summary>The answer once Kafka reported on the accepted records: 202 with what was stored and why the others were not,
+    /// 400 when nothing valid could be written, 503 when Kafka took none of them.</summary>
+    private static IResult Respond(HttpContext context, IngestionMetrics metrics, IngestionOptions settings, DeliveryOutcome outcome,
+        IReadOnlyList<int> acceptedIndexes, int rejectedCount, List<IngestError> errors)
+    {
+        var delivered = acceptedIndexes.Count - outcome.Failed.Count - outcome.Refused.Count;
         if (outcome.Refused.Count > 0)
         {
             metrics.CountRejected(RejectReason.TooLargeForKafka, outcome.Refused.Count);
@@ -99,14 +154,14 @@ public static class PredictionEndpoints
             {
                 if (errors.Count < settings.MaxErrorsReported)
                 {
-                    errors.Add(new IngestError(batch.AcceptedIndexes[record], "", why, Retryable: false));
+                    errors.Add(new IngestError(acceptedIndexes[record], "", why, Retryable: false));
                 }
             }
             errors.Sort((a, b) => a.Index.CompareTo(b.Index));
         }
         if (delivered == 0 && outcome.Failed.Count == 0)
         {
-            return Rejected(new IngestResponse(0, batch.RejectedCount + outcome.Refused.Count, errors));
+            return Rejected(new IngestResponse(0, rejectedCount + outcome.Refused.Count, errors));
         }
         if (delivered == 0)
         {
@@ -122,13 +177,13 @@ public static class PredictionEndpoints
             {
                 if (errors.Count < settings.MaxErrorsReported)
                 {
-                    errors.Add(new IngestError(batch.AcceptedIndexes[failed], "",
+                    errors.Add(new IngestError(acceptedIndexes[failed], "",
                         $"not acknowledged by Kafka ({outcome.FirstError}); resend this record", Retryable: true));
                 }
             }
             errors.Sort((a, b) => a.Index.CompareTo(b.Index));
         }
-        return TypedResults.Json(new IngestResponse(delivered, batch.RejectedCount + outcome.Failed.Count + outcome.Refused.Count, errors),
+        return TypedResults.Json(new IngestResponse(delivered, rejectedCount + outcome.Failed.Count + outcome.Refused.Count, errors),
             statusCode: StatusCodes.Status202Accepted);
     }
 

@@ -17,4 +17,14 @@ public static class KafkaExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaOptions>, KafkaOptionsValidator>());
         return builder;
     }
+
+    /// <summary>The co-partitioning check of the predictions and outcomes topics, once per host.</summary>
+    public static IServiceCollection AddCoPartitioningCheck(this IServiceCollection services)
+    {
+        if (!services.Any(s => s.ImplementationType == typeof(CoPartitioningCheck)))
+        {
+            services.AddHostedService<CoPartitioningCheck>();
+        }
+        return services;
+    }
 }

@@ -13,6 +13,11 @@ public sealed class KafkaOptions
     /// <summary>The topic prediction logs are written to and read from.</summary>
     public string Topic { get; set; } = "modelmonitor.predictions";
 
+    /// <summary>The topic actual outcomes are written to and read from. Co-partitioned with <see cref="Topic"/>: the same
+    /// partition count (checked at start), records placed by murmur2(prediction_id), so an outcome meets its predictions
+    /// in the same partition number.</summary>
+    public string OutcomesTopic { get; set; } = "modelmonitor.outcomes";
+
     /// <summary>Partitions when the API creates the topic at start-up (more partitions, more aggregator instances).</summary>
     public int TopicPartitions { get; set; } = 12;
 
@@ -58,6 +63,10 @@ internal sealed class KafkaOptionsValidator : IValidateOptions<KafkaOptions>
         if (string.IsNullOrWhiteSpace(options.Topic))
         {
             errors.Add("Kafka:Topic must not be empty.");
+        }
+        if (string.IsNullOrWhiteSpace(options.OutcomesTopic) || options.OutcomesTopic == options.Topic)
+        {
+            errors.Add($"Kafka:OutcomesTopic must be set and differ from Kafka:Topic (got '{options.OutcomesTopic}').");
         }
         if (options.TopicPartitions < 1)
         {

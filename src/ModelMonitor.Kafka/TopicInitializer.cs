@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace ModelMonitor.Kafka;
 
 /// <summary>
-/// Creates the predictions topic at start-up when it does not exist (Kafka:CreateTopic). Runs in the
+/// Creates the predictions and outcomes topics at start-up when it does not exist (Kafka:CreateTopic). Runs in the
 /// background so a slow or unreachable broker does not hold up start; tolerates brokers that refuse
 /// (the topic may be auto-created or managed elsewhere). The AdminClient is disposed once done.
 /// </summary>
@@ -26,26 +26,42 @@ public sealed class TopicInitializer(IOptions<KafkaOptions> options, ILogger<Top
             config.Set(key, value);
         }
         using var admin = new AdminClientBuilder(config).Build();
+        await CreateAsync(admin, kafka.Topic, kafka.TopicPartitions, kafka.TopicReplicationFactor, stoppingToken);
+        // The outcomes topic is co-partitioned with the predictions topic (CoPartitioning): the same partition count,
+        // whatever the predictions topic was created with.
+        var partitions = kafka.TopicPartitions;
         try
         {
-            var spec = new TopicSpecification
+            var metadata = admin.GetMetadata(kafka.Topic, TimeSpan.FromSeconds(10));
+            if (metadata.Topics.FirstOrDefault(t => t.Topic == kafka.Topic) is { Error.IsError: false, Partitions.Count: > 0 } existing)
             {
-                Name = kafka.Topic,
-                NumPartitions = kafka.TopicPartitions,
-                ReplicationFactor = kafka.TopicReplicationFactor,
-            };
+                partitions = existing.Partitions.Count;
+            }
+        }
+        catch (KafkaException e)
+        {
+            logger.LogWarning("Could not read the partitions of Kafka topic {Topic} ({Reason})", kafka.Topic, e.Message);
+        }
+        await CreateAsync(admin, kafka.OutcomesTopic, partitions, kafka.TopicReplicationFactor, stoppingToken);
+    }
+
+    private async Task CreateAsync(IAdminClient admin, string topic, int partitions, short replicationFactor, CancellationToken stoppingToken)
+    {
+        try
+        {
+            var spec = new TopicSpecification { Name = topic, NumPartitions = partitions, ReplicationFactor = replicationFactor };
             await admin.CreateTopicsAsync([spec], new CreateTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(15) })
                 .WaitAsync(TimeSpan.FromSeconds(20), stoppingToken);
-            logger.LogInformation("Created Kafka topic {Topic} with {Partitions} partitions", kafka.Topic, kafka.TopicPartitions);
+            logger.LogInformation("Created Kafka topic {Topic} with {Partitions} partitions", topic, partitions);
         }
         catch (CreateTopicsException e) when (e.Results.All(r => r.Error.Code is ErrorCode.TopicAlreadyExists or ErrorCode.NoError))
         {
-            logger.LogInformation("Kafka topic {Topic} already exists", kafka.Topic);
+            logger.LogInformation("Kafka topic {Topic} already exists", topic);
         }
         catch (Exception e) when (e is KafkaException or TimeoutException)
         {
             logger.LogWarning("Could not create Kafka topic {Topic} ({Reason}); relying on the broker to have or auto-create it",
-                kafka.Topic, e.Message);
+                topic, e.Message);
         }
     }
 }

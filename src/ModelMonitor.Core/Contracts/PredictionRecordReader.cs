@@ -210,28 +210,33 @@ public static class PredictionRecordReader
         _ => "v",
     };
 
-    private static DateTimeOffset? ReadTimestamp(ref Utf8JsonReader reader, IngestionLimits limits, DateTimeOffset? now, ref RecordFault? fault)
+    private static DateTimeOffset? ReadTimestamp(ref Utf8JsonReader reader, IngestionLimits limits, DateTimeOffset? now, ref RecordFault? fault) =>
+        ReadTimestamp(ref reader, "sent_at", limits.MaxFutureSkew, limits.AllowedLateness, "the allowed lateness", now, ref fault);
+
+    /// <summary>An RFC 3339 timestamp with an offset, as UTC; with <paramref name="now"/>, within [now − <paramref name="maxAge"/>, now + <paramref name="maxFutureSkew"/>].</summary>
+    internal static DateTimeOffset? ReadTimestamp(ref Utf8JsonReader reader, string field, TimeSpan maxFutureSkew, TimeSpan maxAge, string maxAgeName,
+        DateTimeOffset? now, ref RecordFault? fault)
     {
         if (reader.TokenType != JsonTokenType.String)
         {
-            fault = new("sent_at", $"must be an RFC 3339 timestamp string, got {Describe(reader.TokenType)}", RejectReason.WrongType);
+            fault = new(field, $"must be an RFC 3339 timestamp string, got {Describe(reader.TokenType)}", RejectReason.WrongType);
             return null;
         }
         if (reader.ValueSpan.Length > 64 || !reader.TryGetDateTimeOffset(out var value) || !HasOffset(reader.ValueSpan))
         {
-            fault = new("sent_at", "must be an RFC 3339 timestamp with an offset, e.g. 2026-11-22T10:15:00Z", RejectReason.InvalidTimestamp);
+            fault = new(field, "must be an RFC 3339 timestamp with an offset, e.g. 2026-11-22T10:15:00Z", RejectReason.InvalidTimestamp);
             return null;
         }
         if (now is { } clock)
         {
-            if (value > clock + limits.MaxFutureSkew)
+            if (value > clock + maxFutureSkew)
             {
-                fault = new("sent_at", $"is more than {limits.MaxFutureSkew.TotalMinutes:0.#} minutes in the future", RejectReason.TimestampInFuture);
+                fault = new(field, $"is more than {maxFutureSkew.TotalMinutes:0.#} minutes in the future", RejectReason.TimestampInFuture);
                 return null;
             }
-            if (value < clock - limits.AllowedLateness)
+            if (value < clock - maxAge)
             {
-                fault = new("sent_at", $"is older than the allowed lateness of {limits.AllowedLateness.TotalDays:0.##} days", RejectReason.TimestampTooOld);
+                fault = new(field, $"is older than {maxAgeName} of {maxAge.TotalDays:0.##} days", RejectReason.TimestampTooOld);
                 return null;
             }
         }
@@ -243,7 +248,7 @@ public static class PredictionRecordReader
         text.Length > 6 && (text[^1] is (byte)'Z' or (byte)'z' || (text[^6] is (byte)'+' or (byte)'-' && text[^3] == (byte)':'));
 
     /// <param name="shared">Read through <see cref="RepeatedStrings"/>: for names that repeat on every record, not ids.</param>
-    private static string? ReadName(ref Utf8JsonReader reader, string field, int maxLength, bool allowControl, bool shared, ref RecordFault? fault)
+    internal static string? ReadName(ref Utf8JsonReader reader, string field, int maxLength, bool allowControl, bool shared, ref RecordFault? fault)
     {
         if (reader.TokenType != JsonTokenType.String)
         {
@@ -277,7 +282,7 @@ public static class PredictionRecordReader
     /// <summary>The string value, or null when it is longer than <paramref name="maxLength"/> UTF-16 characters.
     /// Checks the raw length first so a 5 MB string is never materialized. The caller checks
     /// <see cref="StorableText"/> first (reading a lone surrogate as a string throws).</summary>
-    private static string? ReadBoundedString(ref Utf8JsonReader reader, int maxLength, bool shared = false)
+    internal static string? ReadBoundedString(ref Utf8JsonReader reader, int maxLength, bool shared = false)
     {
         var raw = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
         // An escape takes at most 6 bytes (\uXXXX) per UTF-16 character; UTF-8 at most 3.
@@ -308,7 +313,7 @@ public static class PredictionRecordReader
         return text[..cut];
     }
 
-    private static bool ContainsControl(string text)
+    internal static bool ContainsControl(string text)
     {
         foreach (var c in text)
         {
@@ -335,7 +340,7 @@ public static class PredictionRecordReader
         return null;
     }
 
-    private static bool TryGetNumber(ref Utf8JsonReader reader, NonFiniteMap nonFinite, out double value)
+    internal static bool TryGetNumber(ref Utf8JsonReader reader, NonFiniteMap nonFinite, out double value)
     {
         if (!nonFinite.IsEmpty && nonFinite.TryGet(reader.TokenStartIndex, out value))
         {
@@ -543,7 +548,7 @@ public static class PredictionRecordReader
         return null;
     }
 
-    private static string Describe(JsonTokenType token) => token switch
+    internal static string Describe(JsonTokenType token) => token switch
     {
         JsonTokenType.StartObject => "an object",
         JsonTokenType.StartArray => "an array",

@@ -1,6 +1,4 @@
-using System.Text;
 using System.Text.Json;
-using System.Text.Unicode;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Json;
 
@@ -26,12 +24,7 @@ public enum BodyFormat
 /// <see cref="ParsedBatch.Accepted"/>, which saves copying them out; records to re-encode keep theirs.</param>
 public sealed class PredictionBatchParser(IngestionLimits limits, bool omitForwardedFeatures = false)
 {
-    private static readonly JsonReaderOptions ReaderOptions = new()
-    {
-        MaxDepth = IngestionLimits.MaxJsonDepth,
-        CommentHandling = JsonCommentHandling.Disallow,
-        AllowTrailingCommas = false,
-    };
+    private readonly bool _omitForwardedFeatures = omitForwardedFeatures;
 
     /// <summary>Records up to this size are forwarded as sent; larger ones are re-encoded without their whitespace.</summary>
     public const int MaxVerbatimBytes = 64 * 1024;
@@ -40,153 +33,39 @@ public sealed class PredictionBatchParser(IngestionLimits limits, bool omitForwa
 
     public ParsedBatch Parse(ReadOnlyMemory<byte> body, BodyFormat format, DateTimeOffset now)
     {
-        if (FindInvalidUtf8(body.Span) is { } badOffset)
-        {
-            return ParsedBatch.Malformed($"the body is not valid UTF-8 (byte offset {badOffset})");
-        }
         var batch = new ParsedBatch(limits.MaxErrorsReported);
-        try
+        var records = new Records(this, batch, now);
+        return JsonBatchBody.Read(body, format, limits.MaxRecordsPerRequest, ref records, "prediction log") switch
         {
-            if (format == BodyFormat.NdJson)
+            { Malformed: { } message } => ParsedBatch.Malformed(message),
+            { TooMany: true } => ParsedBatch.TooMany(limits.MaxRecordsPerRequest),
+            _ => batch,
+        };
+    }
+
+    private struct Records(PredictionBatchParser parser, ParsedBatch batch, DateTimeOffset now) : IJsonBatchRecords
+    {
+        public readonly int Count => batch.RecordCount;
+
+        /// <param name="json">The bytes the reader reads (not rewritten): the record's own bytes are kept for forwarding.</param>
+        public readonly void Read(ref Utf8JsonReader reader, ReadOnlyMemory<byte> json, NonFiniteMap nonFinite)
+        {
+            var start = reader.TokenStartIndex;
+            var log = PredictionRecordReader.ReadRequestRecord(ref reader, nonFinite, parser.Limits, now, out var fault, out var onlyContractFields,
+                parser._omitForwardedFeatures ? MaxVerbatimBytes : null);
+            if (log is not null)
             {
-                ParseNdJson(body, now, batch);
+                // The reader stands on the record's closing brace: BytesConsumed is just past it. A record padded far
+                // beyond its content (whitespace) is re-encoded compactly rather than forwarded.
+                var length = reader.BytesConsumed - start;
+                batch.Accept(log, onlyContractFields && length <= MaxVerbatimBytes ? json[(int)start..(int)reader.BytesConsumed] : default);
             }
             else
             {
-                ParseJson(body, now, batch, lineOffset: 0);
+                batch.Reject(fault!);
             }
         }
-        catch (JsonException e)
-        {
-            return ParsedBatch.Malformed(DescribeJsonError(e, batch.LineOffsetOfError));
-        }
-        catch (InvalidOperationException e)
-        {
-            // The reader refuses a value it cannot represent (the record reader checks for these first; this is the
-            // net under it, so bad input never becomes a 500).
-            return ParsedBatch.Malformed($"malformed JSON: {e.Message.TrimEnd('.')}");
-        }
-        catch (TooManyRecordsException)
-        {
-            return ParsedBatch.TooMany(limits.MaxRecordsPerRequest);
-        }
-        if (batch.RecordCount == 0)
-        {
-            return ParsedBatch.Malformed("the body holds no prediction log");
-        }
-        return batch;
     }
-
-    private void ParseJson(ReadOnlyMemory<byte> json, DateTimeOffset now, ParsedBatch batch, long lineOffset)
-    {
-        batch.LineOffsetOfError = lineOffset;
-        if (json.Span.Trim(" \t\r\n"u8).IsEmpty)
-        {
-            return; // reported by the caller as "no prediction log"
-        }
-        var rewritten = NonFiniteLiterals.Rewrite(json.Span, out var nonFinite);
-        var reader = new Utf8JsonReader(rewritten, ReaderOptions);
-        reader.Read();
-        if (reader.TokenType == JsonTokenType.StartArray)
-        {
-            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-            {
-                ReadOne(ref reader, json, nonFinite, now, batch);
-            }
-        }
-        else
-        {
-            ReadOne(ref reader, json, nonFinite, now, batch);
-        }
-        // Anything after the value must be whitespace; the reader throws on a second value.
-        reader.Read();
-    }
-
-    private void ParseNdJson(ReadOnlyMemory<byte> body, DateTimeOffset now, ParsedBatch batch)
-    {
-        var span = body.Span;
-        var start = 0;
-        var line = 0L;
-        while (start < span.Length)
-        {
-            var length = span[start..].IndexOf((byte)'\n');
-            var end = length < 0 ? span.Length : start + length;
-            var lineBytes = body[start..end];
-            if (!lineBytes.Span.Trim(" \t\r"u8).IsEmpty)
-            {
-                var before = batch.RecordCount;
-                ParseJson(lineBytes, now, batch, line);
-                if (batch.RecordCount - before > 1 || lineBytes.Span.TrimStart(" \t"u8)[0] == (byte)'[')
-                {
-                    throw new JsonException("each NDJSON line must hold exactly one JSON object", null, 0, 0);
-                }
-            }
-            start = end + 1;
-            line++;
-        }
-    }
-
-    /// <param name="json">The bytes the reader reads (not rewritten): the record's own bytes are kept for forwarding.</param>
-    private void ReadOne(ref Utf8JsonReader reader, ReadOnlyMemory<byte> json, NonFiniteMap nonFinite, DateTimeOffset now, ParsedBatch batch)
-    {
-        if (batch.RecordCount == limits.MaxRecordsPerRequest)
-        {
-            throw new TooManyRecordsException();
-        }
-        var start = reader.TokenStartIndex;
-        var log = PredictionRecordReader.ReadRequestRecord(ref reader, nonFinite, limits, now, out var fault, out var onlyContractFields,
-            omitForwardedFeatures ? MaxVerbatimBytes : null);
-        if (log is not null)
-        {
-            // The reader stands on the record's closing brace: BytesConsumed is just past it. A record padded far
-            // beyond its content (whitespace) is re-encoded compactly rather than forwarded.
-            var length = reader.BytesConsumed - start;
-            batch.Accept(log, onlyContractFields && length <= MaxVerbatimBytes ? json[(int)start..(int)reader.BytesConsumed] : default);
-        }
-        else
-        {
-            batch.Reject(fault!);
-        }
-    }
-
-    private static long? FindInvalidUtf8(ReadOnlySpan<byte> bytes)
-    {
-        if (Utf8.IsValid(bytes))
-        {
-            return null;
-        }
-        Span<char> scratch = stackalloc char[1024];
-        long offset = 0;
-        while (true)
-        {
-            var status = Utf8.ToUtf16(bytes, scratch, out var read, out _, replaceInvalidSequences: false);
-            offset += read;
-            if (status == System.Buffers.OperationStatus.InvalidData || status == System.Buffers.OperationStatus.NeedMoreData)
-            {
-                return offset;
-            }
-            bytes = bytes[read..];
-        }
-    }
-
-    private static string DescribeJsonError(JsonException e, long lineOffset)
-    {
-        var message = e.Message;
-        var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-        if (cut < 0)
-        {
-            cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        }
-        if (cut > 0)
-        {
-            message = message[..cut];
-        }
-        var line = (e.LineNumber ?? 0) + lineOffset + 1;
-        var position = (e.BytePositionInLine ?? 0) + 1;
-        return $"malformed JSON at line {line}, byte {position}: {message.TrimEnd('.')}";
-    }
-
-    private sealed class TooManyRecordsException : Exception;
 }
 
 /// <summary>The outcome of parsing one request body.</summary>
@@ -229,8 +108,6 @@ public sealed class ParsedBatch
     public int RejectedCount { get; private set; }
 
     public int RejectedFor(RejectReason reason) => _rejectedByReason[(int)reason];
-
-    internal long LineOffsetOfError { get; set; }
 
     internal static ParsedBatch Malformed(string message) => new(0) { MalformedMessage = message };
 

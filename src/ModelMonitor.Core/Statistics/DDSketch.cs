@@ -123,6 +123,52 @@ public sealed class DDSketch
     }
 
     /// <summary>
+    /// Removes a value added earlier, <paramref name="count"/> times: decrements the bin <see cref="Add(double, long)"/> put
+    /// it in, or the lowest kept bin when the value's bin lies below it (where a collapse moved it). Without a collapse this
+    /// exactly undoes the adds: the sketch is then bin for bin that of the remaining values. Throws
+    /// <see cref="InvalidOperationException"/>, leaving the sketch unchanged, when that bin holds fewer than
+    /// <paramref name="count"/> values.
+    /// </summary>
+    public void Remove(double value, long count = 1)
+    {
+        if (!double.IsFinite(value))
+        {
+            throw new ArgumentOutOfRangeException(nameof(value), value, "Only finite values can be removed from a sketch.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (count == 0)
+        {
+            return;
+        }
+
+        if (value >= MinIndexableValue)
+        {
+            _positive.Remove(Index(value), count);
+        }
+        else if (value <= -MinIndexableValue)
+        {
+            _negative.Remove(Index(-value), count);
+        }
+        else if (_zeroCount >= count)
+        {
+            _zeroCount -= count;
+        }
+        else
+        {
+            throw new InvalidOperationException($"Cannot remove {count} zeros from a sketch holding {_zeroCount}.");
+        }
+    }
+
+    /// <summary>How many values the bin holding <paramref name="value"/> has: its own bin, or the lowest kept one when the
+    /// value lies too far below the highest bin to have its own (where <see cref="Add(double, long)"/> collapses it). Unlike
+    /// <see cref="Remove"/>, a value merely below the lowest bin gets 0: it was not added.</summary>
+    internal long CountAt(double value) =>
+        value >= MinIndexableValue ? _positive.CountAt(Index(value))
+        : value <= -MinIndexableValue ? _negative.CountAt(Index(-value))
+        : _zeroCount;
+
+    /// <summary>
     /// The q-quantile under the lower nearest-rank definition (see the remarks), or NaN when empty.
     /// </summary>
     public double Quantile(double q)
@@ -516,6 +562,49 @@ public sealed class DDSketch
 
             _counts[index - _offset] += count;
             Total += count;
+        }
+
+        /// <summary>Takes <paramref name="count"/> from bin <paramref name="index"/>, or from the lowest bin when the index is
+        /// below it (collapsed values are there, see <see cref="Add"/>); then narrows [min, max] to the non-empty bins again,
+        /// which <see cref="Merge"/> and the cleared-range <see cref="Reset"/> rely on.</summary>
+        public void Remove(int index, long count)
+        {
+            index = Math.Max(index, _minIndex);
+            if (Total == 0 || index > _maxIndex || _counts[index - _offset] < count)
+            {
+                throw new InvalidOperationException($"Cannot remove {count} values from a sketch bin that holds fewer.");
+            }
+
+            _counts[index - _offset] -= count;
+            Total -= count;
+            if (Total == 0)
+            {
+                _minIndex = int.MaxValue;
+                _maxIndex = int.MinValue;
+                return;
+            }
+
+            while (_counts[_minIndex - _offset] == 0)
+            {
+                _minIndex++;
+            }
+
+            while (_counts[_maxIndex - _offset] == 0)
+            {
+                _maxIndex--;
+            }
+        }
+
+        /// <summary>The count of the bin holding <paramref name="index"/>: its own, or the lowest when the index is below the
+        /// range of maxBins bins ending at the highest one (see <see cref="DDSketch.CountAt"/>).</summary>
+        public long CountAt(int index)
+        {
+            if (Total > 0 && index < (long)_maxIndex - maxBins + 1)
+            {
+                index = _minIndex;
+            }
+
+            return Total == 0 || index < _minIndex || index > _maxIndex ? 0 : _counts[index - _offset];
         }
 
         /// <summary>Adds every bin of <paramref name="other"/>: bin by bin into the array when the union of the two ranges

@@ -34,6 +34,7 @@ public sealed class PredictionProducer : IDisposable
     private readonly BrokerHealth _health;
 
     private readonly TopicPartitionCount _partitions;
+    private readonly TopicPartitionCount _outcomePartitions;
 
     public PredictionProducer(IOptions<KafkaOptions> options, IngestionMetrics metrics, ILogger<PredictionProducer> logger)
     {
@@ -41,8 +42,10 @@ public sealed class PredictionProducer : IDisposable
         _metrics = metrics;
         _logger = logger;
         _health = new BrokerHealth(_statisticsInterval);
-        _partitions = new TopicPartitionCount(_options.Topic, ReadTopicMetadata,
-            TimeSpan.FromTicks(Math.Min(_options.DeliveryTimeout.Ticks, TimeSpan.FromSeconds(5).Ticks)), logger);
+        var metadataTimeout = TimeSpan.FromTicks(Math.Min(_options.DeliveryTimeout.Ticks, TimeSpan.FromSeconds(5).Ticks));
+        _partitions = new TopicPartitionCount(_options.Topic, timeout => ReadTopicMetadata(_options.Topic, timeout), metadataTimeout, logger);
+        _outcomePartitions = new TopicPartitionCount(_options.OutcomesTopic, timeout => ReadTopicMetadata(_options.OutcomesTopic, timeout),
+            metadataTimeout, logger);
         var config = new ProducerConfig
         {
             BootstrapServers = _options.BootstrapServers,
@@ -88,16 +91,34 @@ public sealed class PredictionProducer : IDisposable
     /// </summary>
     /// <param name="verbatim">Parallel to <paramref name="logs"/> (or null): a record's JSON to forward as it came,
     /// or empty to encode the log (<see cref="PredictionLogCodec.ValueOf"/>).</param>
-    public async Task<DeliveryOutcome> DeliverAsync(IReadOnlyList<PredictionLog> logs, IReadOnlyList<ReadOnlyMemory<byte>>? verbatim = null)
+    public Task<DeliveryOutcome> DeliverAsync(IReadOnlyList<PredictionLog> logs, IReadOnlyList<ReadOnlyMemory<byte>>? verbatim = null) =>
+        DeliverAsync(_options.Topic, _partitions, logs.Count, partitions => PredictionMessages.Plan(logs, verbatim, partitions, _options.MaxMessageBytes));
+
+    /// <summary>
+    /// Produces every outcome to the outcomes topic, in the partition of its prediction_id (as its predictions), and waits
+    /// for Kafka's acknowledgement of each, as <see cref="DeliverAsync(IReadOnlyList{PredictionLog}, IReadOnlyList{ReadOnlyMemory{byte}}?)"/>.
+    /// Refused (listed as failed, not written) while the two topics' partition counts differ: the outcome would miss its predictions.
+    /// </summary>
+    public async Task<DeliveryOutcome> DeliverOutcomesAsync(IReadOnlyList<Outcome> outcomes)
     {
-        var pending = new PendingDeliveries(logs.Count);
+        var predictions = await _partitions.GetAsync();
+        return await DeliverAsync(_options.OutcomesTopic, _outcomePartitions, outcomes.Count, partitions =>
+            predictions > 0 && predictions != partitions
+                ? throw new KafkaException(new Error(ErrorCode.Local_UnknownPartition,
+                    CoPartitioning.Problem(_options, predictions, partitions)))
+                : OutcomeMessages.Plan(outcomes, partitions, _options.MaxMessageBytes));
+    }
+
+    private async Task<DeliveryOutcome> DeliverAsync(string topic, TopicPartitionCount partitionCount, int count, Func<int, MessagePlan> plan)
+    {
+        var pending = new PendingDeliveries(count);
         lock (_waiting)
         {
             _waiting.Add(pending);
         }
         try
         {
-            return await DeliverAsync(logs, verbatim, pending);
+            return await DeliverAsync(topic, partitionCount, count, plan, pending);
         }
         finally
         {
@@ -108,18 +129,30 @@ public sealed class PredictionProducer : IDisposable
         }
     }
 
-    private async Task<DeliveryOutcome> DeliverAsync(IReadOnlyList<PredictionLog> logs, IReadOnlyList<ReadOnlyMemory<byte>>? verbatim, PendingDeliveries pending)
+    private async Task<DeliveryOutcome> DeliverAsync(string topic, TopicPartitionCount partitionCount, int count, Func<int, MessagePlan> planOf,
+        PendingDeliveries pending)
     {
         var started = Stopwatch.GetTimestamp();
-        var partitions = await _partitions.GetAsync();
+        var partitions = await partitionCount.GetAsync();
+        MessagePlan? plan = null;
         if (partitions == 0)
         {
-            pending.FailUnreported(new Error(ErrorCode.Local_UnknownTopic, $"the partitions of topic {_options.Topic} are not known yet"),
+            pending.FailUnreported(new Error(ErrorCode.Local_UnknownTopic, $"the partitions of topic {topic} are not known yet"),
                 PersistenceStatus.NotPersisted);
         }
         else
         {
-            var plan = PredictionMessages.Plan(logs, verbatim, partitions, _options.MaxMessageBytes);
+            try
+            {
+                plan = planOf(partitions);
+            }
+            catch (KafkaException e)
+            {
+                pending.FailUnreported(e.Error, PersistenceStatus.NotPersisted);
+            }
+        }
+        if (plan is not null)
+        {
             foreach (var (record, bytes) in plan.TooLarge)
             {
                 pending.Refuse(record, $"the record is too large for Kafka: {bytes} bytes as a message, over the limit of {_options.MaxMessageBytes} (Kafka:MaxMessageBytes)");
@@ -129,7 +162,7 @@ public sealed class PredictionProducer : IDisposable
                 var message = plan.Messages[m];
                 try
                 {
-                    _producer.Produce(new TopicPartition(_options.Topic, new Partition(message.Partition)),
+                    _producer.Produce(new TopicPartition(topic, new Partition(message.Partition)),
                         new Message<byte[], byte[]> { Value = message.Value },
                         report => pending.Complete(message.Records, report.Error, report.Status));
                 }
@@ -161,36 +194,36 @@ public sealed class PredictionProducer : IDisposable
         }
         catch (TimeoutException)
         {
-            _logger.LogWarning("Kafka did not report delivery of {Count} records within {Timeout}", logs.Count, _options.DeliveryTimeout);
+            _logger.LogWarning("Kafka did not report delivery of {Count} records within {Timeout}", count, _options.DeliveryTimeout);
             pending.FailUnreported(new Error(ErrorCode.Local_TimedOut), PersistenceStatus.PossiblyPersisted);
         }
         _metrics.DeliveryDuration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         var outcome = pending.ToOutcome();
-        foreach (var (code, count) in outcome.ErrorCounts)
+        foreach (var (code, errors) in outcome.ErrorCounts)
         {
-            _metrics.DeliveryErrors.WithLabels(code).Inc(count);
+            _metrics.DeliveryErrors.WithLabels(code).Inc(errors);
             if (code is nameof(ErrorCode.UnknownTopicOrPart) or nameof(ErrorCode.Local_UnknownPartition))
             {
-                _partitions.Invalidate(); // the topic changed under us: read its metadata again
+                partitionCount.Invalidate(); // the topic changed under us: read its metadata again
             }
         }
         if (outcome.Failed.Count > 0)
         {
             _logger.LogWarning("Kafka did not acknowledge {Failed} of {Count} records ({PossiblyStored} possibly stored): {Error}",
-                outcome.Failed.Count, logs.Count, outcome.PossiblyStored, outcome.FirstError);
+                outcome.Failed.Count, count, outcome.PossiblyStored, outcome.FirstError);
         }
         return outcome;
     }
 
     /// <summary>The topic's metadata (null: not in the answer), through a dependent client over the producer's own
     /// handle and connections (no second client). Throws ObjectDisposedException once the producer is disposed.</summary>
-    private TopicMetadata? ReadTopicMetadata(TimeSpan timeout)
+    private TopicMetadata? ReadTopicMetadata(string topic, TimeSpan timeout)
     {
         lock (_lifecycle) // not while Dispose destroys the handle
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             using var metadata = new DependentAdminClientBuilder(_producer.Handle).Build();
-            return metadata.GetMetadata(_options.Topic, timeout).Topics.FirstOrDefault(t => t.Topic == _options.Topic);
+            return metadata.GetMetadata(topic, timeout).Topics.FirstOrDefault(t => t.Topic == topic);
         }
     }
 

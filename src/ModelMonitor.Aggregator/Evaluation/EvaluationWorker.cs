@@ -1,0 +1,470 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using Microsoft.Extensions.Options;
+using ModelMonitor.Aggregator.Consuming;
+using ModelMonitor.Core.Contracts;
+using ModelMonitor.Core.Evaluation;
+using ModelMonitor.Core.Windows;
+using ModelMonitor.Kafka;
+using ModelMonitor.Storage;
+using ModelMonitor.Storage.Evaluation;
+using Npgsql;
+
+namespace ModelMonitor.Aggregator.Evaluation;
+
+/// <summary>
+/// The evaluation join: reads the predictions and outcomes topics in its own consumer group (Evaluation:ConsumerGroup),
+/// which Kafka's range assignor splits so that an instance owns the same partition numbers of both topics (they are
+/// co-partitioned: <see cref="CoPartitioning"/>), so a prediction and its outcome are always joined by one instance.
+/// It keeps the predictions of evaluated predictors and every outcome, and writes them, the quality they change and
+/// the offsets of both topics in one Postgres transaction (<see cref="EvaluationStore"/>) every Evaluation:FlushInterval:
+/// exactly once, as the statistics are. Postgres holds the offsets: on assignment the consumer seeks there.
+/// </summary>
+internal sealed class EvaluationWorker(
+    IOptions<EvaluationOptions> evaluationOptions,
+    IOptions<AggregatorOptions> aggregatorOptions,
+    IOptions<KafkaOptions> kafkaOptions,
+    EvaluationStore store,
+    SchemaMigration schema,
+    EvaluationMetrics metrics,
+    TimeProvider time,
+    ILogger<EvaluationWorker> logger) : BackgroundService
+{
+    private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(100);
+
+    private readonly EvaluationOptions _options = evaluationOptions.Value;
+    private readonly KafkaOptions _kafka = kafkaOptions.Value;
+    private readonly IReadOnlyList<WindowSize> _windows = [.. aggregatorOptions.Value.ParsedWindows.Order()];
+    private readonly RetrySchedule _retry = new(aggregatorOptions.Value.MaxRetryBackoff, time);
+
+    // Offsets stored in Postgres for the partitions this instance owns (absent: none stored yet).
+    private readonly Dictionary<TopicPartitionKey, long> _stored = [];
+    private readonly HashSet<TopicPartitionKey> _owned = [];
+    // Predictors committed as evaluated, by name.
+    private readonly Dictionary<string, EvaluatedPredictor> _evaluated = new(StringComparer.Ordinal);
+    private readonly List<PredictionLog> _decoded = [];
+    private readonly List<Outcome> _outcomes = [];
+    private readonly List<string> _errors = [];
+
+    // What was read since the last write.
+    private readonly Dictionary<TopicPartitionKey, long> _next = [];
+    private readonly Dictionary<(string, string, string), PendingPrediction> _predictions = [];
+    private readonly Dictionary<(string, string), Outcome> _pendingOutcomes = [];
+    private readonly Dictionary<string, EvaluatedPredictor> _switchedOn = new(StringComparer.Ordinal);
+    private long _held;
+    private int _identicalInBatch;
+    private int _replacedInBatch;
+    private DateTimeOffset _firstHeldAt;
+
+    private CancellationToken _stopping;
+    private bool _paused;
+    private bool _rewindNeeded;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _stopping = stoppingToken;
+        if (!_options.Enabled)
+        {
+            logger.LogInformation("Evaluation is off (Evaluation:Enabled=false): outcomes are not joined");
+            return;
+        }
+        try
+        {
+            await schema.WhenMigratedAsync(stoppingToken);
+            await LoadPredictorsAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        using var consumer = BuildConsumer();
+        consumer.Subscribe([_kafka.Topic, _kafka.OutcomesTopic]);
+        logger.LogInformation("Joining outcomes of {OutcomesTopic} with predictions of {Topic} as group {Group} into windows {Windows}",
+            _kafka.OutcomesTopic, _kafka.Topic, _options.ConsumerGroup, string.Join(",", _windows));
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                ConsumeResult<Ignore, byte[]>? result = null;
+                try
+                {
+                    result = consumer.Consume(PollTimeout);
+                }
+                catch (ConsumeException e) when (!e.Error.IsFatal)
+                {
+                    logger.LogDebug("Kafka consume error {Code}: {Reason}", e.Error.Code, e.Error.Reason);
+                }
+
+                if (result?.Message is not null)
+                {
+                    Process(result);
+                }
+                if (_rewindNeeded)
+                {
+                    Rewind(consumer);
+                }
+                if (Due())
+                {
+                    await WriteAsync(consumer, stoppingToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (KafkaException e) when (e.Error.IsFatal)
+        {
+            logger.LogCritical(e, "Fatal Kafka error {Code}: {Reason}; the evaluation join stops", e.Error.Code, e.Error.Reason);
+            throw;
+        }
+
+        using var shutdown = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        _stopping = shutdown.Token;
+        await WriteAsync(consumer, shutdown.Token);
+        consumer.Close();
+        logger.LogInformation("Evaluation consumer closed");
+    }
+
+    private IConsumer<Ignore, byte[]> BuildConsumer()
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = _kafka.BootstrapServers,
+            GroupId = _options.ConsumerGroup,
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            // The range assignor gives a member the same partition numbers of topics with the same partition count: the
+            // join needs a prediction and its outcome in one instance.
+            PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
+            // An outcomes topic created after start (by the first outcome) is assigned within seconds, not minutes.
+            TopicMetadataRefreshIntervalMs = 10_000,
+            ConsumeResultFields = "topic",
+        };
+        foreach (var (key, value) in _kafka.Client)
+        {
+            config.Set(key, value);
+        }
+        return new ConsumerBuilder<Ignore, byte[]>(config)
+            .SetPartitionsAssignedHandler(OnAssigned)
+            .SetPartitionsRevokedHandler(OnRevoked)
+            .SetPartitionsLostHandler(OnLost)
+            .SetErrorHandler((_, e) => logger.LogDebug("Kafka error {Code}: {Reason}", e.Code, e.Reason))
+            .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .Build();
+    }
+
+    private async Task LoadPredictorsAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                foreach (var predictor in await store.LoadPredictorsAsync(cancellationToken))
+                {
+                    Commit(predictor);
+                }
+                return;
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                var wait = _retry.Failed();
+                logger.LogWarning("Cannot read the evaluated predictors ({Error}); retrying in {Backoff}", e.Message, wait);
+                await Task.Delay(wait, time, cancellationToken);
+            }
+        }
+    }
+
+    private void Commit(EvaluatedPredictor predictor)
+    {
+        _evaluated[predictor.PredictorName] = predictor;
+        metrics.Enabled.WithLabels(predictor.PredictorName, EvaluationOptions.TaskName(TaskOf(predictor.PredictorName)), predictor.Source).Set(1);
+    }
+
+    private void Process(ConsumeResult<Ignore, byte[]> result)
+    {
+        var key = new TopicPartitionKey(result.Topic, result.Partition.Value);
+        if (!_owned.Contains(key))
+        {
+            return; // fetched before a rebalance took the partition away
+        }
+        var value = result.Message.Value ?? [];
+        _errors.Clear();
+        var now = time.GetUtcNow();
+        if (result.Topic == _kafka.OutcomesTopic)
+        {
+            _outcomes.Clear();
+            metrics.OutcomesConsumed.Inc(OutcomeMessages.Decode(value, _outcomes, _errors));
+            foreach (var outcome in _outcomes)
+            {
+                if (!IsEvaluated(outcome.PredictorName))
+                {
+                    SwitchOn(outcome.PredictorName, _options.ConfiguredTask(outcome.PredictorName) ?? EvaluationOptions.InferTask(outcome.Actual),
+                        _options.ConfiguredTask(outcome.PredictorName) is null ? "inferred" : "configured");
+                }
+                // The last one read counts; one already read in this batch is replaced (or, the same value again, ignored)
+                // before it is ever stored, and counted as the store counts the others.
+                if (_pendingOutcomes.TryGetValue((outcome.PredictorName, outcome.PredictionId), out var earlier))
+                {
+                    if (earlier.Actual == outcome.Actual)
+                    {
+                        _identicalInBatch++;
+                    }
+                    else
+                    {
+                        _replacedInBatch++;
+                    }
+                }
+                _pendingOutcomes[(outcome.PredictorName, outcome.PredictionId)] = outcome;
+            }
+            _held += _outcomes.Count;
+        }
+        else
+        {
+            _decoded.Clear();
+            PredictionMessages.Decode(value, _decoded, _errors);
+            foreach (var log in _decoded)
+            {
+                if (!IsEvaluated(log.PredictorName))
+                {
+                    if (_options.ConfiguredTask(log.PredictorName) is not { } task)
+                    {
+                        continue; // not evaluated: not stored
+                    }
+                    SwitchOn(log.PredictorName, task, "configured");
+                }
+                if (log.SentAt < now - _options.HorizonOf(log.PredictorName))
+                {
+                    continue; // past its horizon already: no outcome could be joined any more
+                }
+                _predictions.TryAdd((log.PredictorName, log.PredictionId, log.ModelId),
+                    new PendingPrediction(log.PredictorName, log.PredictionId, log.ModelId, log.SentAt, log.PredictionResult));
+                _held++;
+            }
+        }
+        if (_errors.Count > 0)
+        {
+            metrics.RecordsPoison.WithLabels(result.Topic).Inc(_errors.Count);
+            logger.LogWarning("Evaluation skips {Count} malformed records at {Topic} partition {Partition} offset {Offset}: {Error}",
+                _errors.Count, result.Topic, result.Partition.Value, result.Offset.Value, _errors[0]);
+        }
+        if (_next.Count == 0)
+        {
+            _firstHeldAt = now;
+        }
+        _next[key] = result.Offset.Value + 1;
+    }
+
+    private bool IsEvaluated(string predictor) => _evaluated.ContainsKey(predictor) || _switchedOn.ContainsKey(predictor);
+
+    private void SwitchOn(string predictor, EvaluationTask task, string source)
+    {
+        _switchedOn[predictor] = new EvaluatedPredictor(predictor, task, source);
+        logger.LogInformation("Evaluation switched on for predictor {Predictor}: task {Task} ({Source})", predictor,
+            EvaluationOptions.TaskName(task), source);
+    }
+
+    /// <summary>The task a predictor is evaluated with: configured, else the one its first outcome gave.</summary>
+    private EvaluationTask TaskOf(string predictor) =>
+        _options.ConfiguredTask(predictor)
+        ?? (_switchedOn.TryGetValue(predictor, out var p) || _evaluated.TryGetValue(predictor, out p) ? p.Task : EvaluationTask.Regression);
+
+    private PredictorEvaluation SettingsOf(string predictor) =>
+        new(TaskOf(predictor), _options.ThresholdOf(predictor), actual => _options.IsPositive(predictor, actual));
+
+    private bool Due()
+    {
+        if (_next.Count == 0 || _retry.Waiting)
+        {
+            return false;
+        }
+        return _held >= _options.MaxBufferedRecords || time.GetUtcNow() - _firstHeldAt >= _options.FlushInterval;
+    }
+
+    /// <summary>Writes what was read, with the offsets; keeps it and pauses reading while Postgres fails.</summary>
+    private async Task<bool> WriteAsync(IConsumer<Ignore, byte[]> consumer, CancellationToken cancellationToken)
+    {
+        if (_next.Count == 0)
+        {
+            return true;
+        }
+        var batch = new EvaluationBatch(
+            new Dictionary<TopicPartitionKey, long>(_next),
+            _next.Keys.Where(_stored.ContainsKey).ToDictionary(k => k, k => _stored[k]),
+            [.. _predictions.Values],
+            [.. _pendingOutcomes.Values],
+            [.. _switchedOn.Values]);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await store.WriteAsync(_options.ConsumerGroup, batch, _windows, SettingsOf, _options.HorizonOf, cancellationToken);
+            if (result.Fenced)
+            {
+                metrics.WriteErrors.Inc();
+                logger.LogWarning("Evaluation offsets in Postgres moved under us (another consumer owned these partitions): dropping {Records} records and rewinding",
+                    _held);
+                Clear();
+                _rewindNeeded = true;
+                return false;
+            }
+
+            foreach (var (key, next) in batch.NextOffsets)
+            {
+                _stored[key] = next;
+            }
+            foreach (var predictor in batch.NewPredictors)
+            {
+                Commit(predictor);
+            }
+            metrics.Writes.Inc();
+            metrics.WriteDuration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            metrics.LastWrite.Set(time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
+            metrics.PredictionsStored.Inc(result.PredictionsStored);
+            metrics.PredictionsRepeated.Inc(result.PredictionsRepeated);
+            metrics.Outcomes.WithLabels("new").Inc(result.OutcomesNew);
+            metrics.Outcomes.WithLabels("replaced").Inc(result.OutcomesReplaced + _replacedInBatch);
+            metrics.Outcomes.WithLabels("identical").Inc(result.OutcomesIdentical + _identicalInBatch);
+            metrics.Pairs.Inc(result.Pairs);
+            metrics.PairsUnusable.Inc(result.Unusable);
+            logger.LogDebug("Joined {Predictions} predictions and {Outcomes} outcomes: {Pairs} pairs into {Rows} window rows in {Elapsed:0} ms",
+                batch.Predictions.Count, batch.Outcomes.Count, result.Pairs, result.Rows, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            Clear();
+            _retry.Succeeded();
+            if (_paused)
+            {
+                consumer.Resume(consumer.Assignment);
+                _paused = false;
+            }
+            return true;
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException or InvalidOperationException)
+        {
+            // Not committed (or its answer lost: the retry's compare-and-set tells). Keep what was read, stop fetching
+            // more until Postgres takes it.
+            metrics.WriteErrors.Inc();
+            var wait = _retry.Failed();
+            logger.LogWarning("Evaluation write of {Records} records failed, retrying in {Backoff}: {Error}", _held, wait, e.Message);
+            if (!_paused && consumer.Assignment.Count > 0)
+            {
+                consumer.Pause(consumer.Assignment);
+                _paused = true;
+            }
+            return false;
+        }
+    }
+
+    private void Clear()
+    {
+        _next.Clear();
+        _predictions.Clear();
+        _pendingOutcomes.Clear();
+        _switchedOn.Clear();
+        _held = 0;
+        _identicalInBatch = 0;
+        _replacedInBatch = 0;
+    }
+
+    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<Ignore, byte[]> consumer, List<TopicPartition> partitions)
+    {
+        var keys = partitions.Select(p => new TopicPartitionKey(p.Topic, p.Partition.Value)).ToList();
+        var byTopic = keys.GroupBy(k => k.Topic).ToDictionary(g => g.Key, g => g.Select(k => k.Partition).Order().ToList());
+        if (byTopic.Count == 2 && !byTopic[_kafka.Topic].SequenceEqual(byTopic[_kafka.OutcomesTopic]))
+        {
+            logger.LogError("Assigned different partitions of {Topic} ({Predictions}) and {OutcomesTopic} ({Outcomes}): the topics are not co-partitioned " +
+                "or the group uses another assignor; outcomes may miss their predictions", _kafka.Topic, byTopic[_kafka.Topic], _kafka.OutcomesTopic,
+                byTopic[_kafka.OutcomesTopic]);
+        }
+        var retry = new RetrySchedule(aggregatorOptions.Value.MaxRetryBackoff, time);
+        while (true)
+        {
+            try
+            {
+                var stored = store.LoadOffsetsAsync(_options.ConsumerGroup, keys, _stopping).GetAwaiter().GetResult();
+                foreach (var key in keys)
+                {
+                    _owned.Add(key);
+                    if (stored.TryGetValue(key, out var offset))
+                    {
+                        _stored[key] = offset;
+                    }
+                }
+                logger.LogInformation("Evaluation assigned {Partitions}", keys.Select(k => $"{k.Topic}[{k.Partition}]"));
+                return partitions.Select(p => new TopicPartitionOffset(p,
+                    stored.TryGetValue(new TopicPartitionKey(p.Topic, p.Partition.Value), out var offset) ? new Offset(offset) : Offset.Beginning));
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                var wait = retry.Failed();
+                logger.LogWarning("Cannot read the evaluation offsets ({Error}); retrying in {Backoff}", e.Message, wait);
+                _stopping.WaitHandle.WaitOne(wait);
+                _stopping.ThrowIfCancellationRequested();
+            }
+        }
+    }
+
+    private void OnRevoked(IConsumer<Ignore, byte[]> consumer, List<TopicPartitionOffset> partitions)
+    {
+        // Write before giving the partitions up; if that fails, drop: the next owner starts from the stored offsets.
+        if (_next.Count > 0 && !WriteAsync(consumer, _stopping.IsCancellationRequested ? CancellationToken.None : _stopping).GetAwaiter().GetResult())
+        {
+            logger.LogWarning("Evaluation partitions revoked before a successful write: dropping {Records} records", _held);
+            Clear();
+        }
+        Forget(partitions.Select(p => new TopicPartitionKey(p.Topic, p.Partition.Value)));
+    }
+
+    private void OnLost(IConsumer<Ignore, byte[]> consumer, List<TopicPartitionOffset> partitions)
+    {
+        logger.LogWarning("Evaluation partitions lost: dropping {Records} records", _held);
+        Clear();
+        Forget(partitions.Select(p => new TopicPartitionKey(p.Topic, p.Partition.Value)));
+    }
+
+    private void Forget(IEnumerable<TopicPartitionKey> keys)
+    {
+        foreach (var key in keys)
+        {
+            _owned.Remove(key);
+            _stored.Remove(key);
+        }
+        _paused = false;
+    }
+
+    /// <summary>After a dropped batch: reload the stored offsets of what we own and seek there.</summary>
+    private void Rewind(IConsumer<Ignore, byte[]> consumer)
+    {
+        _rewindNeeded = false;
+        var assignment = consumer.Assignment;
+        if (assignment.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            var keys = assignment.Select(p => new TopicPartitionKey(p.Topic, p.Partition.Value)).ToList();
+            var stored = store.LoadOffsetsAsync(_options.ConsumerGroup, keys, _stopping).GetAwaiter().GetResult();
+            foreach (var partition in assignment)
+            {
+                var key = new TopicPartitionKey(partition.Topic, partition.Partition.Value);
+                _stored.Remove(key);
+                if (stored.TryGetValue(key, out var offset))
+                {
+                    _stored[key] = offset;
+                }
+                consumer.Seek(new TopicPartitionOffset(partition, stored.TryGetValue(key, out var o) ? new Offset(o) : Offset.Beginning));
+            }
+            if (_paused)
+            {
+                consumer.Resume(assignment);
+                _paused = false;
+            }
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or KafkaException)
+        {
+            logger.LogWarning("Evaluation rewind failed ({Error}); retrying", e.Message);
+            _rewindNeeded = true;
+            _stopping.WaitHandle.WaitOne(RetrySchedule.MinBackoff);
+        }
+    }
+}
