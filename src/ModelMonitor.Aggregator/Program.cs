@@ -15,4 +15,4 @@ builder.AddAggregator();
 var app = builder.Build();
 app.MapOperationalEndpoints();
 app.Run();
-return 0;
+return Environment.ExitCode; // non-zero when a check stopped the service (e.g. CoPartitioningCheck)

@@ -33,4 +33,4 @@ app.MapReferences();
 app.MapExporterEndpoints();
 app.MapLocalAlertWebhook();
 app.Run();
-return 0;
+return Environment.ExitCode; // non-zero when a check stopped the service (e.g. CoPartitioningCheck)
