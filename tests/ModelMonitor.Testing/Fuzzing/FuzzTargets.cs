@@ -42,7 +42,34 @@ public static class FuzzTargets
         ["text/csv", "application/x-ndjson"],
         ReferenceBody);
 
-    public static IReadOnlyList<FuzzTarget> Api { get; } = [Predictions, Health, Metrics, References];
+    /// <summary>Actual outcomes (numbers, labels, booleans), the predictions' body formats.</summary>
+    public static FuzzTarget Outcomes { get; } = new(
+        "outcomes",
+        HttpMethod.Post,
+        "/v1/outcomes",
+        ["application/json", "application/x-ndjson"],
+        OutcomeBody,
+        body => JsonDocument.Parse(body).RootElement.GetProperty("accepted").GetInt64());
+
+    public static IReadOnlyList<FuzzTarget> Api { get; } = [Predictions, Outcomes, Health, Metrics, References];
+
+    /// <summary>A JSON array of 1-20 valid outcomes (the mutator turns it into NDJSON or breaks it).</summary>
+    private static byte[] OutcomeBody(Random random, DateTimeOffset now, string predictor)
+    {
+        var records = new List<string>();
+        for (var i = 0; i < 1 + random.Next(20); i++)
+        {
+            var actual = random.Next(3) switch
+            {
+                0 => (random.NextDouble() * 50).ToString("R", CultureInfo.InvariantCulture),
+                1 => $"\"{Markets[random.Next(Markets.Length)]}\"",
+                _ => random.Next(2) == 0 ? "true" : "false",
+            };
+            records.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{{\"prediction_id\":\"f-{random.Next(1_000_000)}\",\"predictor_name\":\"{predictor}\",\"actual\":{actual},\"observed_at\":\"{now.AddSeconds(-random.Next(86_400)).UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\"}}"));
+        }
+        return Encoding.UTF8.GetBytes($"[{string.Join(',', records)}]");
+    }
 
     /// <summary>A small valid reference: CSV rows (header, numbers, categories, booleans, an empty cell, NaN) or NDJSON
     /// records shaped like prediction logs (the mutator picks the content type).</summary>
