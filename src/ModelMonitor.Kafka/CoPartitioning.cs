@@ -15,14 +15,18 @@ namespace ModelMonitor.Kafka;
 public static class CoPartitioning
 {
     /// <summary>The partition counts of both topics (0: the topic does not exist yet).</summary>
-    public static (int Predictions, int Outcomes) Read(KafkaOptions options, TimeSpan timeout)
+    /// <param name="log">Where librdkafka's own log lines go (never to stderr: services log through Serilog).</param>
+    public static (int Predictions, int Outcomes) Read(KafkaOptions options, TimeSpan timeout, ILogger log)
     {
         var config = new AdminClientConfig { BootstrapServers = options.BootstrapServers };
         foreach (var (key, value) in options.Client)
         {
             config.Set(key, value);
         }
-        using var admin = new AdminClientBuilder(config).Build();
+        using var admin = new AdminClientBuilder(config)
+            .SetLogHandler((_, m) => log.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetErrorHandler((_, e) => log.LogDebug("Kafka error {Code}: {Reason}", e.Code, e.Reason))
+            .Build();
         var metadata = admin.GetMetadata(timeout);
         int CountOf(string topic) =>
             metadata.Topics.FirstOrDefault(t => t.Topic == topic) is { Error.IsError: false } t ? t.Partitions.Count : 0;
@@ -56,7 +60,7 @@ public sealed class CoPartitioningCheck(IOptions<KafkaOptions> options, IHostApp
         {
             try
             {
-                var (predictions, outcomes) = await Task.Run(() => CoPartitioning.Read(kafka, TimeSpan.FromSeconds(10)), stoppingToken);
+                var (predictions, outcomes) = await Task.Run(() => CoPartitioning.Read(kafka, TimeSpan.FromSeconds(10), logger), stoppingToken);
                 if (CoPartitioning.Problem(kafka, predictions, outcomes) is { } problem)
                 {
                     if (!started)

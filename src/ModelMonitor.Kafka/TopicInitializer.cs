@@ -25,7 +25,10 @@ public sealed class TopicInitializer(IOptions<KafkaOptions> options, ILogger<Top
         {
             config.Set(key, value);
         }
-        using var admin = new AdminClientBuilder(config).Build();
+        using var admin = new AdminClientBuilder(config)
+            .SetLogHandler((_, m) => logger.LogDebug("librdkafka {Facility}: {Message}", m.Facility, m.Message))
+            .SetErrorHandler((_, e) => logger.LogDebug("Kafka error {Code}: {Reason}", e.Code, e.Reason))
+            .Build();
         await CreateAsync(admin, kafka.Topic, kafka.TopicPartitions, kafka.TopicReplicationFactor, stoppingToken);
         // The outcomes topic is co-partitioned with the predictions topic (CoPartitioning): the same partition count,
         // whatever the predictions topic was created with.

@@ -40,6 +40,9 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
     private const string Predictor = "e2e_eta";
     private const string Model = "e2e_eta_v1";
     private const string ShadowModel = "e2e_eta_shadow";
+    // A binary predictor for the Evaluation dashboard's classification panels (the ETA predictor gives the regression ones).
+    private const string FraudPredictor = "e2e_fraud";
+    private const string FraudModel = "e2e_fraud_v1";
     private const string DefaultedFeature = "weather_index";
     private static readonly string[] Features = ["distance_km", "market", "courier_rating", DefaultedFeature];
     private static readonly string[] Markets = ["paris", "lyon", "berlin"];
@@ -79,6 +82,9 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 ["Aggregator__FlushInterval"] = "00:00:00.500",
                 ["Exporter__RefreshInterval"] = "00:00:01",
                 ["Exporter__CompletionDelay"] = "00:00:02",
+                [$"Evaluation__Predictors__{Predictor}__Task"] = "regression",
+                [$"Evaluation__Predictors__{FraudPredictor}__Task"] = "binary",
+                ["Evaluation__FlushInterval"] = "00:00:00.500",
             }, AppContext.BaseDirectory));
             await children[^1].WaitUntilReadyAsync(http, new Uri($"{api}/readyz"), TimeSpan.FromSeconds(90));
 
@@ -161,6 +167,9 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
             var now = DateTimeOffset.UtcNow;
             var currentWindow = new DateTimeOffset(now.Ticks - (now.Ticks % Window.Ticks), TimeSpan.Zero);
             Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, Batch(currentWindow - TimeSpan.FromSeconds(30), 60, 10_000))).StatusCode);
+            // Their outcomes, and a binary predictor's predictions and outcomes (the Evaluation dashboard's data).
+            Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, FraudBatch(currentWindow - TimeSpan.FromSeconds(30), 60))).StatusCode);
+            Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, Outcomes(currentWindow, 60, 10_000), "/v1/outcomes")).StatusCode);
             using var stopTraffic = new CancellationTokenSource();
             var traffic = SendLiveTrafficAsync(http, api, stopTraffic.Token);
             try
@@ -225,14 +234,14 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
         {
             foreach (var target in dashboard.Targets.Where(t => t.Expr is not null))
             {
-                queries.Add(($"{dashboard.File} '{target.PanelTitle}': {target.Expr}", Variants(target.Expr!)));
+                queries.Add(($"{dashboard.File} '{target.PanelTitle}': {target.Expr}", Variants(target.Expr!, dashboard.File)));
             }
 
             foreach (var (name, _, query) in dashboard.VariableQueries)
             {
                 var selector = LabelValues().Match(query);
                 Assert.True(selector.Success, $"{dashboard.File}: variable {name} is not label_values(selector, label)");
-                queries.Add(($"{dashboard.File} variable {name}: {query}", Variants(selector.Groups["selector"].Value)));
+                queries.Add(($"{dashboard.File} variable {name}: {query}", Variants(selector.Groups["selector"].Value, dashboard.File)));
             }
         }
 
@@ -299,20 +308,26 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>The expression with Grafana's variables replaced, once per feature if it uses $feature.</summary>
-    private static List<string> Variants(string expression) =>
-        VariableUse().Matches(expression).Any(m => m.Groups["name"].Value == "feature")
-            ? [.. Features.Select(f => Substitute(expression, [f]))]
-            : [Substitute(expression, Features)];
+    /// <summary>The expression with Grafana's variables replaced, once per feature if it uses $feature; on the Evaluation
+    /// dashboard once for the regression predictor and once for the binary one (a panel of one task has data for its own).</summary>
+    private static List<string> Variants(string expression, string dashboard)
+    {
+        (string Predictor, string Model)[] models = Path.GetFileName(dashboard) == "evaluation.json"
+            ? [(Predictor, Model), (FraudPredictor, FraudModel)]
+            : [(Predictor, Model)];
+        return VariableUse().Matches(expression).Any(m => m.Groups["name"].Value == "feature")
+            ? [.. models.SelectMany(m => Features.Select(f => Substitute(expression, [f], m.Predictor, m.Model)))]
+            : [.. models.Select(m => Substitute(expression, Features, m.Predictor, m.Model))];
+    }
 
     /// <summary>Grafana's variables as this test's values; ${x:sqlstring} as a quoted SQL list. Built-in
     /// intervals as DashboardTests substitutes them for promtool ($__rate_interval 1m, $__range 1h).</summary>
-    private static string Substitute(string text, string[] features) => VariableUse().Replace(text, m =>
+    private static string Substitute(string text, string[] features, string predictor = Predictor, string model = Model) => VariableUse().Replace(text, m =>
     {
         string[] values = m.Groups["name"].Value switch
         {
-            "predictor" => [Predictor],
-            "model" => [Model],
+            "predictor" => [predictor],
+            "model" => [model],
             "window" => ["1m"],
             "feature" => features,
             "reference" => ["training"],
@@ -383,7 +398,28 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
     }
 
     private static Task<HttpResponseMessage> PostAsync(HttpClient http, string api, string json, CancellationToken cancellationToken = default) =>
-        http.PostAsync(new Uri($"{api}/v1/predictions"), new StringContent(json, Encoding.UTF8, "application/json"), cancellationToken);
+        PostAsync(http, api, json, "/v1/predictions", cancellationToken);
+
+    private static Task<HttpResponseMessage> PostAsync(HttpClient http, string api, string json, string path, CancellationToken cancellationToken = default) =>
+        http.PostAsync(new Uri($"{api}{path}"), new StringContent(json, Encoding.UTF8, "application/json"), cancellationToken);
+
+    /// <summary>Predictions of the binary predictor: scores in [0, 1], prediction ids fraud-0 … fraud-(count − 1).</summary>
+    private static string FraudBatch(DateTimeOffset sentAt, int count)
+    {
+        var random = new Random(7);
+        return "[" + string.Join(',', Enumerable.Range(0, count).Select(i => string.Create(CultureInfo.InvariantCulture,
+            $"{{\"sent_at\":\"{sentAt.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\",\"prediction_id\":\"fraud-{i}\",\"predictor_name\":\"{FraudPredictor}\",\"model_id\":\"{FraudModel}\",\"features\":{{\"amount\":{i}}},\"prediction_result\":{random.NextDouble():R}}}"))) + "]";
+    }
+
+    /// <summary>Outcomes of the ETA predictions e2e-{first} … (numbers) and of the binary predictor's (true for one in three).</summary>
+    private static string Outcomes(DateTimeOffset observedAt, int count, int firstSequence) =>
+        "[" + string.Join(',', Enumerable.Range(0, count).SelectMany(i => new[]
+        {
+            string.Create(CultureInfo.InvariantCulture,
+                $"{{\"prediction_id\":\"e2e-{firstSequence + i}\",\"predictor_name\":\"{Predictor}\",\"actual\":{10 + (i % 7)},\"observed_at\":\"{observedAt.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\"}}"),
+            string.Create(CultureInfo.InvariantCulture,
+                $"{{\"prediction_id\":\"fraud-{i}\",\"predictor_name\":\"{FraudPredictor}\",\"actual\":{(i % 3 == 0 ? "true" : "false")},\"observed_at\":\"{observedAt.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\"}}"),
+        })) + "]";
 
     /// <summary>
     /// <paramref name="count"/> predictions of the primary model and as many of its shadow (same

@@ -24,8 +24,17 @@ internal static partial class MetricCatalogue
     /// <summary>The modelmonitor_* metric families the sources register or render.</summary>
     public static IReadOnlySet<string> OwnFamilies => Code.Value.Families;
 
-    [GeneratedRegex("""(?<create>Create(?<kind>Counter|Gauge|Histogram)\(\s*)?"(?<name>modelmonitor_[a-z0-9_]+)"[,)]""")]
+    /// <summary>A name passed to a call or declared as a constant (<c>const string windowEnd = "modelmonitor_…";</c>).</summary>
+    [GeneratedRegex("""(?<create>Create(?<kind>Counter|Gauge|Histogram)\(\s*)?"(?<name>modelmonitor_[a-z0-9_]+)"[,);]""")]
     private static partial Regex MetricLiteral();
+
+    /// <summary>A family name interpolated from a prefix and a table of (name, help, …) tuples of the same file, as the
+    /// exporter's evaluation gauges: <c>$"modelmonitor_evaluation_{name}"</c> over <c>("mae", "Mean absolute error …", …)</c>.</summary>
+    [GeneratedRegex("""\$"(?<prefix>modelmonitor_[a-z0-9_]+)\{\w+\}"[,);]""")]
+    private static partial Regex InterpolatedFamily();
+
+    [GeneratedRegex("""\(\s*"(?<suffix>[a-z0-9_]+)",\s*"[^"]""")]
+    private static partial Regex NameAndHelp();
 
     private static (IReadOnlySet<string>, IReadOnlySet<string>) FromSources()
     {
@@ -34,7 +43,16 @@ internal static partial class MetricCatalogue
         foreach (var file in Directory.EnumerateFiles(Repo.File("src"), "*.cs", SearchOption.AllDirectories)
                      .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)))
         {
-            foreach (Match match in MetricLiteral().Matches(File.ReadAllText(file)))
+            var text = File.ReadAllText(file);
+            foreach (Match template in InterpolatedFamily().Matches(text))
+            {
+                var suffixes = NameAndHelp().Matches(text).Select(m => m.Groups["suffix"].Value).ToList();
+                Assert.True(suffixes.Count > 0, $"{file}: {template.Value} builds metric names from a table this catalogue cannot find");
+                families.UnionWith(suffixes.Select(suffix => template.Groups["prefix"].Value + suffix));
+                series.UnionWith(suffixes.Select(suffix => template.Groups["prefix"].Value + suffix));
+            }
+
+            foreach (Match match in MetricLiteral().Matches(text))
             {
                 var name = match.Groups["name"].Value;
                 families.Add(name);

@@ -259,7 +259,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     /// <summary>Deletes up to <paramref name="batchSize"/> rows of windows older than the cutoff; returns rows deleted.</summary>
     public async Task<int> DeleteExpiredAsync(string table, int windowSeconds, DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken)
     {
-        if (table is not ("feature_window_stats" or "model_window_stats" or "feature_drift" or "prediction_drift" or "drift_windows"))
+        if (table is not ("feature_window_stats" or "model_window_stats" or "feature_drift" or "prediction_drift" or "drift_windows" or "evaluation_window_stats"))
         {
             throw new ArgumentException($"Not a window table: {table}", nameof(table));
         }
