@@ -33,6 +33,11 @@ internal sealed class ExporterWorker(
     // The drift families of the last refresh, served again while their windows and references are unchanged.
     private readonly DriftTextCache _driftText = new();
 
+    // Each model's trailing 7-day quality: a merge of up to a week of windows per model, so read every
+    // Evaluation:BaselineInterval rather than at every refresh.
+    private IReadOnlyList<EvaluationBaseline> _baselines = [];
+    private DateTimeOffset _baselinesAt = DateTimeOffset.MinValue;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
@@ -97,7 +102,12 @@ internal sealed class ExporterWorker(
         {
             return exposition;
         }
-        var (text, series) = EvaluationRenderer.Render(rows, settings);
+        if (now - _baselinesAt >= settings.BaselineInterval)
+        {
+            _baselines = await evaluation.ReadBaselinesAsync(now, cancellationToken);
+            _baselinesAt = now;
+        }
+        var (text, series) = EvaluationRenderer.Render(rows, _baselines, settings);
         return exposition with { Segments = [.. exposition.Segments, text], Series = exposition.Series + series };
     }
 }

@@ -28,14 +28,6 @@ internal static partial class MetricCatalogue
     [GeneratedRegex("""(?<create>Create(?<kind>Counter|Gauge|Histogram)\(\s*)?"(?<name>modelmonitor_[a-z0-9_]+)"[,);]""")]
     private static partial Regex MetricLiteral();
 
-    /// <summary>A family name interpolated from a prefix and a table of (name, help, …) tuples of the same file, as the
-    /// exporter's evaluation gauges: <c>$"modelmonitor_evaluation_{name}"</c> over <c>("mae", "Mean absolute error …", …)</c>.</summary>
-    [GeneratedRegex("""\$"(?<prefix>modelmonitor_[a-z0-9_]+)\{\w+\}"[,);]""")]
-    private static partial Regex InterpolatedFamily();
-
-    [GeneratedRegex("""\(\s*"(?<suffix>[a-z0-9_]+)",\s*"[^"]""")]
-    private static partial Regex NameAndHelp();
-
     private static (IReadOnlySet<string>, IReadOnlySet<string>) FromSources()
     {
         var families = new HashSet<string>(StringComparer.Ordinal);
@@ -44,14 +36,6 @@ internal static partial class MetricCatalogue
                      .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)))
         {
             var text = File.ReadAllText(file);
-            foreach (Match template in InterpolatedFamily().Matches(text))
-            {
-                var suffixes = NameAndHelp().Matches(text).Select(m => m.Groups["suffix"].Value).ToList();
-                Assert.True(suffixes.Count > 0, $"{file}: {template.Value} builds metric names from a table this catalogue cannot find");
-                families.UnionWith(suffixes.Select(suffix => template.Groups["prefix"].Value + suffix));
-                series.UnionWith(suffixes.Select(suffix => template.Groups["prefix"].Value + suffix));
-            }
-
             foreach (Match match in MetricLiteral().Matches(text))
             {
                 var name = match.Groups["name"].Value;

@@ -36,6 +36,7 @@ public sealed class EvaluationThroughTheHostTests
             ["Evaluation:Predictors:eval_eta:Task"] = "regression",
             ["Evaluation:Predictors:eval_fraud:Task"] = "binary",
             ["Evaluation:Predictors:eval_fraud:Threshold"] = "0.4",
+            ["Evaluation:BaselineInterval"] = "00:00:01",
         });
         var random = new Random(16);
         var truth = Enumerable.Range(0, 400).Select(_ => 20 + (random.NextDouble() * 30)).ToArray();
@@ -71,6 +72,7 @@ public sealed class EvaluationThroughTheHostTests
         {
             text = await host.Http.GetStringAsync("/metrics/statistics");
             return EvaluationHost.Sample(text, $"modelmonitor_evaluation_labelled_count{{{Labels("eval_eta", "eta_primary")}}}") == 350
+                && EvaluationHost.Sample(text, "modelmonitor_evaluation_baseline_labelled_count{predictor_name=\"eval_eta\",model_id=\"eta_shadow\"}") == 350
                 && EvaluationHost.Sample(text, $"modelmonitor_evaluation_labelled_count{{{Labels("eval_eta", "eta_shadow")}}}") == 350
                 && EvaluationHost.Sample(text, $"modelmonitor_evaluation_labelled_count{{{Labels("eval_fraud", "fraud_v1")}}}") == 300;
         }, TimeSpan.FromSeconds(90), () => $"350, 350 and 300 labelled predictions in /metrics/statistics:\n{Tail(text)}\nhost:\n{host.Process.Output(40)}");
@@ -96,6 +98,9 @@ public sealed class EvaluationThroughTheHostTests
             Assert.Equal(Yesterday.Date.AddDays(1), DateTimeOffset.FromUnixTimeSeconds((long)EvaluationHost.Sample(text,
                 $"modelmonitor_evaluation_window_end_timestamp_seconds{{{Labels("eval_eta", model)}}}")!.Value).UtcDateTime);
             Assert.Null(EvaluationHost.Sample(text, $"modelmonitor_evaluation_accuracy{{{Labels("eval_eta", model)}}}"));
+            // The regression alert's baseline: yesterday's window is the 7 days before today's, pooled.
+            Exact.Close(expected["mae"], EvaluationHost.Sample(text, $"modelmonitor_evaluation_baseline_mae{{predictor_name=\"eval_eta\",model_id=\"{model}\"}}"), "baseline mae");
+            Exact.Close(expected["rmse"], EvaluationHost.Sample(text, $"modelmonitor_evaluation_baseline_rmse{{predictor_name=\"eval_eta\",model_id=\"{model}\"}}"), "baseline rmse");
         }
 
         var binary = Enumerable.Range(0, 300).Select(i => (scores[i], fraud[i])).ToList();

@@ -36,6 +36,9 @@ public sealed class EvaluationOptions
     /// 7-day value, or accuracy falls below it divided by this factor (exported for the rule).</summary>
     public double RegressionFactor { get; set; } = 1.5;
 
+    /// <summary>How often the exporter recomputes each model's trailing 7-day quality (the regression alert's baseline).</summary>
+    public TimeSpan BaselineInterval { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>ModelMonitorLabelCoverageLow fires when the published window's label coverage is below this (exported).</summary>
     public double MinLabelCoverage { get; set; } = 0.05;
 
@@ -122,6 +125,10 @@ public sealed class EvaluationOptions
         if (ExpiryInterval < TimeSpan.FromSeconds(1))
         {
             errors.Add($"Evaluation:ExpiryInterval must be at least 1 s (got {ExpiryInterval}).");
+        }
+        if (BaselineInterval < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"Evaluation:BaselineInterval must be at least 1 s (got {BaselineInterval}).");
         }
         if (!(RegressionFactor > 1) || !double.IsFinite(RegressionFactor))
         {

@@ -38,6 +38,9 @@ public sealed record EvaluationWriteResult(
     public static readonly EvaluationWriteResult FencedOut = new(true, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 }
 
+/// <summary>A model's quality over its trailing 7 days (<see cref="EvaluationStore.ReadBaselinesAsync"/>).</summary>
+public sealed record EvaluationBaseline(string PredictorName, string ModelId, EvaluationSummary Summary);
+
 /// <summary>A row of evaluation_window_stats as the exporter reads it.</summary>
 public sealed record EvaluationWindowRow(int WindowSeconds, DateTimeOffset WindowStart, string PredictorName, string ModelId, EvaluationSummary Summary);
 
@@ -453,6 +456,44 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
             """,
             new { minLabelled, since = since.UtcDateTime }, cancellationToken: cancellationToken));
         return [.. rows.Select(r => new EvaluationWindowRow(r.Ws, Utc(r.St), r.P, r.M, EvaluationAccumulator.Deserialize(r.State).Summarize()))];
+    }
+
+    /// <summary>
+    /// Each model's quality over the 7 days before its current window of the largest size it has (the windows of that
+    /// size starting in [current start − 7 days, current start)), pooled exactly: the states merged, so the MAE is that of
+    /// every pair of the period, not an average of averages. What ModelMonitorEvaluationRegression compares with.
+    /// </summary>
+    public async Task<IReadOnlyList<EvaluationBaseline>> ReadBaselinesAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(string P, string M, int Ws, byte[] State)>(new CommandDefinition(
+            """
+            WITH sizes AS (
+                SELECT predictor_name, model_id, max(window_seconds) AS ws,
+                       to_timestamp(floor(extract(epoch FROM @now::timestamptz) / max(window_seconds)) * max(window_seconds)) AS current_start
+                FROM evaluation_window_stats
+                WHERE window_start >= @now::timestamptz - interval '8 days'
+                GROUP BY predictor_name, model_id)
+            SELECT s.predictor_name, s.model_id, s.window_seconds, s.state
+            FROM evaluation_window_stats s
+            JOIN sizes z ON s.predictor_name = z.predictor_name AND s.model_id = z.model_id AND s.window_seconds = z.ws
+            WHERE s.window_start >= z.current_start - interval '7 days' AND s.window_start < z.current_start AND s.labelled_count > 0
+            """,
+            new { now = now.UtcDateTime }, cancellationToken: cancellationToken));
+        var merged = new Dictionary<(string, string), EvaluationAccumulator>();
+        foreach (var row in rows)
+        {
+            var state = EvaluationAccumulator.Deserialize(row.State);
+            if (!merged.TryGetValue((row.P, row.M), out var total))
+            {
+                merged[(row.P, row.M)] = state;
+            }
+            else if (total.Task == state.Task && total.Threshold.Equals(state.Threshold))
+            {
+                total.Merge(state);
+            }
+        }
+        return [.. merged.Select(m => new EvaluationBaseline(m.Key.Item1, m.Key.Item2, m.Value.Summarize()))];
     }
 
     private static ActualValue ActualOf(string kind, double? number, string? label) => kind switch
