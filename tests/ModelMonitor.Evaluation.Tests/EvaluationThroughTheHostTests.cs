@@ -135,6 +135,12 @@ public sealed class EvaluationThroughTheHostTests
         Assert.Equal(truth[120], await connection.ExecuteScalarAsync<double>(
             "SELECT actual_number FROM evaluation_outcomes WHERE predictor_name = 'eval_eta' AND prediction_id = 'eval_eta-120'"));
 
+        // --- A predictor retired by an operator (and silent since) leaves the evaluation families, as its statistics ---
+        await connection.ExecuteAsync("INSERT INTO retired_models (predictor_name, model_id, reason) VALUES ('eval_fraud', '', 'test')");
+        await Eventually.UntilAsync(async () => !(await host.Http.GetStringAsync("/metrics/statistics")).Contains("model_id=\"fraud_v1\"", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30), "the retired predictor's evaluation series gone");
+        Assert.Contains("modelmonitor_evaluation_mae{predictor_name=\"eval_eta\"", await host.Http.GetStringAsync("/metrics/statistics"), StringComparison.Ordinal);
+
         // --- Outcomes are validated like predictions: per-record errors naming the field ---
         using var bad = await host.Http.PostAsync("/v1/outcomes", new StringContent(
             "[{\"prediction_id\":\"a\",\"predictor_name\":\"eval_eta\",\"actual\":NaN,\"observed_at\":\"2026-01-01T00:00:00Z\"}," +

@@ -79,7 +79,9 @@ public static class EvaluationRenderer
             series++;
         }
 
-        series += Baselines(writer, baselines);
+        // Only the models published above: a baseline is read less often, and a model retired since must not linger.
+        var published = ordered.Select(o => (o.Row.PredictorName, o.Row.ModelId)).ToHashSet();
+        series += Baselines(writer, [.. baselines.Where(b => published.Contains((b.PredictorName, b.ModelId)))]);
 
         var predictors = ordered.Select(o => o.Row.PredictorName).Distinct().ToList();
         const string factor = "modelmonitor_evaluation_regression_factor";

@@ -449,10 +449,13 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var rows = await connection.QueryAsync<(int Ws, DateTime St, string P, string M, byte[] State)>(new CommandDefinition(
             """
-            SELECT DISTINCT ON (window_seconds, predictor_name, model_id) window_seconds, window_start, predictor_name, model_id, state
-            FROM evaluation_window_stats
-            WHERE labelled_count >= @minLabelled AND window_start >= @since
-            ORDER BY window_seconds, predictor_name, model_id, window_start DESC
+            SELECT DISTINCT ON (e.window_seconds, e.predictor_name, e.model_id) e.window_seconds, e.window_start, e.predictor_name, e.model_id, e.state
+            FROM evaluation_window_stats e
+            WHERE e.labelled_count >= @minLabelled AND e.window_start >= @since
+              -- A model retired by an operator and silent since is not exported, as its statistics are not.
+              AND NOT EXISTS (SELECT 1 FROM retired_models r JOIN models m ON m.predictor_name = r.predictor_name AND r.model_id IN ('', m.model_id)
+                              WHERE m.predictor_name = e.predictor_name AND m.model_id = e.model_id AND r.retired_at >= m.last_seen)
+            ORDER BY e.window_seconds, e.predictor_name, e.model_id, e.window_start DESC
             """,
             new { minLabelled, since = since.UtcDateTime }, cancellationToken: cancellationToken));
         return [.. rows.Select(r => new EvaluationWindowRow(r.Ws, Utc(r.St), r.P, r.M, EvaluationAccumulator.Deserialize(r.State).Summarize()))];
@@ -478,6 +481,8 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
             FROM evaluation_window_stats s
             JOIN sizes z ON s.predictor_name = z.predictor_name AND s.model_id = z.model_id AND s.window_seconds = z.ws
             WHERE s.window_start >= z.current_start - interval '7 days' AND s.window_start < z.current_start AND s.labelled_count > 0
+              AND NOT EXISTS (SELECT 1 FROM retired_models r JOIN models m ON m.predictor_name = r.predictor_name AND r.model_id IN ('', m.model_id)
+                              WHERE m.predictor_name = s.predictor_name AND m.model_id = s.model_id AND r.retired_at >= m.last_seen)
             """,
             new { now = now.UtcDateTime }, cancellationToken: cancellationToken));
         var merged = new Dictionary<(string, string), EvaluationAccumulator>();
