@@ -154,5 +154,41 @@ public sealed class EvaluationThroughTheHostTests
         Assert.Contains("\"field\":\"actual\",\"message\":\"must be a number, a string or a boolean, got an object\"", problem, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Predictions_never_labelled_and_outcomes_never_matched_are_deleted_and_counted_at_the_horizon()
+    {
+        await using var database = await PostgresDatabaseFixture.CreateAsync("evaluation_expiry");
+        using var host = await EvaluationHost.StartAsync(database.ConnectionString, extra: new()
+        {
+            ["Evaluation:Predictors:exp_eta:Task"] = "regression",
+            ["Evaluation:LabelHorizon"] = "00:00:08",
+            ["Evaluation:ExpiryInterval"] = "00:00:01",
+        });
+        var now = DateTimeOffset.UtcNow;
+        string Prediction(int i) => string.Create(CultureInfo.InvariantCulture,
+            $"{{\"sent_at\":\"{now:yyyy-MM-ddTHH:mm:ss.fffZ}\",\"prediction_id\":\"x-{i}\",\"predictor_name\":\"exp_eta\",\"model_id\":\"m\",\"features\":{{}},\"prediction_result\":{i}}}");
+        string Outcome(int i) => string.Create(CultureInfo.InvariantCulture,
+            $"{{\"prediction_id\":\"x-{i}\",\"predictor_name\":\"exp_eta\",\"actual\":{i + 1},\"observed_at\":\"{now:yyyy-MM-ddTHH:mm:ss.fffZ}\"}}");
+        // 0-9 labelled, 10-16 never labelled, outcomes 100-102 for predictions that never come.
+        await host.PostAllAsync("/v1/predictions", Enumerable.Range(0, 17).Select(Prediction));
+        await host.PostAllAsync("/v1/outcomes", Enumerable.Range(0, 10).Concat(Enumerable.Range(100, 3)).Select(Outcome));
+
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        await Eventually.UntilAsync(async () => await connection.ExecuteScalarAsync<long>(
+                "SELECT coalesce(max(labelled_count), 0) FROM evaluation_window_stats WHERE predictor_name = 'exp_eta'") == 10,
+            TimeSpan.FromSeconds(30), () => $"10 pairs joined before the horizon; host:\n{host.Process.Output(30)}");
+        var own = "";
+        await Eventually.UntilAsync(async () =>
+        {
+            own = await host.Http.GetStringAsync("/metrics");
+            return EvaluationHost.Sample(own, "modelmonitor_evaluation_predictions_expired_total") == 7
+                && EvaluationHost.Sample(own, "modelmonitor_evaluation_outcomes_expired_total") == 3;
+        }, TimeSpan.FromSeconds(60), () => $"7 predictions and 3 outcomes expired:\n{string.Join('\n', own.Split('\n').Where(l => l.Contains("expired", StringComparison.Ordinal)))}");
+        Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM evaluation_predictions"));
+        Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM evaluation_outcomes"));
+        // The quality of the window stays: the store of pending rows is what expires, not the results.
+        Assert.Equal(10, await connection.ExecuteScalarAsync<long>("SELECT max(labelled_count) FROM evaluation_window_stats WHERE predictor_name = 'exp_eta'"));
+    }
+
     private static string Tail(string text) => string.Join('\n', text.Split('\n').Where(l => l.StartsWith("modelmonitor_evaluation", StringComparison.Ordinal)).Take(40));
 }
