@@ -31,6 +31,7 @@ internal sealed class EvaluationWorker(
     ILogger<EvaluationWorker> logger) : BackgroundService
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan PredictorReload = TimeSpan.FromSeconds(30);
 
     private readonly EvaluationOptions _options = evaluationOptions.Value;
     private readonly KafkaOptions _kafka = kafkaOptions.Value;
@@ -59,6 +60,7 @@ internal sealed class EvaluationWorker(
     private CancellationToken _stopping;
     private bool _paused;
     private bool _rewindNeeded;
+    private DateTimeOffset _nextPredictorReload;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -72,6 +74,7 @@ internal sealed class EvaluationWorker(
         {
             await schema.WhenMigratedAsync(stoppingToken);
             await LoadPredictorsAsync(stoppingToken);
+            _nextPredictorReload = time.GetUtcNow() + PredictorReload;
         }
         catch (OperationCanceledException)
         {
@@ -108,6 +111,7 @@ internal sealed class EvaluationWorker(
                 {
                     await WriteAsync(consumer, stoppingToken);
                 }
+                await ReloadPredictorsWhenDueAsync(stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -173,6 +177,32 @@ internal sealed class EvaluationWorker(
                 logger.LogWarning("Cannot read the evaluated predictors ({Error}); retrying in {Backoff}", e.Message, wait);
                 await Task.Delay(wait, time, cancellationToken);
             }
+        }
+    }
+
+    /// <summary>Another instance may have switched a predictor on (its first outcome came through another partition): the
+    /// predictions this instance reads for it are stored from the next reload on.</summary>
+    private async Task ReloadPredictorsWhenDueAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (now < _nextPredictorReload)
+        {
+            return;
+        }
+        _nextPredictorReload = now + PredictorReload;
+        try
+        {
+            foreach (var predictor in await store.LoadPredictorsAsync(cancellationToken))
+            {
+                if (!_evaluated.ContainsKey(predictor.PredictorName))
+                {
+                    Commit(predictor);
+                }
+            }
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            logger.LogDebug("Reloading the evaluated predictors failed ({Error}); retrying later", e.Message);
         }
     }
 

@@ -192,7 +192,7 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
         {
             return [];
         }
-        // In key order, so two instances writing... (they cannot: a prediction_id has one partition) and for index locality.
+        // In key order: index locality (a prediction_id has one partition, so no other instance writes these keys).
         var ordered = predictions.OrderBy(p => p.PredictorName, StringComparer.Ordinal).ThenBy(p => p.PredictionId, StringComparer.Ordinal)
             .ThenBy(p => p.ModelId, StringComparer.Ordinal).ToList();
         var rows = await connection.QueryAsync<(string, string, string)>(new CommandDefinition(
