@@ -37,15 +37,9 @@ public static class PredictionEndpoints
         ReceiveAsync(context, metrics, options.Value, admission, async (body, format) =>
         {
             var batch = parser.Parse(body.Memory, format, clock.GetUtcNow());
-            if (batch.MalformedMessage is { } malformed)
+            if (WholeBodyProblem(metrics, batch.MalformedMessage, batch.TooManyRecordsLimit, "outcomes") is { } problem)
             {
-                metrics.RequestsRejected.WithLabels("malformed").Inc();
-                return Problem(StatusCodes.Status400BadRequest, malformed);
-            }
-            if (batch.TooManyRecordsLimit is { } limit)
-            {
-                metrics.RequestsRejected.WithLabels("too_many_records").Inc();
-                return Problem(StatusCodes.Status413PayloadTooLarge, $"A request may hold at most {limit} outcomes.");
+                return problem;
             }
             foreach (var reason in RejectReasons.All)
             {
@@ -114,15 +108,9 @@ public static class PredictionEndpoints
         IngestionMetrics metrics, IngestionOptions settings, PredictionBatchParser parser, TimeProvider clock)
     {
         var batch = parser.Parse(body.Memory, format, clock.GetUtcNow());
-        if (batch.MalformedMessage is { } malformed)
+        if (WholeBodyProblem(metrics, batch.MalformedMessage, batch.TooManyRecordsLimit, "prediction logs") is { } problem)
         {
-            metrics.RequestsRejected.WithLabels("malformed").Inc();
-            return Problem(StatusCodes.Status400BadRequest, malformed);
-        }
-        if (batch.TooManyRecordsLimit is { } limit)
-        {
-            metrics.RequestsRejected.WithLabels("too_many_records").Inc();
-            return Problem(StatusCodes.Status413PayloadTooLarge, $"A request may hold at most {limit} prediction logs.");
+            return problem;
         }
         metrics.CountRejections(batch);
         var errors = batch.Errors.Select(e => new IngestError(e.Index, e.Field, e.Message, Retryable: false)).ToList();
@@ -185,6 +173,22 @@ public static class PredictionEndpoints
         }
         return TypedResults.Json(new IngestResponse(delivered, rejectedCount + outcome.Failed.Count + outcome.Refused.Count, errors),
             statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>400 for a malformed body, 413 for one over the record limit (nothing stored), or null.</summary>
+    private static ProblemHttpResult? WholeBodyProblem(IngestionMetrics metrics, string? malformed, int? tooManyLimit, string records)
+    {
+        if (malformed is not null)
+        {
+            metrics.RequestsRejected.WithLabels("malformed").Inc();
+            return Problem(StatusCodes.Status400BadRequest, malformed);
+        }
+        if (tooManyLimit is { } limit)
+        {
+            metrics.RequestsRejected.WithLabels("too_many_records").Inc();
+            return Problem(StatusCodes.Status413PayloadTooLarge, $"A request may hold at most {limit} {records}.");
+        }
+        return null;
     }
 
     private static BodyFormat? ReadFormat(string? contentType, out string problem)
