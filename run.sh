@@ -89,9 +89,13 @@ postgres="Host=127.0.0.1;Port=$postgres_port;Username=modelmonitor;Password=mode
 # --- The pipeline: one all-in-one process ---
 # Production references are checked every minute here (default hourly), so the demo's models get theirs from the
 # backfilled hours within a minute of the backfill.
+# The demo's ETA and fraud predictors are evaluated from their first prediction (configured), so the backfilled hours
+# and their outcomes are evaluated too: a predictor switched on by its first outcome is evaluated from then on only.
 ConnectionStrings__Postgres=$postgres \
 Aggregator__Windows=${MM_WINDOWS:-1m,5m,1h} \
 References__ProductionCheckInterval=00:01:00 \
+Evaluation__Predictors__eta_prediction__Task=regression \
+Evaluation__Predictors__fraud_score__Task=binary \
 ASPNETCORE_URLS=http://127.0.0.1:$http_port \
 ASPNETCORE_ENVIRONMENT=Production \
   dotnet src/ModelMonitor.AllInOne/bin/Release/net10.0/ModelMonitor.AllInOne.dll >"$logs/modelmonitor.log" 2>&1 &
@@ -153,6 +157,7 @@ printf '%s\n' "$kafka" >"$state/kafka-bootstrap-servers"
 # Every http:// URL below is fetched by deploy/local/check-run.sh (GET, 2xx), the curl, kcat and amtool
 # commands are run by it: keep each URL on a line of its own or followed by spaces.
 shift_graph="g0.expr=max%20by%20(model_id)%20(modelmonitor_prediction_mean%7Bpredictor_name%3D%22eta_prediction%22%2Cwindow%3D%221m%22%7D)&g0.tab=0&g0.range_input=30m"
+quality_graph="g0.expr=max%20by%20(model_id)%20(modelmonitor_evaluation_mae%7Bpredictor_name%3D%22eta_prediction%22%2Cwindow%3D%221m%22%7D)&g0.tab=0&g0.range_input=30m"
 cat <<INFO
 
 ModelMonitor is running (embedded Kafka unless Kafka__BootstrapServers was set; see $logs/modelmonitor.log).
@@ -172,8 +177,9 @@ ModelMonitor is running (embedded Kafka unless Kafka__BootstrapServers was set; 
   Alert webhook   Alertmanager posts to /local/alerts/{critical,warning}: "ALERT firing to ..." lines in $logs/modelmonitor.log
   Postgres (SQL)  psql "postgresql://modelmonitor:modelmonitor@127.0.0.1:$postgres_port/modelmonitor"
                   connection string: $postgres
-  Demo traffic    $logs/demo-traffic.log (incidents start after 30 s, 2, 3, 4 and 5 minutes; README: "What the demo shows")
+  Demo traffic    $logs/demo-traffic.log (incidents start after 30 s, 90 s, 2, 3, 4 and 5 minutes; README: "What the demo shows")
   Shift incident  http://127.0.0.1:$prometheus_port/classic/graph?$shift_graph
+  Model quality   http://127.0.0.1:$prometheus_port/classic/graph?$quality_graph   (MAE against actual outcomes, primary vs shadow)
   Logs            $logs/
 
 Press Ctrl-C to stop everything.

@@ -12,8 +12,9 @@ using Microsoft.Extensions.Logging;
 namespace ModelMonitor.DemoTraffic.Tests;
 
 /// <summary>
-/// A real Kestrel server on 127.0.0.1 with a free port that plays POST /v1/predictions: each request's
-/// prediction ids are recorded, and <c>answer</c> decides the response from the request number and ids.
+/// A real Kestrel server on 127.0.0.1 with a free port that plays POST /v1/predictions and POST /v1/outcomes: each
+/// request's records are recorded, and <c>answer</c> decides the response to predictions from the request number and
+/// ids (outcomes are all accepted).
 /// </summary>
 internal sealed class FakeIngestionApi : IAsyncDisposable
 {
@@ -21,7 +22,11 @@ internal sealed class FakeIngestionApi : IAsyncDisposable
 
     private FakeIngestionApi(WebApplication app) => _app = app;
 
+    /// <summary>Requests to /v1/predictions.</summary>
     public ConcurrentQueue<ReceivedRequest> Requests { get; } = new();
+
+    /// <summary>Requests to /v1/outcomes.</summary>
+    public ConcurrentQueue<ReceivedRequest> OutcomeRequests { get; } = new();
 
     public Uri Url { get; private set; } = null!;
 
@@ -33,18 +38,37 @@ internal sealed class FakeIngestionApi : IAsyncDisposable
         var app = builder.Build();
         var api = new FakeIngestionApi(app);
         var count = 0;
+        var outcomeCount = 0;
         app.MapPost("/v1/predictions", async (HttpRequest request) =>
         {
-            using var document = await JsonDocument.ParseAsync(request.Body);
-            var ids = document.RootElement.EnumerateArray().Select(r => r.GetProperty("prediction_id").GetString()!).ToList();
-            var number = Interlocked.Increment(ref count);
-            api.Requests.Enqueue(new ReceivedRequest(number, DateTimeOffset.UtcNow, ids, request.ContentType));
-            return answer(number, ids);
+            var received = await ReceiveAsync(request, Interlocked.Increment(ref count));
+            api.Requests.Enqueue(received);
+            return answer(received.Number, received.Ids);
+        });
+        app.MapPost("/v1/outcomes", async (HttpRequest request) =>
+        {
+            var received = await ReceiveAsync(request, Interlocked.Increment(ref outcomeCount));
+            api.OutcomeRequests.Enqueue(received);
+            return Results.Json(new { accepted = received.Ids.Count, rejected = 0, errors = Array.Empty<object>() }, statusCode: 202);
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
         api.Url = new Uri(address + "/");
         return api;
+    }
+
+    /// <summary>Every record received at /v1/predictions.</summary>
+    public List<JsonElement> Predictions() => [.. Requests.SelectMany(r => r.Records)];
+
+    /// <summary>Every record received at /v1/outcomes.</summary>
+    public List<JsonElement> Outcomes() => [.. OutcomeRequests.SelectMany(r => r.Records)];
+
+    private static async Task<ReceivedRequest> ReceiveAsync(HttpRequest request, int number)
+    {
+        using var document = await JsonDocument.ParseAsync(request.Body);
+        var records = document.RootElement.EnumerateArray().Select(r => r.Clone()).ToList();
+        var ids = records.Select(r => r.GetProperty("prediction_id").GetString()!).ToList();
+        return new ReceivedRequest(number, DateTimeOffset.UtcNow, ids, request.ContentType, records);
     }
 
     public async ValueTask DisposeAsync()
@@ -56,7 +80,7 @@ internal sealed class FakeIngestionApi : IAsyncDisposable
     /// <summary>503 with Retry-After in seconds, as the API answers when Kafka is unavailable.</summary>
     public static IResult Unavailable(int retryAfterSeconds) => new UnavailableResult(retryAfterSeconds);
 
-    internal sealed record ReceivedRequest(int Number, DateTimeOffset At, IReadOnlyList<string> Ids, string? ContentType);
+    internal sealed record ReceivedRequest(int Number, DateTimeOffset At, IReadOnlyList<string> Ids, string? ContentType, IReadOnlyList<JsonElement> Records);
 }
 
 internal sealed class UnavailableResult(int retryAfterSeconds) : IResult

@@ -26,6 +26,8 @@ public sealed class DemoTrafficCommand
     private readonly Option<string?> _typeMismatchAt = new("--type-mismatch-at") { Description = $"When {DemoScenarios.FraudModel}'s {DemoScenarios.TypeMismatchFeature} starts arriving as a string in ~10% of records (or off).", DefaultValueFactory = _ => "5m" };
     private readonly Option<string?> _unitChangeAt = new("--unit-change-at") { Description = $"When {DemoScenarios.EtaPredictor}'s {DemoScenarios.UnitChangeFeature} starts arriving in metres (or off).", DefaultValueFactory = _ => "2m" };
     private readonly Option<string?> _gradualDriftAt = new("--gradual-drift-at") { Description = $"When {DemoScenarios.EtaPredictor}'s {DemoScenarios.GradualDriftFeature} starts warming by 2 °C a minute (or off).", DefaultValueFactory = _ => "1m" };
+    private readonly Option<string?> _qualityDropAt = new("--quality-drop-at") { Description = $"When a courier shortage makes deliveries in {string.Join(", ", DemoScenarios.ShortageMarkets)} 40% longer: {DemoScenarios.EtaPrimaryModel}'s error against the actual outcomes more than doubles, its shadow follows (or off).", DefaultValueFactory = _ => "90s" };
+    private readonly Option<bool> _noOutcomes = new("--no-outcomes") { Description = $"Do not send actual outcomes (POST {{url}}/v1/outcomes) for {DemoScenarios.EtaPredictor} and {DemoScenarios.FraudPredictor}." };
     private readonly Option<bool> _noTrainingReference = new("--no-training-reference") { Description = $"Do not upload the training reference of {DemoScenarios.EtaPrimaryModel} at start." };
     private readonly Option<string?> _silenceAt = new("--silence-at") { Description = $"When predictor {DemoScenarios.PrepTimePredictor} stops sending for the rest of the run (or off).", DefaultValueFactory = _ => "4m" };
     private readonly Option<int> _backfillHours = new("--backfill-hours") { Description = $"Hours of history to send before live traffic (0-{BackfillPlan.MaxHours}).", DefaultValueFactory = _ => 0 };
@@ -41,11 +43,11 @@ public sealed class DemoTrafficCommand
 
     public DemoTrafficCommand(TextWriter output)
     {
-        Root = new RootCommand("ModelMonitor demo traffic: plays realistic prediction services (eta_prediction with a shadow model, fraud_score, prep_time) against the ingestion API, with incidents the shipped alerts catch.");
+        Root = new RootCommand("ModelMonitor demo traffic: plays realistic prediction services (eta_prediction with a shadow model, fraud_score, prep_time) and the actual outcomes of the first two against the ingestion API, with incidents the shipped alerts catch.");
         Option[] options =
         [
             _url, _rate, _maxRate, _duration, _concurrency, _batchSize, _seed, _runId, _format, _demoDay, _noIncidents,
-            _defaultStuckAt, _nanAt, _shiftAt, _silenceAt, _typeMismatchAt, _unitChangeAt, _gradualDriftAt, _noTrainingReference, _backfillHours, _backfillPerHour, _ledger, _ledgerWithModel,
+            _defaultStuckAt, _nanAt, _shiftAt, _silenceAt, _typeMismatchAt, _unitChangeAt, _gradualDriftAt, _qualityDropAt, _noOutcomes, _noTrainingReference, _backfillHours, _backfillPerHour, _ledger, _ledgerWithModel,
             _jsonSummary, _statusInterval, _requestTimeout, _maxRetries,
         ];
         foreach (var option in options)
@@ -53,7 +55,7 @@ public sealed class DemoTrafficCommand
             Root.Options.Add(option);
         }
 
-        foreach (var option in new Option<string?>[] { _duration, _demoDay, _defaultStuckAt, _nanAt, _shiftAt, _silenceAt, _typeMismatchAt, _unitChangeAt, _gradualDriftAt, _statusInterval, _requestTimeout })
+        foreach (var option in new Option<string?>[] { _duration, _demoDay, _defaultStuckAt, _nanAt, _shiftAt, _silenceAt, _typeMismatchAt, _unitChangeAt, _gradualDriftAt, _qualityDropAt, _statusInterval, _requestTimeout })
         {
             option.Validators.Add(result =>
             {
@@ -104,7 +106,9 @@ public sealed class DemoTrafficCommand
                 Duration(result.GetValue(_silenceAt)),
                 Duration(result.GetValue(_typeMismatchAt)),
                 Duration(result.GetValue(_unitChangeAt)),
-                Duration(result.GetValue(_gradualDriftAt))),
+                Duration(result.GetValue(_gradualDriftAt)),
+                Duration(result.GetValue(_qualityDropAt))),
+        Outcomes = !result.GetValue(_noOutcomes),
         UploadTrainingReference = !result.GetValue(_noTrainingReference),
         BackfillHours = result.GetValue(_backfillHours),
         BackfillPerHour = result.GetValue(_backfillPerHour),

@@ -7,7 +7,7 @@ namespace ModelMonitor.DemoTraffic.Running;
 
 /// <summary>
 /// Generates live traffic at the planned rate (or as fast as the senders take it with --max-rate),
-/// in batches, and announces each incident on stdout when it starts.
+/// in batches, hands each prediction to the outcome dispatcher (if any), and announces each incident on stdout when it starts.
 /// </summary>
 public sealed class LiveTrafficProducer
 {
@@ -20,13 +20,15 @@ public sealed class LiveTrafficProducer
     private readonly TrafficGenerator _generator;
     private readonly TrafficRunOptions _options;
     private readonly TextWriter _output;
+    private readonly OutcomeDispatcher? _outcomes;
     private readonly HashSet<IncidentKind> _announced = [];
 
-    public LiveTrafficProducer(TrafficGenerator generator, TrafficRunOptions options, TextWriter output)
+    public LiveTrafficProducer(TrafficGenerator generator, TrafficRunOptions options, TextWriter output, OutcomeDispatcher? outcomes = null)
     {
         _generator = generator;
         _options = options;
         _output = output;
+        _outcomes = outcomes;
     }
 
     /// <summary>Live start, for the achieved rate in the summary.</summary>
@@ -66,6 +68,8 @@ public sealed class LiveTrafficProducer
                         return;
                     }
 
+                    // NextLive appends the primary record first: the outcome belongs to the prediction.
+                    _outcomes?.Add(batch[before], elapsed);
                     produced += batch.Count - before;
                     while (batch.Count >= _options.BatchSize)
                     {

@@ -4,21 +4,24 @@ using ModelMonitor.DemoTraffic.Sending;
 
 namespace ModelMonitor.DemoTraffic.Running;
 
-/// <summary>Prints one status line per interval: totals, the interval's rate and request latency.</summary>
+/// <summary>Prints one status line per interval: totals, the interval's rate and request latency, and the outcomes' totals.</summary>
 public sealed class StatusReporter
 {
     private readonly TrafficCounters _counters;
     private readonly TextWriter _output;
     private readonly TimeSpan _interval;
+    private readonly OutcomeDispatcher? _outcomes;
     private readonly long _started = Stopwatch.GetTimestamp();
     private long _lastAcknowledged;
     private string? _lastRejectionShown;
+    private string? _lastOutcomeRejectionShown;
 
-    public StatusReporter(TrafficCounters counters, TextWriter output, TimeSpan interval)
+    public StatusReporter(TrafficCounters counters, TextWriter output, TimeSpan interval, OutcomeDispatcher? outcomes = null)
     {
         _counters = counters;
         _output = output;
         _interval = interval;
+        _outcomes = outcomes;
     }
 
     public async Task RunAsync(CancellationToken stopping)
@@ -53,6 +56,18 @@ public sealed class StatusReporter
         {
             _lastRejectionShown = rejection;
             line += $" last_rejection=\"{rejection}\"";
+        }
+
+        if (_outcomes is { Counters: var outcomes })
+        {
+            line += string.Create(
+                CultureInfo.InvariantCulture,
+                $" outcomes_sent={outcomes.Sent} outcomes_accepted={outcomes.Acknowledged} outcomes_rejected={outcomes.Rejected}");
+            if (outcomes.LastRejection is { } outcomeRejection && outcomeRejection != _lastOutcomeRejectionShown)
+            {
+                _lastOutcomeRejectionShown = outcomeRejection;
+                line += $" last_outcome_rejection=\"{outcomeRejection}\"";
+            }
         }
 
         return line;

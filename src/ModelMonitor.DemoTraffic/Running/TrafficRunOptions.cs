@@ -29,6 +29,12 @@ public sealed record TrafficRunOptions
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public SenderPolicy Sender { get; init; } = SenderPolicy.Default;
 
+    /// <summary>Send the actual outcomes of eta_prediction and fraud_score to POST /v1/outcomes (--no-outcomes: off).</summary>
+    public bool Outcomes { get; init; } = true;
+
+    /// <summary>Multiplies the label delays of <see cref="OutcomeGenerator"/> (1 on the command line; tests shorten them).</summary>
+    public double LabelDelayScale { get; init; } = 1;
+
     /// <summary>Problems with the options, as messages for the user; empty when they are usable.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -71,6 +77,11 @@ public sealed record TrafficRunOptions
         if (BackfillPerHour is < 1 or > 1_000_000)
         {
             errors.Add("--backfill-per-hour must be in [1, 1000000].");
+        }
+
+        if (!(LabelDelayScale >= 0) || !double.IsFinite(LabelDelayScale))
+        {
+            errors.Add("The label delay scale must be a finite number ≥ 0.");
         }
 
         if (string.IsNullOrWhiteSpace(RunId) || RunId.Length > 64 || RunId.Any(c => !char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_')))

@@ -23,23 +23,26 @@ public sealed record TrafficSummary(
     double? P99Ms,
     double MaxMs,
     int BatchSize,
-    int Concurrency)
+    int Concurrency,
+    OutcomeFigures Outcomes)
 {
     /// <summary>Acknowledged records per second of the live phase (the backfill is not in it).</summary>
     public double AcknowledgedPerSecond => LiveElapsed > TimeSpan.Zero ? LiveAcknowledged / LiveElapsed.TotalSeconds : 0;
 
-    public static TrafficSummary From(TrafficCounters counters, long acknowledgedBeforeLive, string runId, TimeSpan elapsed, TrafficRunOptions options) => new(
+    public static TrafficSummary From(TrafficCounters counters, long acknowledgedBeforeLive, string runId, TimeSpan elapsed, TrafficRunOptions options, OutcomeFigures outcomes) => new(
         runId, elapsed, counters.Sent, counters.Acknowledged, counters.Acknowledged - acknowledgedBeforeLive, counters.Rejected, counters.GaveUp, counters.Requests,
         counters.Retries, counters.Throttled, counters.TransientFailures,
         counters.Latency.QuantileMilliseconds(0.5), counters.Latency.QuantileMilliseconds(0.9), counters.Latency.QuantileMilliseconds(0.99),
-        counters.Latency.Max.TotalMilliseconds, options.BatchSize, options.Concurrency);
+        counters.Latency.Max.TotalMilliseconds, options.BatchSize, options.Concurrency, outcomes);
 
     public string ToText() => string.Create(
         CultureInfo.InvariantCulture,
         $"summary: run {RunId} live={LiveElapsed.TotalSeconds:0.0}s sent={Sent} acknowledged={Acknowledged} rejected={Rejected} " +
         $"gave_up={GaveUp} requests={Requests} retried={Retries} throttled={Throttled} transient_failures={TransientFailures} " +
         $"live_acknowledged={LiveAcknowledged} achieved={AcknowledgedPerSecond:0.0} predictions/s latency p50={StatusReporter.Format(P50Ms)} p90={StatusReporter.Format(P90Ms)} " +
-        $"p99={StatusReporter.Format(P99Ms)} max={MaxMs:0.0}ms (batch {BatchSize}, concurrency {Concurrency})");
+        $"p99={StatusReporter.Format(P99Ms)} max={MaxMs:0.0}ms (batch {BatchSize}, concurrency {Concurrency}) " +
+        $"outcomes_sent={Outcomes.Sent} outcomes_accepted={Outcomes.Accepted} outcomes_rejected={Outcomes.Rejected} outcomes_gave_up={Outcomes.GaveUp} " +
+        $"outcomes_dropped={Outcomes.Dropped} outcomes_pending={Outcomes.Pending}");
 
     public string ToJson()
     {
@@ -67,6 +70,14 @@ public sealed record TrafficSummary(
             writer.WriteEndObject();
             writer.WriteNumber("batch_size", BatchSize);
             writer.WriteNumber("concurrency", Concurrency);
+            writer.WriteStartObject("outcomes");
+            writer.WriteNumber("sent", Outcomes.Sent);
+            writer.WriteNumber("accepted", Outcomes.Accepted);
+            writer.WriteNumber("rejected", Outcomes.Rejected);
+            writer.WriteNumber("gave_up", Outcomes.GaveUp);
+            writer.WriteNumber("dropped", Outcomes.Dropped);
+            writer.WriteNumber("pending", Outcomes.Pending);
+            writer.WriteEndObject();
             writer.WriteEndObject();
         }
 

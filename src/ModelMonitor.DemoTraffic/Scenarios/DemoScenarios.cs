@@ -25,6 +25,9 @@ public static class DemoScenarios
     public const string UnitChangeFeature = "distance_km";
     public const string GradualDriftFeature = "weather_temp_c";
 
+    /// <summary>The markets the quality-drop incident's courier shortage hits: 54% of orders (by the mix below).</summary>
+    public static IReadOnlyList<string> ShortageMarkets { get; } = ["san_francisco", "new_york", "los_angeles"];
+
     // A skewed market mix: a few big cities carry most orders, as in any marketplace.
     private static readonly (string, double)[] Markets =
     [
@@ -35,6 +38,8 @@ public static class DemoScenarios
     private static readonly (string, double)[] Platforms = [("ios", 50), ("android", 40), ("web", 10)];
 
     public static IReadOnlyList<PredictorScenario> All { get; } = [Eta(), Fraud(), PrepTime()];
+
+    public static bool IsShortageMarket(string? market) => market is not null && ShortageMarkets.Contains(market);
 
     private static FeatureSpec Market() => FeatureSpec.Category("market", Markets, defaultValue: "unknown", defaultRate: 0.01);
 

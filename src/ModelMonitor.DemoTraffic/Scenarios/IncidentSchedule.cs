@@ -22,6 +22,12 @@ public enum IncidentKind
 
     /// <summary>eta_prediction's weather_temp_c warms by 2 °C a minute: a gradual drift away from the training data.</summary>
     GradualDrift,
+
+    /// <summary>
+    /// A courier shortage makes deliveries in the biggest markets 40% longer than eta_v12 expects: its error against the
+    /// actual outcomes roughly doubles, while the shadow eta_v13_shadow follows (concept drift: nothing in the inputs changes).
+    /// </summary>
+    QualityDrop,
 }
 
 /// <summary>
@@ -29,7 +35,7 @@ public enum IncidentKind
 /// once started, lasts for the rest of the run. Backfilled history never has incidents.
 /// </summary>
 public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt, TimeSpan? ShiftAt, TimeSpan? SilenceAt,
-    TimeSpan? TypeMismatchAt = null, TimeSpan? UnitChangeAt = null, TimeSpan? GradualDriftAt = null)
+    TimeSpan? TypeMismatchAt = null, TimeSpan? UnitChangeAt = null, TimeSpan? GradualDriftAt = null, TimeSpan? QualityDropAt = null)
 {
     public const double UnitFactor = 1000;
     public const double DriftPerMinute = 2;
@@ -38,10 +44,13 @@ public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt,
     public const double TypeMismatchRate = 0.10;
     public const double ShiftFactor = 1.40;
 
+    /// <summary>Quality drop: deliveries in <see cref="DemoScenarios.ShortageMarkets"/> take this times what eta_v12 expects.</summary>
+    public const double QualityDropFactor = 1.40;
+
     /// <summary>Defaults chosen so the shipped alerts fire within the first minutes of the local run.</summary>
     public static IncidentSchedule Default { get; } = new(
         TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(3), TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(5),
-        TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(1));
+        TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(90));
 
     public static IncidentSchedule None { get; } = new(null, null, null, null);
 
@@ -54,6 +63,7 @@ public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt,
         IncidentKind.TypeMismatch => TypeMismatchAt,
         IncidentKind.UnitChange => UnitChangeAt,
         IncidentKind.GradualDrift => GradualDriftAt,
+        IncidentKind.QualityDrop => QualityDropAt,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -78,8 +88,18 @@ public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt,
             $"unit change: {DemoScenarios.EtaPredictor}'s {DemoScenarios.UnitChangeFeature} now arrives in metres (x{UnitFactor:0}) (alerts ModelMonitorFeatureDrift, ModelMonitorSchemaSkew)",
         IncidentKind.GradualDrift =>
             $"gradual drift: {DemoScenarios.EtaPredictor}'s {DemoScenarios.GradualDriftFeature} warms by {DriftPerMinute:0} °C a minute (alert ModelMonitorFeatureDrift)",
+        IncidentKind.QualityDrop =>
+            $"quality drop: a courier shortage makes deliveries in {string.Join(", ", DemoScenarios.ShortageMarkets)} take {(QualityDropFactor - 1) * 100:0}% longer; " +
+            $"{DemoScenarios.EtaPrimaryModel} does not follow (its MAE against the actuals more than doubles), the shadow {DemoScenarios.EtaShadowModel} does (alert ModelMonitorEvaluationRegression)",
         _ => kind.ToString(),
     };
+
+    /// <summary>
+    /// The minutes a delivery takes beyond <paramref name="etaEstimate"/> (eta_v12's unshifted estimate) during the quality drop:
+    /// in a shortage market, (<see cref="QualityDropFactor"/> − 1) times the estimate; otherwise, and before the drop, none.
+    /// </summary>
+    public double ShortageMinutes(double etaEstimate, string? market, TimeSpan? liveElapsed) =>
+        IsActive(IncidentKind.QualityDrop, liveElapsed) && DemoScenarios.IsShortageMarket(market) ? (QualityDropFactor - 1) * etaEstimate : 0;
 
     /// <summary>How far the gradual drift has gone at <paramref name="liveElapsed"/> (0 before it starts, and in backfill).</summary>
     public double GradualDriftOffset(TimeSpan? liveElapsed) =>

@@ -129,9 +129,11 @@ public sealed class TrafficGenerator
             : primary;
         var predictionId = $"{scenario.IdPrefix}-{_runId}-{++_sequence:D9}";
         output.Add(new PredictionLog(sentAt, predictionId, scenario.PredictorName, scenario.PrimaryModelId, features, Math.Round(primaryResult, 3), defaults));
+        // The quality drop's courier shortage: the shadow follows the longer deliveries, the primary does not.
+        var shortage = eta ? _incidents.ShortageMinutes(primary, row.Text("market"), liveElapsed) : 0;
         foreach (var shadow in scenario.ShadowModelIds)
         {
-            var shadowResult = scenario.PredictShadow(primary, row, _rng);
+            var shadowResult = scenario.PredictShadow(primary, row, _rng) + shortage;
             output.Add(new PredictionLog(sentAt, predictionId, scenario.PredictorName, shadow, features, Math.Round(shadowResult, 3), defaults));
         }
 

@@ -17,7 +17,11 @@ public static class PredictionPayloadWriter
     public static string ContentType(PayloadFormat format) =>
         format == PayloadFormat.Ndjson ? "application/x-ndjson" : "application/json";
 
-    public static void Write(IReadOnlyList<PredictionLog> records, PayloadFormat format, IBufferWriter<byte> output)
+    public static void Write(IReadOnlyList<PredictionLog> records, PayloadFormat format, IBufferWriter<byte> output) =>
+        WriteFramed(records, format, output, WriteRecord);
+
+    /// <summary>Records as a JSON array, or one per line (NDJSON), each written by <paramref name="writeRecord"/>.</summary>
+    internal static void WriteFramed<T>(IReadOnlyList<T> records, PayloadFormat format, IBufferWriter<byte> output, Action<Utf8JsonWriter, T> writeRecord)
     {
         using var writer = new Utf8JsonWriter(output, Options);
         if (format == PayloadFormat.Json)
@@ -25,7 +29,7 @@ public static class PredictionPayloadWriter
             writer.WriteStartArray();
             foreach (var record in records)
             {
-                WriteRecord(writer, record);
+                writeRecord(writer, record);
             }
 
             writer.WriteEndArray();
@@ -35,7 +39,7 @@ public static class PredictionPayloadWriter
 
         foreach (var record in records)
         {
-            WriteRecord(writer, record);
+            writeRecord(writer, record);
             writer.Flush();
             output.Write("\n"u8);
             writer.Reset(output);
