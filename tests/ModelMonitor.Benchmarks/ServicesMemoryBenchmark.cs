@@ -43,7 +43,7 @@ internal static class ServicesMemoryBenchmark
 
             string? summary = null;
             await using var load = ChildProcess.Start("ModelMonitor.DemoTraffic",
-                ["--url", services[0].Url, "--rate", Rate.ToString(CultureInfo.InvariantCulture), "--no-incidents", "--demo-day", "1000h",
+                ["--url", services[0].Url, "--rate", Rate.ToString(CultureInfo.InvariantCulture), "--no-incidents", "--no-outcomes", "--demo-day", "1000h",
                  "--batch-size", "100", "--duration", $"{(int)duration.TotalSeconds + 5}s", "--json-summary", "--status-interval", "60s"],
                 new Dictionary<string, string>(), context.Options.LogDirectory, line =>
                 {

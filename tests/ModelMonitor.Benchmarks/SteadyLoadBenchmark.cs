@@ -56,7 +56,7 @@ internal static class SteadyLoadBenchmark
 
         string? summary = null;
         await using var load = ChildProcess.Start("ModelMonitor.DemoTraffic",
-            ["--url", baseUrl, "--rate", Rate.ToString(CultureInfo.InvariantCulture), "--no-incidents", "--demo-day", "1000h", "--batch-size", "100",
+            ["--url", baseUrl, "--rate", Rate.ToString(CultureInfo.InvariantCulture), "--no-incidents", "--no-outcomes", "--demo-day", "1000h", "--batch-size", "100",
              "--duration", $"{(int)duration.TotalSeconds + 5}s", "--json-summary", "--status-interval", "60s"],
             new Dictionary<string, string>(), context.Options.LogDirectory, line =>
             {

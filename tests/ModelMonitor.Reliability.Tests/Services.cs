@@ -82,6 +82,8 @@ internal static class Services
             "--rate", rate.ToString(CultureInfo.InvariantCulture),
             "--duration", $"{(int)Math.Ceiling(duration.TotalSeconds)}s",
             "--no-incidents",
+            // The ledger is of predictions; the evaluation join's exactly-once has its own tests (Evaluation.Tests).
+            "--no-outcomes",
             "--batch-size", "20",
             "--concurrency", "4",
             "--run-id", runId,
