@@ -34,6 +34,10 @@ internal sealed class EvaluationWorker(
     private static readonly TimeSpan PredictorReload = TimeSpan.FromSeconds(30);
 
     private readonly EvaluationOptions _options = evaluationOptions.Value;
+    private readonly Dictionary<string, EvaluationTask> _configuredTasks = evaluationOptions.Value.Predictors
+        .Where(p => p.Value.Task is not null)
+        .ToDictionary(p => p.Key, p => EvaluationOptions.ParseTask(p.Value.Task!)!.Value, StringComparer.Ordinal);
+
     private readonly KafkaOptions _kafka = kafkaOptions.Value;
     private readonly IReadOnlyList<WindowSize> _windows = [.. aggregatorOptions.Value.ParsedWindows.Order()];
     private readonly RetrySchedule _retry = new(aggregatorOptions.Value.MaxRetryBackoff, time);
@@ -43,7 +47,7 @@ internal sealed class EvaluationWorker(
     private readonly HashSet<TopicPartitionKey> _owned = [];
     // Predictors committed as evaluated, by name.
     private readonly Dictionary<string, EvaluatedPredictor> _evaluated = new(StringComparer.Ordinal);
-    private readonly List<PredictionLog> _decoded = [];
+    private readonly List<PredictionKey> _keys = [];
     private readonly List<Outcome> _outcomes = [];
     private readonly List<string> _errors = [];
 
@@ -83,6 +87,7 @@ internal sealed class EvaluationWorker(
 
         using var consumer = BuildConsumer();
         consumer.Subscribe([_kafka.Topic, _kafka.OutcomesTopic]);
+        Func<string, bool> wanted = Wanted;
         logger.LogInformation("Joining outcomes of {OutcomesTopic} with predictions of {Topic} as group {Group} into windows {Windows}",
             _kafka.OutcomesTopic, _kafka.Topic, _options.ConsumerGroup, string.Join(",", _windows));
         try
@@ -101,7 +106,7 @@ internal sealed class EvaluationWorker(
 
                 if (result?.Message is not null)
                 {
-                    Process(result);
+                    Process(result, wanted);
                 }
                 if (_rewindNeeded)
                 {
@@ -212,7 +217,8 @@ internal sealed class EvaluationWorker(
         metrics.Enabled.WithLabels(predictor.PredictorName, EvaluationOptions.TaskName(TaskOf(predictor.PredictorName)), predictor.Source).Set(1);
     }
 
-    private void Process(ConsumeResult<Ignore, byte[]> result)
+    /// <param name="wanted">Whether a predictor's predictions are kept (<see cref="Wanted"/>, one delegate for the loop).</param>
+    private void Process(ConsumeResult<Ignore, byte[]> result, Func<string, bool> wanted)
     {
         var key = new TopicPartitionKey(result.Topic, result.Partition.Value);
         if (!_owned.Contains(key))
@@ -230,8 +236,8 @@ internal sealed class EvaluationWorker(
             {
                 if (!IsEvaluated(outcome.PredictorName))
                 {
-                    SwitchOn(outcome.PredictorName, _options.ConfiguredTask(outcome.PredictorName) ?? EvaluationOptions.InferTask(outcome.Actual),
-                        _options.ConfiguredTask(outcome.PredictorName) is null ? "inferred" : "configured");
+                    var configured = _configuredTasks.TryGetValue(outcome.PredictorName, out var task);
+                    SwitchOn(outcome.PredictorName, configured ? task : EvaluationOptions.InferTask(outcome.Actual), configured ? "configured" : "inferred");
                 }
                 // The last one read counts; one already read in this batch is replaced (or, the same value again, ignored)
                 // before it is ever stored, and counted as the store counts the others.
@@ -252,17 +258,13 @@ internal sealed class EvaluationWorker(
         }
         else
         {
-            _decoded.Clear();
-            PredictionMessages.Decode(value, _decoded, _errors);
-            foreach (var log in _decoded)
+            _keys.Clear();
+            PredictionKeys.Decode(value, wanted, _keys, _errors);
+            foreach (var log in _keys)
             {
                 if (!IsEvaluated(log.PredictorName))
                 {
-                    if (_options.ConfiguredTask(log.PredictorName) is not { } task)
-                    {
-                        continue; // not evaluated: not stored
-                    }
-                    SwitchOn(log.PredictorName, task, "configured");
+                    SwitchOn(log.PredictorName, _configuredTasks[log.PredictorName], "configured");
                 }
                 if (log.SentAt < now - _options.HorizonOf(log.PredictorName))
                 {
@@ -288,6 +290,9 @@ internal sealed class EvaluationWorker(
 
     private bool IsEvaluated(string predictor) => _evaluated.ContainsKey(predictor) || _switchedOn.ContainsKey(predictor);
 
+    /// <summary>Whether a prediction of this predictor is kept: evaluated already, or configured (switched on by it).</summary>
+    private bool Wanted(string predictor) => IsEvaluated(predictor) || _configuredTasks.ContainsKey(predictor);
+
     private void SwitchOn(string predictor, EvaluationTask task, string source)
     {
         _switchedOn[predictor] = new EvaluatedPredictor(predictor, task, source);
@@ -297,8 +302,9 @@ internal sealed class EvaluationWorker(
 
     /// <summary>The task a predictor is evaluated with: configured, else the one its first outcome gave.</summary>
     private EvaluationTask TaskOf(string predictor) =>
-        _options.ConfiguredTask(predictor)
-        ?? (_switchedOn.TryGetValue(predictor, out var p) || _evaluated.TryGetValue(predictor, out p) ? p.Task : EvaluationTask.Regression);
+        _configuredTasks.TryGetValue(predictor, out var configured) ? configured
+        : _switchedOn.TryGetValue(predictor, out var p) || _evaluated.TryGetValue(predictor, out p) ? p.Task
+        : EvaluationTask.Regression;
 
     private PredictorEvaluation SettingsOf(string predictor) =>
         new(TaskOf(predictor), _options.ThresholdOf(predictor), actual => _options.IsPositive(predictor, actual));
