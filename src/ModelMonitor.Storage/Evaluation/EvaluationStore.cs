@@ -49,9 +49,11 @@ public sealed record EvaluationWindowRow(int WindowSeconds, DateTimeOffset Windo
 /// quality per window. <see cref="WriteAsync"/> is one transaction per batch of the join, with the offsets of both topics
 /// (compare-and-set: a consumer that lost its partitions fails there and rewinds), so nothing is joined twice or lost:
 /// (1) offsets; (2) switched-on predictors; (3) new predictions (<c>ON CONFLICT DO NOTHING RETURNING</c>: a repeat is
-/// ignored); (4) the previous outcome of each received one, locked, then the new or different ones written; (5) every
-/// stored prediction of the touched prediction ids with its outcome, from which <see cref="EvaluationJoin"/> computes what
-/// changes in which window; (6) the window rows created if missing, locked and read in key order, merged and rewritten.
+/// ignored); (4) the stored outcome of each received one, to tell new, replaced and identical apart; (5) every stored
+/// prediction of the touched prediction ids with its stored outcome, from which <see cref="EvaluationJoin"/> computes what
+/// changes in which window; (6) the new and replaced outcomes written, marked matched when a prediction of their id is
+/// stored (and an outcome that came first marked when its prediction comes); (7) the window rows created if missing,
+/// locked and read in key order, merged and rewritten.
 /// </summary>
 public sealed class EvaluationStore(NpgsqlDataSource dataSource)
 {
@@ -108,42 +110,50 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
         }
 
         var inserted = await InsertPredictionsAsync(connection, transaction, batch.Predictions, horizonOf, cancellationToken);
-        var (previous, changed, identical) = await WriteOutcomesAsync(connection, transaction, batch.Outcomes, horizonOf, cancellationToken);
+        var (previous, changed, identical) = await CompareOutcomesAsync(connection, transaction, batch.Outcomes, cancellationToken);
 
-        var touched = inserted.Select(k => (k.Predictor, k.PredictionId)).Concat(changed.Select(o => (o.PredictorName, o.PredictionId)))
-            .Distinct().ToList();
+        // Every stored prediction of the touched ids (new predictions, new or replaced outcomes), with the outcome stored
+        // before this batch: the current one unless this batch changes it.
+        var changedByKey = changed.ToDictionary(o => (o.PredictorName, o.PredictionId));
+        var touched = inserted.Select(k => (k.Predictor, k.PredictionId)).Concat(changedByKey.Keys).Distinct().ToList();
         var joined = await ReadJoinedAsync(connection, transaction, touched, cancellationToken);
-        var changedKeys = changed.Select(o => (o.PredictorName, o.PredictionId)).ToHashSet();
         var rows = new List<JoinRow>(joined.Count);
-        var matched = new HashSet<(string, string)>();
-        foreach (var (prediction, current) in joined)
+        var predicted = new HashSet<(string, string)>();
+        var newlyMatched = new HashSet<(string, string)>();
+        foreach (var (prediction, stored, storedMatched) in joined)
         {
             var id = (prediction.PredictorName, prediction.PredictionId);
+            predicted.Add(id);
             var isNew = inserted.Contains((prediction.PredictorName, prediction.PredictionId, prediction.ModelId));
-            if (!isNew && !changedKeys.Contains(id))
+            var isChanged = changedByKey.TryGetValue(id, out var replacement);
+            if (!isNew && !isChanged)
             {
                 continue; // another model's prediction of a touched id that nothing changed for
             }
+            var current = isChanged ? new StoredOutcome(replacement!.Actual, replacement.ObservedAt) : stored;
             rows.Add(new JoinRow(prediction, isNew, isNew ? null : previous.GetValueOrDefault(id), current));
-            if (current is not null)
+            if (stored is not null && !storedMatched && !isChanged)
             {
-                matched.Add(id);
+                newlyMatched.Add(id); // an outcome that came first met its prediction
             }
         }
 
-        var contributions = EvaluationJoin.Contribute(rows, windows, settingsOf);
-        if (matched.Count > 0)
+        // The outcomes, written once with `matched` already known (no update of the rows just written: the planner,
+        // seeing nearly every stored outcome matched, could pick a plan quadratic in the batch for it; BENCHMARKS.md §13).
+        await WriteOutcomesAsync(connection, transaction, changed, predicted, horizonOf, cancellationToken);
+        if (newlyMatched.Count > 0)
         {
             await connection.ExecuteAsync(new CommandDefinition(
                 """
                 UPDATE evaluation_outcomes o SET matched = true
                 FROM unnest(@predictors, @ids) AS k(p, id)
-                WHERE o.predictor_name = k.p AND o.prediction_id = k.id AND NOT o.matched
+                WHERE o.predictor_name = k.p AND o.prediction_id = k.id
                 """,
-                new { predictors = matched.Select(m => m.Item1).ToArray(), ids = matched.Select(m => m.Item2).ToArray() },
+                new { predictors = newlyMatched.Select(m => m.Item1).ToArray(), ids = newlyMatched.Select(m => m.Item2).ToArray() },
                 transaction, cancellationToken: cancellationToken));
         }
 
+        var contributions = EvaluationJoin.Contribute(rows, windows, settingsOf);
         await MergeWindowsAsync(connection, transaction, contributions.Rows, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new EvaluationWriteResult(false, inserted.Count, batch.Predictions.Count - inserted.Count,
@@ -215,11 +225,12 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
         return [.. rows];
     }
 
-    /// <returns>The previous outcome of each replaced one; the new and replaced outcomes (written); how many were identical
+    /// <returns>The previous outcome of each replaced one; the new and replaced outcomes (to write); how many were identical
     /// to what was stored (ignored).</returns>
-    private static async Task<(Dictionary<(string, string), StoredOutcome> Previous, List<Outcome> Changed, int Identical)> WriteOutcomesAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<Outcome> outcomes, Func<string, TimeSpan> horizonOf,
-        CancellationToken cancellationToken)
+    /// <remarks>Not locked: only the owner of a prediction_id's partition writes its outcome, and a consumer that lost the
+    /// partition fails the offsets' compare-and-set, which this transaction made first.</remarks>
+    private static async Task<(Dictionary<(string, string), StoredOutcome> Previous, List<Outcome> Changed, int Identical)> CompareOutcomesAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<Outcome> outcomes, CancellationToken cancellationToken)
     {
         if (outcomes.Count == 0)
         {
@@ -231,14 +242,10 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
                 """
                 SELECT o.predictor_name, o.prediction_id, o.actual_kind, o.actual_number, o.actual_label, o.observed_at
                 FROM evaluation_outcomes o JOIN unnest(@predictors, @ids) AS k(p, id) ON o.predictor_name = k.p AND o.prediction_id = k.id
-                ORDER BY o.predictor_name, o.prediction_id
-                FOR UPDATE OF o
                 """,
                 new { predictors = ordered.Select(o => o.PredictorName).ToArray(), ids = ordered.Select(o => o.PredictionId).ToArray() },
                 transaction, cancellationToken: cancellationToken));
-        var before = stored.ToDictionary(
-            s => (s.Predictor, s.Id),
-            s => new StoredOutcome(ActualOf(s.Kind, s.Number, s.Label), new DateTimeOffset(DateTime.SpecifyKind(s.ObservedAt, DateTimeKind.Utc))));
+        var before = stored.ToDictionary(s => (s.Predictor, s.Id), s => new StoredOutcome(ActualOf(s.Kind, s.Number, s.Label), Utc(s.ObservedAt)));
 
         var previous = new Dictionary<(string, string), StoredOutcome>();
         var changed = new List<Outcome>();
@@ -258,34 +265,42 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
             }
             changed.Add(outcome);
         }
-
-        if (changed.Count > 0)
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO evaluation_outcomes (predictor_name, prediction_id, actual_kind, actual_number, actual_label, observed_at, expires_at)
-                SELECT * FROM unnest(@predictors, @ids, @kinds, @numbers, @labels, @observedAt, @expires)
-                ON CONFLICT (predictor_name, prediction_id) DO UPDATE SET
-                    actual_kind = excluded.actual_kind, actual_number = excluded.actual_number, actual_label = excluded.actual_label,
-                    observed_at = excluded.observed_at, expires_at = excluded.expires_at
-                """,
-                new
-                {
-                    predictors = changed.Select(o => o.PredictorName).ToArray(),
-                    ids = changed.Select(o => o.PredictionId).ToArray(),
-                    kinds = changed.Select(o => KindName(o.Actual.Kind)).ToArray(),
-                    numbers = changed.Select(o => o.Actual.Kind == ActualKind.Label ? (double?)null : o.Actual.Number).ToArray(),
-                    labels = changed.Select(o => o.Actual.Label).ToArray(),
-                    observedAt = changed.Select(o => o.ObservedAt.UtcDateTime).ToArray(),
-                    expires = changed.Select(o => (o.ObservedAt + horizonOf(o.PredictorName)).UtcDateTime).ToArray(),
-                },
-                transaction, cancellationToken: cancellationToken));
-        }
         return (previous, changed, identical);
     }
 
-    /// <summary>Every stored prediction of the given (predictor, prediction_id)s, with its outcome as now stored.</summary>
-    private static async Task<List<(PendingPrediction Prediction, StoredOutcome? Outcome)>> ReadJoinedAsync(NpgsqlConnection connection,
+    /// <summary>Writes new and replaced outcomes, matched when a prediction of their id is stored.</summary>
+    private static async Task WriteOutcomesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<Outcome> changed,
+        HashSet<(string, string)> predicted, Func<string, TimeSpan> horizonOf, CancellationToken cancellationToken)
+    {
+        if (changed.Count == 0)
+        {
+            return;
+        }
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO evaluation_outcomes (predictor_name, prediction_id, actual_kind, actual_number, actual_label, observed_at, matched, expires_at)
+            SELECT * FROM unnest(@predictors, @ids, @kinds, @numbers, @labels, @observedAt, @matched, @expires)
+            ON CONFLICT (predictor_name, prediction_id) DO UPDATE SET
+                actual_kind = excluded.actual_kind, actual_number = excluded.actual_number, actual_label = excluded.actual_label,
+                observed_at = excluded.observed_at, matched = excluded.matched OR evaluation_outcomes.matched, expires_at = excluded.expires_at
+            """,
+            new
+            {
+                predictors = changed.Select(o => o.PredictorName).ToArray(),
+                ids = changed.Select(o => o.PredictionId).ToArray(),
+                kinds = changed.Select(o => KindName(o.Actual.Kind)).ToArray(),
+                numbers = changed.Select(o => o.Actual.Kind == ActualKind.Label ? (double?)null : o.Actual.Number).ToArray(),
+                labels = changed.Select(o => o.Actual.Label).ToArray(),
+                observedAt = changed.Select(o => o.ObservedAt.UtcDateTime).ToArray(),
+                matched = changed.Select(o => predicted.Contains((o.PredictorName, o.PredictionId))).ToArray(),
+                expires = changed.Select(o => (o.ObservedAt + horizonOf(o.PredictorName)).UtcDateTime).ToArray(),
+            },
+            transaction, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Every stored prediction of the given (predictor, prediction_id)s, with the outcome stored before this batch's
+    /// and whether it was matched.</summary>
+    private static async Task<List<(PendingPrediction Prediction, StoredOutcome? Outcome, bool Matched)>> ReadJoinedAsync(NpgsqlConnection connection,
         NpgsqlTransaction transaction, List<(string Predictor, string PredictionId)> ids, CancellationToken cancellationToken)
     {
         if (ids.Count == 0)
@@ -293,10 +308,10 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
             return [];
         }
         var rows = await connection.QueryAsync<(string Predictor, string Id, string Model, DateTime SentAt, double Result,
-            string? Kind, double? Number, string? Label, DateTime? ObservedAt)>(new CommandDefinition(
+            string? Kind, double? Number, string? Label, DateTime? ObservedAt, bool? Matched)>(new CommandDefinition(
             """
             SELECT p.predictor_name, p.prediction_id, p.model_id, p.sent_at, p.prediction_result,
-                   o.actual_kind, o.actual_number, o.actual_label, o.observed_at
+                   o.actual_kind, o.actual_number, o.actual_label, o.observed_at, o.matched
             FROM unnest(@predictors, @ids) AS k(p, id)
             JOIN evaluation_predictions p ON p.predictor_name = k.p AND p.prediction_id = k.id
             LEFT JOIN evaluation_outcomes o ON o.predictor_name = k.p AND o.prediction_id = k.id
@@ -305,7 +320,8 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
             transaction, cancellationToken: cancellationToken));
         return [.. rows.Select(r => (
             new PendingPrediction(r.Predictor, r.Id, r.Model, Utc(r.SentAt), r.Result),
-            r.Kind is null ? null : new StoredOutcome(ActualOf(r.Kind, r.Number, r.Label), Utc(r.ObservedAt!.Value))))];
+            r.Kind is null ? null : new StoredOutcome(ActualOf(r.Kind, r.Number, r.Label), Utc(r.ObservedAt!.Value)),
+            r.Matched ?? false))];
     }
 
     /// <summary>Creates the missing window rows, locks and reads every touched one in key order (instances writing the same
