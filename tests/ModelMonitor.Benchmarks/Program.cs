@@ -2,8 +2,8 @@ using System.Globalization;
 using ModelMonitor.Benchmarks;
 
 // tests/ModelMonitor.Benchmarks/run.sh [scenario...] [--runs N] [--seconds S] [--memory-minutes M] [--freshness-seconds S] [--batches 1,100,1000]
-// Scenarios: codec ingest aggregate sql-baseline exporter freshness memory memory-services (default: all, the memory ones last), fuzz, drift, flush and
-// cardinality (only when named; cardinality: [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000]
+// Scenarios: codec ingest aggregate sql-baseline exporter freshness memory memory-services (default: all, the memory ones last), fuzz, drift, flush,
+// evaluation and cardinality (only when named; cardinality: [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000]
 // [--set Aggregator:Key=value]...).
 if (args is ["exporter-child", .. var childArgs])
 {
@@ -11,10 +11,10 @@ if (args is ["exporter-child", .. var childArgs])
 }
 
 var all = new[] { "codec", "ingest", "aggregate", "sql-baseline", "exporter", "freshness", "memory", "memory-services" };
-var options = BenchmarkOptions.Parse(args, all, extra: ["fuzz", "cardinality", "drift", "flush"]);
+var options = BenchmarkOptions.Parse(args, all, extra: ["fuzz", "cardinality", "drift", "flush", "evaluation"]);
 if (options is null)
 {
-    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000] | fuzz [--fuzz-requests 10000] | drift | flush | cardinality [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000] [--set Aggregator:Key=value]");
+    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000] | fuzz [--fuzz-requests 10000] | drift | flush | evaluation [--runs 3] [--seconds 8] | cardinality [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000] [--set Aggregator:Key=value]");
     return 1;
 }
 
@@ -40,6 +40,7 @@ foreach (var scenario in options.Scenarios)
         "cardinality" => CardinalityBenchmark.RunAsync(context),
         "drift" => DriftBenchmark.RunAsync(context),
         "flush" => FlushBenchmark.RunAsync(context),
+        "evaluation" => EvaluationBenchmark.RunAsync(context),
         _ => throw new InvalidOperationException(scenario),
     };
     await task;
