@@ -57,10 +57,6 @@ public sealed class EvaluationOptions
     public double MinLabelCoverageOf(string predictor) =>
         Predictors.TryGetValue(predictor, out var p) && p.MinLabelCoverage is { } coverage ? coverage : MinLabelCoverage;
 
-    /// <summary>The configured task of a predictor, or null (then inferred from its first outcome).</summary>
-    public EvaluationTask? ConfiguredTask(string predictor) =>
-        Predictors.TryGetValue(predictor, out var p) && p.Task is { } task ? ParseTask(task) : null;
-
     public double ThresholdOf(string predictor) =>
         Predictors.TryGetValue(predictor, out var p) ? p.Threshold : 0.5;
 
