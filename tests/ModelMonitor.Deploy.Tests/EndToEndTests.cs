@@ -85,6 +85,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 [$"Evaluation__Predictors__{Predictor}__Task"] = "regression",
                 [$"Evaluation__Predictors__{FraudPredictor}__Task"] = "binary",
                 ["Evaluation__FlushInterval"] = "00:00:00.500",
+                ["Evaluation__BaselineInterval"] = "00:00:01",
             }, AppContext.BaseDirectory));
             await children[^1].WaitUntilReadyAsync(http, new Uri($"{api}/readyz"), TimeSpan.FromSeconds(90));
 
@@ -167,9 +168,14 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
             var now = DateTimeOffset.UtcNow;
             var currentWindow = new DateTimeOffset(now.Ticks - (now.Ticks % Window.Ticks), TimeSpan.Zero);
             Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, Batch(currentWindow - TimeSpan.FromSeconds(30), 60, 10_000))).StatusCode);
-            // Their outcomes, and a binary predictor's predictions and outcomes (the Evaluation dashboard's data).
-            Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, FraudBatch(currentWindow - TimeSpan.FromSeconds(30), 60))).StatusCode);
-            Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, Outcomes(currentWindow, 60, 10_000), "/v1/outcomes")).StatusCode);
+            // Their outcomes, and a binary predictor's predictions and outcomes (the Evaluation dashboard's data); the same two
+            // hours earlier, the models' 7-day baselines (the windows before the current hour).
+            Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, FraudBatch(currentWindow - TimeSpan.FromSeconds(30), 60, 0))).StatusCode);
+            Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, Outcomes(currentWindow, 60, 10_000, 0), "/v1/outcomes")).StatusCode);
+            Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, Batch(currentWindow - TimeSpan.FromHours(2), 60, 20_000))).StatusCode);
+            Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, FraudBatch(currentWindow - TimeSpan.FromHours(2), 60, 1_000))).StatusCode);
+            Assert.Equal(HttpStatusCode.Accepted,
+                (await PostAsync(http, api, Outcomes(currentWindow - TimeSpan.FromHours(2) + TimeSpan.FromMinutes(5), 60, 20_000, 1_000), "/v1/outcomes")).StatusCode);
             using var stopTraffic = new CancellationTokenSource();
             var traffic = SendLiveTrafficAsync(http, api, stopTraffic.Token);
             try
@@ -403,22 +409,23 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
     private static Task<HttpResponseMessage> PostAsync(HttpClient http, string api, string json, string path, CancellationToken cancellationToken = default) =>
         http.PostAsync(new Uri($"{api}{path}"), new StringContent(json, Encoding.UTF8, "application/json"), cancellationToken);
 
-    /// <summary>Predictions of the binary predictor: scores in [0, 1], prediction ids fraud-0 … fraud-(count − 1).</summary>
-    private static string FraudBatch(DateTimeOffset sentAt, int count)
+    /// <summary>Predictions of the binary predictor: scores in [0, 1], prediction ids fraud-{first} … fraud-(first + count − 1).</summary>
+    private static string FraudBatch(DateTimeOffset sentAt, int count, int first)
     {
         var random = new Random(7);
         return "[" + string.Join(',', Enumerable.Range(0, count).Select(i => string.Create(CultureInfo.InvariantCulture,
-            $"{{\"sent_at\":\"{sentAt.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\",\"prediction_id\":\"fraud-{i}\",\"predictor_name\":\"{FraudPredictor}\",\"model_id\":\"{FraudModel}\",\"features\":{{\"amount\":{i}}},\"prediction_result\":{random.NextDouble():R}}}"))) + "]";
+            $"{{\"sent_at\":\"{sentAt.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\",\"prediction_id\":\"fraud-{first + i}\",\"predictor_name\":\"{FraudPredictor}\",\"model_id\":\"{FraudModel}\",\"features\":{{\"amount\":{i}}},\"prediction_result\":{random.NextDouble():R}}}"))) + "]";
     }
 
-    /// <summary>Outcomes of the ETA predictions e2e-{first} … (numbers) and of the binary predictor's (true for one in three).</summary>
-    private static string Outcomes(DateTimeOffset observedAt, int count, int firstSequence) =>
+    /// <summary>Outcomes of the ETA predictions e2e-{firstSequence} … (numbers) and of the binary predictor's fraud-{fraudFirst} …
+    /// (true for one in three).</summary>
+    private static string Outcomes(DateTimeOffset observedAt, int count, int firstSequence, int fraudFirst) =>
         "[" + string.Join(',', Enumerable.Range(0, count).SelectMany(i => new[]
         {
             string.Create(CultureInfo.InvariantCulture,
                 $"{{\"prediction_id\":\"e2e-{firstSequence + i}\",\"predictor_name\":\"{Predictor}\",\"actual\":{10 + (i % 7)},\"observed_at\":\"{observedAt.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\"}}"),
             string.Create(CultureInfo.InvariantCulture,
-                $"{{\"prediction_id\":\"fraud-{i}\",\"predictor_name\":\"{FraudPredictor}\",\"actual\":{(i % 3 == 0 ? "true" : "false")},\"observed_at\":\"{observedAt.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\"}}"),
+                $"{{\"prediction_id\":\"fraud-{fraudFirst + i}\",\"predictor_name\":\"{FraudPredictor}\",\"actual\":{(i % 3 == 0 ? "true" : "false")},\"observed_at\":\"{observedAt.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\"}}"),
         })) + "]";
 
     /// <summary>
