@@ -103,32 +103,18 @@ public static class OutcomeMessages
     /// <summary>Decodes every outcome of a message value into <paramref name="outcomes"/>; a line that cannot be decoded adds
     /// one entry to <paramref name="errors"/> and the others are still read. Never throws on bad input.</summary>
     /// <returns>The number of records the message held (decoded or not).</returns>
-    public static int Decode(ReadOnlySpan<byte> value, List<Outcome> outcomes, List<string> errors)
-    {
-        var records = 0;
-        while (true)
+    public static int Decode(ReadOnlySpan<byte> value, List<Outcome> outcomes, List<string> errors) =>
+        PredictionMessages.DecodeLines(value, errors, (ReadOnlySpan<byte> line, out string? error) =>
         {
-            var end = value.IndexOf(PredictionMessages.Separator);
-            var line = end < 0 ? value : value[..end];
-            if (!line.Trim(" \t\r"u8).IsEmpty || (records == 0 && end < 0))
+            if (TryDecode(line, out var outcome, out var why))
             {
-                if (TryDecode(line, out var outcome, out var error))
-                {
-                    outcomes.Add(outcome);
-                }
-                else
-                {
-                    errors.Add($"record {records}: {error}");
-                }
-                records++;
+                outcomes.Add(outcome);
+                error = null;
+                return true;
             }
-            if (end < 0)
-            {
-                return records;
-            }
-            value = value[(end + 1)..];
-        }
-    }
+            error = why;
+            return false;
+        });
 
     private static bool TryDecode(ReadOnlySpan<byte> line, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Outcome? outcome, out string error)
     {

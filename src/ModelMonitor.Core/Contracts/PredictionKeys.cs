@@ -19,35 +19,21 @@ public static class PredictionKeys
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = IngestionLimits.MaxJsonDepth };
 
     /// <returns>The number of records the message held (read, skipped as unwanted, or malformed).</returns>
-    public static int Decode(ReadOnlySpan<byte> value, Func<string, bool> wanted, List<PredictionKey> keys, List<string> errors)
-    {
-        var records = 0;
-        while (true)
+    public static int Decode(ReadOnlySpan<byte> value, Func<string, bool> wanted, List<PredictionKey> keys, List<string> errors) =>
+        PredictionMessages.DecodeLines(value, errors, (ReadOnlySpan<byte> line, out string? error) =>
         {
-            var end = value.IndexOf(PredictionMessages.Separator);
-            var line = end < 0 ? value : value[..end];
-            if (!line.Trim(" \t\r"u8).IsEmpty || (records == 0 && end < 0))
+            if (!TryRead(line, wanted, out var key, out var why))
             {
-                if (TryRead(line, wanted, out var key, out var error))
-                {
-                    if (key is { } found)
-                    {
-                        keys.Add(found);
-                    }
-                }
-                else
-                {
-                    errors.Add($"record {records}: {error}");
-                }
-                records++;
+                error = why;
+                return false;
             }
-            if (end < 0)
+            if (key is { } found)
             {
-                return records;
+                keys.Add(found);
             }
-            value = value[(end + 1)..];
-        }
-    }
+            error = null;
+            return true;
+        });
 
     /// <param name="key">The record's key; null when its predictor is not wanted.</param>
     private static bool TryRead(ReadOnlySpan<byte> line, Func<string, bool> wanted, out PredictionKey? key, out string error)

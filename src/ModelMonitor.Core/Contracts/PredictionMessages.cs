@@ -119,7 +119,24 @@ public static class PredictionMessages
     /// one entry ("record N: why") to <paramref name="errors"/> and the others are still read. Never throws on bad input.
     /// </summary>
     /// <returns>The number of records the message held (decoded or not).</returns>
-    public static int Decode(ReadOnlySpan<byte> value, List<PredictionLog> logs, List<string> errors)
+    public static int Decode(ReadOnlySpan<byte> value, List<PredictionLog> logs, List<string> errors) =>
+        DecodeLines(value, errors, (ReadOnlySpan<byte> line, out string? error) =>
+        {
+            if (PredictionLogCodec.TryDecode(line, out var log, out error))
+            {
+                logs.Add(log);
+                return true;
+            }
+            return false;
+        });
+
+    /// <summary>
+    /// The part every reader of a message shares (predictions, their keys, outcomes): each line that is not blank is one
+    /// record, given to <paramref name="read"/>; a record it cannot read adds one entry to <paramref name="errors"/>
+    /// ("record N: why", or just why for a message of one record) and the others are still read.
+    /// </summary>
+    /// <returns>The number of records the message held (read or not).</returns>
+    public static int DecodeLines(ReadOnlySpan<byte> value, List<string> errors, MessageLineReader read)
     {
         var records = 0;
         while (true)
@@ -128,13 +145,9 @@ public static class PredictionMessages
             var line = end < 0 ? value : value[..end];
             if (!line.Trim(" \t\r"u8).IsEmpty || (records == 0 && end < 0))
             {
-                if (PredictionLogCodec.TryDecode(line, out var log, out var error))
+                if (!read(line, out var error))
                 {
-                    logs.Add(log);
-                }
-                else
-                {
-                    errors.Add(records == 0 && end < 0 ? error : $"record {records}: {error}");
+                    errors.Add(records == 0 && end < 0 ? error ?? "unreadable record" : $"record {records}: {error}");
                 }
                 records++;
             }
@@ -146,6 +159,9 @@ public static class PredictionMessages
         }
     }
 }
+
+/// <summary>Reads one record (a line) of a message: true when read (or deliberately passed over), false with why not.</summary>
+public delegate bool MessageLineReader(ReadOnlySpan<byte> line, out string? error);
 
 /// <summary>One Kafka message: its partition, its value and the positions of the records it holds, in order.</summary>
 public sealed record PlannedMessage(int Partition, byte[] Value, int[] Records);
