@@ -1,12 +1,16 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Aggregator.Evaluation;
+using ModelMonitor.Aggregator.Predictors;
+using ModelMonitor.Aggregator.Shadows;
 using ModelMonitor.Hosting;
 using ModelMonitor.Hosting.Options;
 using ModelMonitor.Kafka;
 using ModelMonitor.References;
 using ModelMonitor.Storage;
 using ModelMonitor.Storage.Evaluation;
+using ModelMonitor.Storage.Predictors;
+using ModelMonitor.Storage.Shadows;
 using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.Aggregator;
@@ -38,6 +42,7 @@ public static class AggregatorExtensions
         builder.AddProductionReferences(); // every model's production reference, from the windows this service writes
         builder.AddDriftHistory(); // every completed window's drift, stored
         builder.AddEvaluation(); // outcomes joined with predictions: model quality per window
+        builder.AddShadowsAndPrimaries(); // models of a predictor compared on the same prediction_id; primaries decided
         builder.Services.AddHealthChecks().AddCheck<AggregatorHealthCheck>("aggregator", tags: [ServiceDefaults.ReadyTag]);
         return builder;
     }
@@ -51,6 +56,19 @@ public static class AggregatorExtensions
         builder.Services.AddHostedService<EvaluationWorker>();
         builder.Services.AddHostedService<EvaluationExpiryWorker>();
         builder.Services.AddCoPartitioningCheck();
+        return builder;
+    }
+
+    /// <summary>The shadow comparison (section "Shadow"; it runs in the evaluation join's consumer), its expiry and metrics;
+    /// the primary watcher (section "Predictors").</summary>
+    private static IHostApplicationBuilder AddShadowsAndPrimaries(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddPredictorOptions();
+        builder.Services.TryAddSingleton<ShadowStore>();
+        builder.Services.TryAddSingleton<PredictorRegistryStore>();
+        builder.Services.AddSingleton<ShadowMetrics>();
+        builder.Services.AddHostedService<ShadowExpiryWorker>();
+        builder.Services.AddHostedService<PrimaryWatcher>();
         return builder;
     }
 }

@@ -4,6 +4,7 @@ using ModelMonitor.AllInOne;
 using ModelMonitor.Exporter;
 using ModelMonitor.Hosting;
 using ModelMonitor.Ingestion;
+using ModelMonitor.Predictors;
 using ModelMonitor.References;
 
 // Operator subcommands of the aggregator (retire / unretire / retired) run and exit.
@@ -19,6 +20,7 @@ var builder = WebApplication.CreateBuilder(args);
 using var embeddedKafka = EmbeddedKafka.StartUnlessConfigured(builder);
 builder.AddIngestion();
 builder.AddReferences();
+builder.AddPredictorRegistry();
 builder.AddAggregator();
 builder.AddExporter();
 
@@ -30,6 +32,7 @@ if (embeddedKafka is not null)
 app.MapOperationalEndpoints();
 app.MapIngestionEndpoints();
 app.MapReferences();
+app.MapPredictorRegistry();
 app.MapExporterEndpoints();
 app.MapLocalAlertWebhook();
 app.Run();

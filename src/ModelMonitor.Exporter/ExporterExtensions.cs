@@ -11,6 +11,8 @@ using ModelMonitor.Hosting.Options;
 using ModelMonitor.References.Drift;
 using ModelMonitor.Storage;
 using ModelMonitor.Storage.Evaluation;
+using ModelMonitor.Storage.Predictors;
+using ModelMonitor.Storage.Shadows;
 using ModelMonitor.Storage.References;
 using ModelMonitor.Storage.Statistics;
 
@@ -33,6 +35,9 @@ public static class ExporterExtensions
         builder.Services.TryAddSingleton<ReferenceStore>(); // read here: the exporter writes nothing
         builder.Services.AddEvaluationOptions();
         builder.Services.TryAddSingleton<EvaluationStore>(); // read here: model quality per window
+        builder.Services.AddPredictorOptions();
+        builder.Services.TryAddSingleton<PredictorRegistryStore>(); // read here: roles, ages, primary changes
+        builder.Services.TryAddSingleton<ShadowStore>(); // read here: the shadow comparison
         builder.Services.AddSingleton<ExpositionCache>();
         builder.Services.AddHostedService<ExporterWorker>();
         builder.Services.AddHealthChecks().AddCheck<ExporterHealthCheck>("exporter", tags: [ServiceDefaults.ReadyTag]);

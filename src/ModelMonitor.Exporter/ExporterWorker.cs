@@ -3,10 +3,14 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Evaluation;
+using ModelMonitor.Core.Shadows;
 using ModelMonitor.Exporter.Evaluation;
+using ModelMonitor.Exporter.Predictors;
 using ModelMonitor.References.Drift;
 using ModelMonitor.Storage;
 using ModelMonitor.Storage.Evaluation;
+using ModelMonitor.Storage.Predictors;
+using ModelMonitor.Storage.Shadows;
 using ModelMonitor.Storage.References;
 using ModelMonitor.Storage.Statistics;
 
@@ -24,6 +28,9 @@ internal sealed class ExporterWorker(
     IOptions<EvaluationOptions> evaluationOptions,
     IOptions<ExporterOptions> options,
     IOptions<DriftOptions> driftOptions,
+    PredictorRegistryStore registry,
+    ShadowStore shadows,
+    IOptions<ShadowOptions> shadowOptions,
     TimeProvider time,
     ILogger<ExporterWorker> logger) : BackgroundService
 {
@@ -76,6 +83,7 @@ internal sealed class ExporterWorker(
             var previous = cache.Current.Segments.Count > 0 ? cache.Current.Segments[0].Length : 0;
             var exposition = ExpositionRenderer.Render(snapshot, settings, sizeHint: previous == 0 ? 64 * 1024 : (int)Math.Min(previous + (previous / 8L), Array.MaxLength), driftInput);
             exposition = await WithEvaluationAsync(exposition, now, cancellationToken);
+            exposition = await WithPredictorsAsync(exposition, snapshot, settings, now, cancellationToken);
             cache.Publish(exposition, Stopwatch.GetElapsedTime(started), now);
             logger.LogDebug("Exported {Series} series ({Bytes} bytes) in {Elapsed}", exposition.Series, exposition.Length, Stopwatch.GetElapsedTime(started));
         }
@@ -87,6 +95,27 @@ internal sealed class ExporterWorker(
         {
             logger.LogWarning(e, "Refreshing the statistics from Postgres failed; serving the previous ones");
         }
+    }
+
+    /// <summary>The predictor families (roles, ages, primary changes) and the shadow comparison, a segment of their own.</summary>
+    private async Task<Exposition> WithPredictorsAsync(Exposition exposition, StatisticsSnapshot snapshot, ExporterOptions settings, DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        if (snapshot.Models.Count == 0)
+        {
+            return exposition;
+        }
+        var shadowRows = shadowOptions.Value.Enabled
+            ? await shadows.ReadLatestAsync(now, settings.CompletionDelay, [.. snapshot.Windows.Select(w => w.WindowSeconds)], cancellationToken)
+            : [];
+        var input = new PredictorInput(snapshot.Models,
+            await registry.ReadPredictorsAsync(null, cancellationToken),
+            await registry.ReadModelsAsync(null, cancellationToken),
+            await registry.ReadPrimariesAsync(cancellationToken),
+            await registry.ReadLatestChangesAsync(cancellationToken),
+            shadowRows);
+        var (text, series) = PredictorRenderer.Render(input, shadowOptions.Value, now);
+        return exposition with { Segments = [.. exposition.Segments, text], Series = exposition.Series + series };
     }
 
     /// <summary>The evaluation families appended as a segment of their own (model quality from the join's windows).</summary>

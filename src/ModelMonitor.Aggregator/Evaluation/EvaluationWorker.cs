@@ -3,11 +3,14 @@ using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Aggregator.Consuming;
 using ModelMonitor.Core.Contracts;
+using ModelMonitor.Aggregator.Shadows;
 using ModelMonitor.Core.Evaluation;
+using ModelMonitor.Core.Shadows;
 using ModelMonitor.Core.Windows;
 using ModelMonitor.Kafka;
 using ModelMonitor.Storage;
 using ModelMonitor.Storage.Evaluation;
+using ModelMonitor.Storage.Shadows;
 using Npgsql;
 
 namespace ModelMonitor.Aggregator.Evaluation;
@@ -19,6 +22,11 @@ namespace ModelMonitor.Aggregator.Evaluation;
 /// It keeps the predictions of evaluated predictors and every outcome, and writes them, the quality they change and
 /// the offsets of both topics in one Postgres transaction (<see cref="EvaluationStore"/>) every Evaluation:FlushInterval:
 /// exactly once, as the statistics are. Postgres holds the offsets: on assignment the consumer seeks there.
+/// <para>
+/// The same consumer joins predictions with predictions: the shadow comparison (<see cref="ShadowStore"/>) pairs the
+/// predictions of two models of one predictor for the same prediction_id (same partition, by the key) in the same
+/// transaction. With Evaluation:Enabled=false and Shadow:Enabled=true it reads the predictions topic only.
+/// </para>
 /// </summary>
 internal sealed class EvaluationWorker(
     IOptions<EvaluationOptions> evaluationOptions,
@@ -27,6 +35,9 @@ internal sealed class EvaluationWorker(
     EvaluationStore store,
     SchemaMigration schema,
     EvaluationMetrics metrics,
+    IOptions<ShadowOptions> shadowOptions,
+    ShadowStore shadowStore,
+    ShadowMetrics shadowMetrics,
     TimeProvider time,
     ILogger<EvaluationWorker> logger) : BackgroundService
 {
@@ -34,6 +45,7 @@ internal sealed class EvaluationWorker(
     private static readonly TimeSpan PredictorReload = TimeSpan.FromSeconds(30);
 
     private readonly EvaluationOptions _options = evaluationOptions.Value;
+    private readonly ShadowOptions _shadow = shadowOptions.Value;
     private readonly Dictionary<string, EvaluationTask> _configuredTasks = evaluationOptions.Value.Predictors
         .Where(p => p.Value.Task is not null)
         .ToDictionary(p => p.Key, p => EvaluationOptions.ParseTask(p.Value.Task!)!.Value, StringComparer.Ordinal);
@@ -56,6 +68,11 @@ internal sealed class EvaluationWorker(
     private readonly Dictionary<(string, string, string), PendingPrediction> _predictions = [];
     private readonly Dictionary<(string, string), Outcome> _pendingOutcomes = [];
     private readonly Dictionary<string, EvaluatedPredictor> _switchedOn = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string, string, string), ShadowPrediction> _shadowPredictions = [];
+    // Predictors the shadow join compares, as last reloaded.
+    private Dictionary<string, ShadowPredictor> _compared = new(StringComparer.Ordinal);
+    private ShadowWriteResult _shadowResult = ShadowWriteResult.Nothing;
+    private DateTimeOffset _nextComparedReload;
     private long _held;
     private int _identicalInBatch;
     private int _replacedInBatch;
@@ -72,6 +89,13 @@ internal sealed class EvaluationWorker(
         if (!_options.Enabled)
         {
             logger.LogInformation("Evaluation is off (Evaluation:Enabled=false): outcomes are not joined");
+        }
+        if (!_shadow.Enabled)
+        {
+            logger.LogInformation("The shadow comparison is off (Shadow:Enabled=false): models of a predictor are not compared");
+        }
+        if (!_options.Enabled && !_shadow.Enabled)
+        {
             return;
         }
         try
@@ -86,10 +110,11 @@ internal sealed class EvaluationWorker(
         }
 
         using var consumer = BuildConsumer();
-        consumer.Subscribe([_kafka.Topic, _kafka.OutcomesTopic]);
+        consumer.Subscribe(_options.Enabled ? [_kafka.Topic, _kafka.OutcomesTopic] : [_kafka.Topic]);
         Func<string, bool> wanted = Wanted;
-        logger.LogInformation("Joining outcomes of {OutcomesTopic} with predictions of {Topic} as group {Group} into windows {Windows}",
-            _kafka.OutcomesTopic, _kafka.Topic, _options.ConsumerGroup, string.Join(",", _windows));
+        logger.LogInformation("Joining {What} of {Topic} as group {Group} into windows {Windows}",
+            string.Join(" and ", new[] { _options.Enabled ? $"outcomes of {_kafka.OutcomesTopic} with predictions" : null, _shadow.Enabled ? "predictions of a predictor's models with each other" : null }.OfType<string>()),
+            _kafka.Topic, _options.ConsumerGroup, string.Join(",", _windows));
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -174,6 +199,7 @@ internal sealed class EvaluationWorker(
                 {
                     Commit(predictor);
                 }
+                await LoadComparedAsync(cancellationToken);
                 return;
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException)
@@ -185,11 +211,55 @@ internal sealed class EvaluationWorker(
         }
     }
 
+    /// <summary>Which predictors the shadow join compares, and their models (the registry's first, up to the cap): a model
+    /// seen for the first time is compared from the next reload on.</summary>
+    private async Task LoadComparedAsync(CancellationToken cancellationToken)
+    {
+        if (!_shadow.Enabled)
+        {
+            return;
+        }
+        var compared = new Dictionary<string, ShadowPredictor>(StringComparer.Ordinal);
+        foreach (var (predictor, models) in await shadowStore.LoadComparedAsync(_shadow.MaxModelsPerPredictor, time.GetUtcNow() - TimeSpan.FromDays(1), cancellationToken))
+        {
+            compared[predictor] = new ShadowPredictor(predictor, models.ToHashSet(StringComparer.Ordinal), BinaryThresholdOf(predictor));
+        }
+        _compared = compared;
+        _nextComparedReload = time.GetUtcNow() + _shadow.ReloadInterval;
+        shadowMetrics.Predictors.Set(compared.Count);
+    }
+
+    /// <summary>A binary predictor's threshold (Shadow:Predictors:&lt;name&gt;:Threshold, else its evaluation threshold when it
+    /// is evaluated as binary); null for any other.</summary>
+    private double? BinaryThresholdOf(string predictor)
+    {
+        if (_shadow.Predictors.TryGetValue(predictor, out var p) && p.Threshold is { } threshold)
+        {
+            return threshold;
+        }
+        var binary = _configuredTasks.TryGetValue(predictor, out var task)
+            ? task == EvaluationTask.Binary
+            : _evaluated.TryGetValue(predictor, out var evaluated) && evaluated.Task == EvaluationTask.Binary;
+        return binary ? _options.ThresholdOf(predictor) : null;
+    }
+
     /// <summary>Another instance may have switched a predictor on (its first outcome came through another partition): the
     /// predictions this instance reads for it are stored from the next reload on.</summary>
     private async Task ReloadPredictorsWhenDueAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        if (_shadow.Enabled && now >= _nextComparedReload)
+        {
+            try
+            {
+                await LoadComparedAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                _nextComparedReload = now + _shadow.ReloadInterval;
+                logger.LogDebug("Reloading the compared predictors failed ({Error}); retrying later", e.Message);
+            }
+        }
         if (now < _nextPredictorReload)
         {
             return;
@@ -262,9 +332,18 @@ internal sealed class EvaluationWorker(
             PredictionKeys.Decode(value, wanted, _keys, _errors);
             foreach (var log in _keys)
             {
+                Compare(log, now);
+                if (!_options.Enabled)
+                {
+                    continue;
+                }
                 if (!IsEvaluated(log.PredictorName))
                 {
-                    SwitchOn(log.PredictorName, _configuredTasks[log.PredictorName], "configured");
+                    if (!_configuredTasks.TryGetValue(log.PredictorName, out var task))
+                    {
+                        continue; // compared only
+                    }
+                    SwitchOn(log.PredictorName, task, "configured");
                 }
                 if (log.SentAt < now - _options.HorizonOf(log.PredictorName))
                 {
@@ -288,10 +367,37 @@ internal sealed class EvaluationWorker(
         _next[key] = result.Offset.Value + 1;
     }
 
+    /// <summary>Keeps a prediction of a compared model for the shadow join (the first of its id and model in the batch).</summary>
+    private void Compare(PredictionKey log, DateTimeOffset now)
+    {
+        if (!_shadow.Enabled || !_compared.TryGetValue(log.PredictorName, out var compared))
+        {
+            return;
+        }
+        if (!compared.Models.Contains(log.ModelId))
+        {
+            shadowMetrics.PredictionsSkipped.WithLabels("over_cap").Inc();
+        }
+        else if (log.SentAt < now - _shadow.JoinWindow)
+        {
+            shadowMetrics.PredictionsSkipped.WithLabels("late").Inc();
+        }
+        else if (!double.IsFinite(log.PredictionResult))
+        {
+            shadowMetrics.PredictionsSkipped.WithLabels("non_finite").Inc();
+        }
+        else if (_shadowPredictions.TryAdd((log.PredictorName, log.PredictionId, log.ModelId),
+            new ShadowPrediction(log.PredictorName, log.PredictionId, log.ModelId, log.SentAt, log.PredictionResult)))
+        {
+            _held++;
+        }
+    }
+
     private bool IsEvaluated(string predictor) => _evaluated.ContainsKey(predictor) || _switchedOn.ContainsKey(predictor);
 
     /// <summary>Whether a prediction of this predictor is kept: evaluated already, or configured (switched on by it).</summary>
-    private bool Wanted(string predictor) => IsEvaluated(predictor) || _configuredTasks.ContainsKey(predictor);
+    private bool Wanted(string predictor) =>
+        (_options.Enabled && (IsEvaluated(predictor) || _configuredTasks.ContainsKey(predictor))) || (_shadow.Enabled && _compared.ContainsKey(predictor));
 
     private void SwitchOn(string predictor, EvaluationTask task, string source)
     {
@@ -334,7 +440,12 @@ internal sealed class EvaluationWorker(
         var started = Stopwatch.GetTimestamp();
         try
         {
-            var result = await store.WriteAsync(_options.ConsumerGroup, batch, _windows, SettingsOf, _options.HorizonOf, cancellationToken);
+            var shadowPredictions = _shadowPredictions.Values.ToList();
+            var compared = _compared;
+            _shadowResult = ShadowWriteResult.Nothing;
+            var result = await store.WriteAsync(_options.ConsumerGroup, batch, _windows, SettingsOf, _options.HorizonOf, cancellationToken,
+                async (connection, transaction, token) => _shadowResult = await ShadowStore.WriteAsync(connection, transaction, shadowPredictions, _windows,
+                    _shadow.JoinWindow, compared, token));
             if (result.Fenced)
             {
                 metrics.WriteErrors.Inc();
@@ -363,6 +474,9 @@ internal sealed class EvaluationWorker(
             metrics.Outcomes.WithLabels("identical").Inc(result.OutcomesIdentical + _identicalInBatch);
             metrics.Pairs.Inc(result.Pairs);
             metrics.PairsUnusable.Inc(result.Unusable);
+            shadowMetrics.PredictionsStored.Inc(_shadowResult.Stored);
+            shadowMetrics.PredictionsRepeated.Inc(_shadowResult.Repeated);
+            shadowMetrics.Pairs.Inc(_shadowResult.Pairs);
             logger.LogDebug("Joined {Predictions} predictions and {Outcomes} outcomes: {Pairs} pairs into {Rows} window rows in {Elapsed:0} ms",
                 batch.Predictions.Count, batch.Outcomes.Count, result.Pairs, result.Rows, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             Clear();
@@ -396,6 +510,7 @@ internal sealed class EvaluationWorker(
         _predictions.Clear();
         _pendingOutcomes.Clear();
         _switchedOn.Clear();
+        _shadowPredictions.Clear();
         _held = 0;
         _identicalInBatch = 0;
         _replacedInBatch = 0;

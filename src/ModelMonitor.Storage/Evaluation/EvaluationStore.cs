@@ -82,8 +82,11 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
         return [.. rows.Select(r => new EvaluatedPredictor(r.Name, EvaluationOptions.ParseTask(r.Task) ?? EvaluationTask.Regression, r.Source))];
     }
 
+    /// <param name="alsoInTransaction">More of the join's writes (the shadow comparison) made in the same transaction, after
+    /// the offsets' compare-and-set succeeded and before the commit.</param>
     public async Task<EvaluationWriteResult> WriteAsync(string group, EvaluationBatch batch, IReadOnlyList<WindowSize> windows,
-        Func<string, PredictorEvaluation> settingsOf, Func<string, TimeSpan> horizonOf, CancellationToken cancellationToken)
+        Func<string, PredictorEvaluation> settingsOf, Func<string, TimeSpan> horizonOf, CancellationToken cancellationToken,
+        Func<NpgsqlConnection, NpgsqlTransaction, CancellationToken, Task>? alsoInTransaction = null)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -155,6 +158,10 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
 
         var contributions = EvaluationJoin.Contribute(rows, windows, settingsOf);
         await MergeWindowsAsync(connection, transaction, contributions.Rows, cancellationToken);
+        if (alsoInTransaction is not null)
+        {
+            await alsoInTransaction(connection, transaction, cancellationToken);
+        }
         await transaction.CommitAsync(cancellationToken);
         return new EvaluationWriteResult(false, inserted.Count, batch.Predictions.Count - inserted.Count,
             changed.Count - previous.Count, previous.Count, identical, contributions.Pairs, contributions.Retracted, contributions.Unusable,
