@@ -12,8 +12,8 @@ using ModelMonitor.References.Drift;
 using ModelMonitor.Storage;
 using ModelMonitor.Storage.Evaluation;
 using ModelMonitor.Storage.Predictors;
-using ModelMonitor.Storage.Shadows;
 using ModelMonitor.Storage.References;
+using ModelMonitor.Storage.Shadows;
 using ModelMonitor.Storage.Statistics;
 
 namespace ModelMonitor.Exporter;

@@ -128,7 +128,7 @@ public sealed partial class PrometheusRulesTests
         var dashboards = DashboardTests.LoadDashboards().ToDictionary(d => d.Uid, StringComparer.Ordinal);
         foreach (var rule in LoadRules().Where(r => r.Alert is not null))
         {
-            Assert.Contains(rule.Labels.Str("severity"), new[] { "critical", "warning" });
+            Assert.Contains(rule.Labels.Str("severity"), new[] { "critical", "warning", "info" });
             Assert.False(string.IsNullOrWhiteSpace(rule.Annotations.Str("summary")), rule.Alert);
             if (!rule.Expr.StartsWith("absent(", StringComparison.Ordinal))
             {

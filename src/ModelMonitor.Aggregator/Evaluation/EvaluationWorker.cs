@@ -2,8 +2,8 @@ using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Aggregator.Consuming;
-using ModelMonitor.Core.Contracts;
 using ModelMonitor.Aggregator.Shadows;
+using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Evaluation;
 using ModelMonitor.Core.Shadows;
 using ModelMonitor.Core.Windows;
@@ -390,6 +390,10 @@ internal sealed class EvaluationWorker(
             new ShadowPrediction(log.PredictorName, log.PredictionId, log.ModelId, log.SentAt, log.PredictionResult)))
         {
             _held++;
+        }
+        else
+        {
+            shadowMetrics.PredictionsRepeated.Inc(); // a repeat within the batch: the first counts, as the store's ON CONFLICT does
         }
     }
 

@@ -48,10 +48,11 @@ public static class PredictorRegistry
 
     public static PredictorRegistration? ReadPredictor(JsonElement body, int maxModels, List<RegistryFault> faults)
     {
-        if (!IsObject(body, faults) || !KnownFieldsOnly(body, PredictorFields, faults))
+        if (!IsObject(body, faults))
         {
             return null;
         }
+        KnownFieldsOnly(body, PredictorFields, faults); // and the known ones checked too: every problem in one answer
         var primary = OptionalName(body, "primary_model_id", faults);
         var shadows = new List<string>();
         if (body.TryGetProperty("shadow_model_ids", out var list) && list.ValueKind != JsonValueKind.Null)
@@ -145,10 +146,11 @@ public static class PredictorRegistry
 
     public static ModelRegistration? ReadModel(JsonElement body, List<RegistryFault> faults)
     {
-        if (!IsObject(body, faults) || !KnownFieldsOnly(body, ModelFields, faults))
+        if (!IsObject(body, faults))
         {
             return null;
         }
+        KnownFieldsOnly(body, ModelFields, faults); // and the known ones checked too: every problem in one answer
         var trainedAt = OptionalTime(body, "trained_at", faults);
         var dataEnd = OptionalTime(body, "training_data_end", faults);
         if (trainedAt is { } t && dataEnd is { } d && d > t)
@@ -189,9 +191,8 @@ public static class PredictorRegistry
         return false;
     }
 
-    private static bool KnownFieldsOnly(JsonElement body, string[] known, List<RegistryFault> faults)
+    private static void KnownFieldsOnly(JsonElement body, string[] known, List<RegistryFault> faults)
     {
-        var before = faults.Count;
         foreach (var property in body.EnumerateObject())
         {
             if (!known.Contains(property.Name, StringComparer.Ordinal))
@@ -199,7 +200,6 @@ public static class PredictorRegistry
                 faults.Add(new(property.Name, $"unknown field (known: {string.Join(", ", known)})"));
             }
         }
-        return faults.Count == before;
     }
 
     private static string? OptionalName(JsonElement body, string field, List<RegistryFault> faults)

@@ -38,9 +38,9 @@ public sealed class ShadowOptions
     public IReadOnlyList<string> Problems()
     {
         var errors = new List<string>();
-        if (JoinWindow <= TimeSpan.Zero || JoinWindow > TimeSpan.FromDays(1))
+        if (JoinWindow <= TimeSpan.Zero || JoinWindow > TimeSpan.FromDays(7))
         {
-            errors.Add($"Shadow:JoinWindow must be between 0 and 1 day (got {JoinWindow}).");
+            errors.Add($"Shadow:JoinWindow must be between 0 and 7 days (got {JoinWindow}).");
         }
         if (MaxModelsPerPredictor is < 2 or > 50)
         {

@@ -284,8 +284,9 @@ public sealed class PredictorRegistryStore(NpgsqlDataSource dataSource)
         return [.. rows.Select(r => new PrimaryChange(r.Name, Utc(r.At), r.Model, r.Previous, r.Source))];
     }
 
-    /// <summary>Predictions per (predictor, model) in the windows of <paramref name="windowSeconds"/> that started in the last
-    /// hour, retired models left out: what the inferred primary is chosen by.</summary>
+    /// <summary>Predictions per (predictor, model) in the windows of <paramref name="windowSeconds"/> that end in the last hour
+    /// or later (with 1m or 5m windows, the last hour; with only larger ones, their current and last windows), retired models
+    /// left out: what the inferred primary is chosen by.</summary>
     public async Task<IReadOnlyList<(string PredictorName, string ModelId, long Count)>> ReadLastHourTrafficAsync(int windowSeconds, DateTimeOffset now,
         CancellationToken cancellationToken)
     {
@@ -294,7 +295,7 @@ public sealed class PredictorRegistryStore(NpgsqlDataSource dataSource)
             """
             SELECT s.predictor_name, s.model_id, sum(s.prediction_count)::bigint
             FROM model_window_stats s
-            WHERE s.window_seconds = @windowSeconds AND s.window_start >= @since
+            WHERE s.window_seconds = @windowSeconds AND s.window_start > @since - make_interval(secs => @windowSeconds)
               AND NOT EXISTS (SELECT 1 FROM retired_models r JOIN models m ON m.predictor_name = r.predictor_name AND r.model_id IN ('', m.model_id)
                               WHERE m.predictor_name = s.predictor_name AND m.model_id = s.model_id AND r.retired_at >= m.last_seen)
             GROUP BY s.predictor_name, s.model_id
