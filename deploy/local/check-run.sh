@@ -83,8 +83,8 @@ remember_processes() {
 sql_example=$(awk '/^```sql/{inside=1; next} /^```/{if (inside) exit} inside' README.md)
 [ -n "$sql_example" ] || fail "README.md has no \`\`\`sql example"
 # The alerts the README's demo table promises: the names in its incident rows ("| `--default-stuck-at ...").
-expected_alerts=$(grep -E '^\| `--[a-z-]+-at ' README.md | grep -oE 'ModelMonitor[A-Za-z]+' | sort -u)
-[ -n "$expected_alerts" ] || fail "README.md's demo table lists no alert (rows starting with | \`--...-at)"
+expected_alerts=$(grep -E '^\| `--[a-z-]+' README.md | grep -oE 'ModelMonitor[A-Za-z]+' | sort -u)
+[ -n "$expected_alerts" ] || fail "README.md's demo table lists no alert (rows starting with | \`--...)"
 example_predictor=my_first_predictor # the predictor of run.sh's curl example: it must never alert
 
 # http_ok URL: a GET answers 2xx, redirects followed (Prometheus' /graph redirects to its classic UI).

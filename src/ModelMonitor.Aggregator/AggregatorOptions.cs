@@ -68,7 +68,8 @@ public sealed class AggregatorOptions
     /// <summary>Rows deleted per statement, so retention never holds long locks.</summary>
     public int RetentionBatchSize { get; set; } = 5_000;
 
-    /// <summary>Extra librdkafka consumer properties (after Kafka:Client), e.g. "session.timeout.ms".</summary>
+    /// <summary>Extra librdkafka consumer properties (after Kafka:Client), e.g. "session.timeout.ms"; also those of the
+    /// evaluation and shadow join's consumer.</summary>
     public Dictionary<string, string> Consumer { get; set; } = [];
 
     internal IReadOnlyList<WindowSize> ParsedWindows => WindowSize.ParseList(Windows);

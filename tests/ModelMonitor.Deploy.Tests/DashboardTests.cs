@@ -73,11 +73,11 @@ public sealed partial class DashboardTests
             .ToDictionary(d => d.Str("uid")!, d => d.Str("type")!, StringComparer.Ordinal);
 
     [Fact]
-    public void The_five_dashboards_exist_with_unique_uids()
+    public void The_six_dashboards_exist_with_unique_uids()
     {
         var dashboards = LoadDashboards();
 
-        Assert.Equal(["modelmonitor-drift", "modelmonitor-evaluation", "modelmonitor-features", "modelmonitor-overview", "modelmonitor-pipeline"], dashboards.Select(d => d.Uid).Order(StringComparer.Ordinal));
+        Assert.Equal(["modelmonitor-drift", "modelmonitor-evaluation", "modelmonitor-features", "modelmonitor-overview", "modelmonitor-pipeline", "modelmonitor-predictor"], dashboards.Select(d => d.Uid).Order(StringComparer.Ordinal));
     }
 
     [Fact]

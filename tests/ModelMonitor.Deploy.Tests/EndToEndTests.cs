@@ -43,6 +43,8 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
     // A binary predictor for the Evaluation dashboard's classification panels (the ETA predictor gives the regression ones).
     private const string FraudPredictor = "e2e_fraud";
     private const string FraudModel = "e2e_fraud_v1";
+    // Its shadow: the Predictor dashboard's agreement panel (binary predictors).
+    private const string FraudShadowModel = "e2e_fraud_shadow";
     private const string DefaultedFeature = "weather_index";
     private static readonly string[] Features = ["distance_km", "market", "courier_rating", DefaultedFeature];
     private static readonly string[] Markets = ["paris", "lyon", "berlin"];
@@ -86,6 +88,8 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 [$"Evaluation__Predictors__{FraudPredictor}__Task"] = "binary",
                 ["Evaluation__FlushInterval"] = "00:00:00.500",
                 ["Evaluation__BaselineInterval"] = "00:00:01",
+                ["Shadow__ReloadInterval"] = "00:00:01",
+                ["Predictors__PrimaryCheckInterval"] = "00:00:01",
             }, AppContext.BaseDirectory));
             await children[^1].WaitUntilReadyAsync(http, new Uri($"{api}/readyz"), TimeSpan.FromSeconds(90));
 
@@ -164,10 +168,27 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 Assert.Equal(HttpStatusCode.Created, reference.StatusCode);
             }
 
+            // --- The registry (the Predictor dashboard's data): primaries, shadows, a model's age and its limit ---
+            foreach (var (path, body) in new[]
+            {
+                ($"/v1/predictors/{Predictor}", $$"""{"primary_model_id":"{{Model}}","shadow_model_ids":["{{ShadowModel}}"],"max_model_age":"30d"}"""),
+                ($"/v1/predictors/{Predictor}/models/{Model}", $$"""{"trained_at":"{{DateTimeOffset.UtcNow.AddDays(-10):yyyy-MM-ddTHH:mm:ssZ}}"}"""),
+                ($"/v1/predictors/{FraudPredictor}", $$"""{"primary_model_id":"{{FraudModel}}","shadow_model_ids":["{{FraudShadowModel}}"]}"""),
+            })
+            {
+                using var registered = await http.PutAsync(new Uri($"{api}{path}"), new StringContent(body, Encoding.UTF8, "application/json"));
+                Assert.True(registered.StatusCode == HttpStatusCode.Created, $"PUT {path}: {(int)registered.StatusCode} {await registered.Content.ReadAsStringAsync()}");
+            }
+            await RetryUntilAsync(async () => (await http.GetStringAsync(new Uri($"{api}/metrics"))).Contains("modelmonitor_shadow_join_predictors 2", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(30), "the shadow join did not compare the two registered predictors", children);
+
             // --- Traffic: the last completed minute at once (published at once), then live records ---
             var now = DateTimeOffset.UtcNow;
             var currentWindow = new DateTimeOffset(now.Ticks - (now.Ticks % Window.Ticks), TimeSpan.Zero);
             Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, Batch(currentWindow - TimeSpan.FromSeconds(30), 60, 10_000))).StatusCode);
+            // The middle of the last completed 5-minute window (the shadow divergence the alert reads), within the join window.
+            var current5m = new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.FromMinutes(5).Ticks), TimeSpan.Zero);
+            Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, Batch(current5m - TimeSpan.FromSeconds(150), 60, 30_000))).StatusCode);
             // Their outcomes, and a binary predictor's predictions and outcomes (the Evaluation dashboard's data); the same two
             // hours earlier, the models' 7-day baselines (the windows before the current hour).
             Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, FraudBatch(currentWindow - TimeSpan.FromSeconds(30), 60, 0))).StatusCode);
@@ -318,7 +339,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
     /// dashboard once for the regression predictor and once for the binary one (a panel of one task has data for its own).</summary>
     private static List<string> Variants(string expression, string dashboard)
     {
-        (string Predictor, string Model)[] models = Path.GetFileName(dashboard) == "evaluation.json"
+        (string Predictor, string Model)[] models = Path.GetFileName(dashboard) is "evaluation.json" or "predictor.json"
             ? [(Predictor, Model), (FraudPredictor, FraudModel)]
             : [(Predictor, Model)];
         return VariableUse().Matches(expression).Any(m => m.Groups["name"].Value == "feature")
@@ -393,6 +414,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
             try
             {
                 using var response = await PostAsync(http, api, Batch(DateTimeOffset.UtcNow, 20, sequence), stop);
+                using var fraud = await PostAsync(http, api, FraudBatch(DateTimeOffset.UtcNow, 10, sequence), stop);
                 sequence += 20;
                 await Task.Delay(1000, stop);
             }
@@ -413,8 +435,13 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
     private static string FraudBatch(DateTimeOffset sentAt, int count, int first)
     {
         var random = new Random(7);
-        return "[" + string.Join(',', Enumerable.Range(0, count).Select(i => string.Create(CultureInfo.InvariantCulture,
-            $"{{\"sent_at\":\"{sentAt.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\",\"prediction_id\":\"fraud-{first + i}\",\"predictor_name\":\"{FraudPredictor}\",\"model_id\":\"{FraudModel}\",\"features\":{{\"amount\":{i}}},\"prediction_result\":{random.NextDouble():R}}}"))) + "]";
+        return "[" + string.Join(',', Enumerable.Range(0, count).SelectMany(i =>
+        {
+            var score = random.NextDouble();
+            // The shadow scores a little higher: on the other side of the 0.5 threshold for a few.
+            return new[] { (FraudModel, score), (FraudShadowModel, Math.Min(1, score + 0.05)) }.Select(m => string.Create(CultureInfo.InvariantCulture,
+                $"{{\"sent_at\":\"{sentAt.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\",\"prediction_id\":\"fraud-{first + i}\",\"predictor_name\":\"{FraudPredictor}\",\"model_id\":\"{m.Item1}\",\"features\":{{\"amount\":{i}}},\"prediction_result\":{m.Item2:R}}}"));
+        })) + "]";
     }
 
     /// <summary>Outcomes of the ETA predictions e2e-{firstSequence} … (numbers) and of the binary predictor's fraud-{fraudFirst} …
@@ -474,7 +501,8 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
 
     /// <summary>
     /// A block of last week's history for the panels comparing with `offset 1w` (Prometheus cannot have it
-    /// from a fresh start): the primary model's prediction mean and stddev around now − 1 week, written
+    /// from a fresh start): the primary model's prediction mean and stddev, and the predictor's hourly traffic, around
+    /// now − 1 week, written
     /// with `promtool tsdb create-blocks-from openmetrics` into the TSDB directory before Prometheus starts.
     /// </summary>
     private static async Task BackfillLastWeekAsync(string promtool, string input, string tsdb)
@@ -488,6 +516,13 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
             {
                 text.Append(CultureInfo.InvariantCulture, $"{metric}{{predictor_name=\"{Predictor}\",model_id=\"{Model}\",window=\"1m\"}} {value} {t}\n");
             }
+        }
+        // The predictor's hourly traffic a week ago (the recording rule's own series): the Predictor dashboard's seasonal band.
+        const string traffic = "modelmonitor:predictor_predictions:1h";
+        text.Append(CultureInfo.InvariantCulture, $"# TYPE {traffic} gauge\n");
+        for (var t = weekAgo - 900; t <= weekAgo + 900; t += 15)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"{traffic}{{predictor_name=\"{Predictor}\"}} 1200 {t}\n");
         }
 
         File.WriteAllText(input, text.Append("# EOF\n").ToString());

@@ -176,7 +176,9 @@ internal sealed class EvaluationWorker(
             TopicMetadataRefreshIntervalMs = 10_000,
             ConsumeResultFields = "topic",
         };
-        foreach (var (key, value) in _kafka.Client)
+        // The aggregator's consumer properties apply to this consumer too (e.g. session.timeout.ms: how soon a killed
+        // instance's partitions go to another).
+        foreach (var (key, value) in _kafka.Client.Concat(aggregatorOptions.Value.Consumer))
         {
             config.Set(key, value);
         }

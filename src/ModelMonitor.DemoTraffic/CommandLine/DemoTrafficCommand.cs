@@ -29,6 +29,7 @@ public sealed class DemoTrafficCommand
     private readonly Option<string?> _qualityDropAt = new("--quality-drop-at") { Description = $"When a courier shortage makes deliveries in {string.Join(", ", DemoScenarios.ShortageMarkets)} 40% longer: {DemoScenarios.EtaPrimaryModel}'s error against the actual outcomes more than doubles, its shadow follows (or off).", DefaultValueFactory = _ => "90s" };
     private readonly Option<bool> _noOutcomes = new("--no-outcomes") { Description = $"Do not send actual outcomes (POST {{url}}/v1/outcomes) for {DemoScenarios.EtaPredictor} and {DemoScenarios.FraudPredictor}." };
     private readonly Option<bool> _noTrainingReference = new("--no-training-reference") { Description = $"Do not upload the training reference of {DemoScenarios.EtaPrimaryModel} at start." };
+    private readonly Option<bool> _noRegistry = new("--no-registry") { Description = $"Do not register {DemoScenarios.EtaPredictor} (primary and shadow) and {DemoScenarios.PrepTimePredictor} (a model older than its limit) at start (PUT {{url}}/v1/predictors/...)." };
     private readonly Option<string?> _silenceAt = new("--silence-at") { Description = $"When predictor {DemoScenarios.PrepTimePredictor} stops sending for the rest of the run (or off).", DefaultValueFactory = _ => "4m" };
     private readonly Option<int> _backfillHours = new("--backfill-hours") { Description = $"Hours of history to send before live traffic (0-{BackfillPlan.MaxHours}).", DefaultValueFactory = _ => 0 };
     private readonly Option<int> _backfillPerHour = new("--backfill-per-hour") { Description = "Backfilled predictions per hour per predictor (so records per hour per model).", DefaultValueFactory = _ => 200 };
@@ -47,7 +48,7 @@ public sealed class DemoTrafficCommand
         Option[] options =
         [
             _url, _rate, _maxRate, _duration, _concurrency, _batchSize, _seed, _runId, _format, _demoDay, _noIncidents,
-            _defaultStuckAt, _nanAt, _shiftAt, _silenceAt, _typeMismatchAt, _unitChangeAt, _gradualDriftAt, _qualityDropAt, _noOutcomes, _noTrainingReference, _backfillHours, _backfillPerHour, _ledger, _ledgerWithModel,
+            _defaultStuckAt, _nanAt, _shiftAt, _silenceAt, _typeMismatchAt, _unitChangeAt, _gradualDriftAt, _qualityDropAt, _noOutcomes, _noTrainingReference, _noRegistry, _backfillHours, _backfillPerHour, _ledger, _ledgerWithModel,
             _jsonSummary, _statusInterval, _requestTimeout, _maxRetries,
         ];
         foreach (var option in options)
@@ -110,6 +111,7 @@ public sealed class DemoTrafficCommand
                 Duration(result.GetValue(_qualityDropAt))),
         Outcomes = !result.GetValue(_noOutcomes),
         UploadTrainingReference = !result.GetValue(_noTrainingReference),
+        Register = !result.GetValue(_noRegistry),
         BackfillHours = result.GetValue(_backfillHours),
         BackfillPerHour = result.GetValue(_backfillPerHour),
         LedgerPath = result.GetValue(_ledger)?.FullName,

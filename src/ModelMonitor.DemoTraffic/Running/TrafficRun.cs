@@ -43,6 +43,10 @@ public sealed class TrafficRun
 
         await _output.WriteLineAsync(Banner(sender, outcomes));
         var outcomesTask = outcomes?.RunAsync(stopping, aborting) ?? Task.CompletedTask;
+        if (_options.Register)
+        {
+            await DemoRegistry.RegisterAsync(http, _options.Url, _output, stopping);
+        }
         if (_options.UploadTrainingReference)
         {
             await TrainingReference.UploadAsync(http, _options.Url, _options.Seed, _output, stopping);

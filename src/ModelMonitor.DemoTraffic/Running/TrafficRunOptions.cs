@@ -21,6 +21,9 @@ public sealed record TrafficRunOptions
 
     /// <summary>Upload a training reference of the ETA primary model (generated records, no incident) before traffic.</summary>
     public bool UploadTrainingReference { get; init; }
+
+    /// <summary>Register the demo's predictors (primary, shadow, model ages) before the traffic starts.</summary>
+    public bool Register { get; init; }
     public int BackfillPerHour { get; init; } = 200;
     public string? LedgerPath { get; init; }
     public bool LedgerWithModel { get; init; }

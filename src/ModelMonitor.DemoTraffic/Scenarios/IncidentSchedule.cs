@@ -90,7 +90,7 @@ public sealed record IncidentSchedule(TimeSpan? DefaultStuckAt, TimeSpan? NaNAt,
             $"gradual drift: {DemoScenarios.EtaPredictor}'s {DemoScenarios.GradualDriftFeature} warms by {DriftPerMinute:0} °C a minute (alert ModelMonitorFeatureDrift)",
         IncidentKind.QualityDrop =>
             $"quality drop: a courier shortage makes deliveries in {string.Join(", ", DemoScenarios.ShortageMarkets)} take {(QualityDropFactor - 1) * 100:0}% longer; " +
-            $"{DemoScenarios.EtaPrimaryModel} does not follow (its MAE against the actuals more than doubles), the shadow {DemoScenarios.EtaShadowModel} does (alert ModelMonitorEvaluationRegression)",
+            $"{DemoScenarios.EtaPrimaryModel} does not follow (its MAE against the actuals more than doubles), the shadow {DemoScenarios.EtaShadowModel} does (alerts ModelMonitorEvaluationRegression, and ModelMonitorShadowDivergence: the shadow no longer agrees with its primary)",
         _ => kind.ToString(),
     };
 
