@@ -42,9 +42,9 @@ namespace ModelMonitor.Benchmarks;
 /// </summary>
 internal static class EvaluationBenchmark
 {
-    private const string Predictor = "bench_eta";
-    private const int RequestSize = 100;
-    private const int Concurrency = 32; // the ingest scenario's for batches of 100
+    internal const string Predictor = "bench_eta";
+    internal const int RequestSize = 100;
+    internal const int Concurrency = 32; // the ingest scenario's for batches of 100
     private const int Ids = 200_000;
     private const int StatisticsRecords = 200_000;
     private const int PreStartIds = 5_000; // sent before the aggregator starts, so both topics exist when its join subscribes
@@ -53,13 +53,13 @@ internal static class EvaluationBenchmark
     private const int WarmUpStatistics = 50_000;
     // Prediction records sent and not yet read by both consumers. The mock broker kept ~1,950 of the API's messages of
     // these records per partition (~49k records; 5 MiB of lz4 batches) when filled without a consumer: half of that.
-    private const double Backlog = 100_000;
+    internal const double Backlog = 100_000;
     private const double OutcomeBacklog = 100_000; // outcomes: ~115 B each
     private const int SteadyIdsPerSecond = 1_000;
     private static readonly TimeSpan ApiWarmUp = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan Steady = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan OutcomeDelay = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan PhaseTimeout = TimeSpan.FromSeconds(180);
+    internal static readonly TimeSpan PhaseTimeout = TimeSpan.FromSeconds(180);
 
     public static async Task RunAsync(BenchmarkContext context)
     {
@@ -451,12 +451,12 @@ internal static class EvaluationBenchmark
 
     // ---------------------------------------------------------------- records, bodies, sending
 
-    private static string Id(string prefix, int i) => string.Create(CultureInfo.InvariantCulture, $"{prefix}-{i:D8}");
+    internal static string Id(string prefix, int i) => string.Create(CultureInfo.InvariantCulture, $"{prefix}-{i:D8}");
 
-    private static double Primary(List<PredictionLog> demo, int i) =>
+    internal static double Primary(List<PredictionLog> demo, int i) =>
         double.IsFinite(demo[i % demo.Count].PredictionResult) ? demo[i % demo.Count].PredictionResult : 10;
 
-    private static double Shadow(List<PredictionLog> demo, int i) => (Primary(demo, i) * 1.05) + 0.5;
+    internal static double Shadow(List<PredictionLog> demo, int i) => (Primary(demo, i) * 1.05) + 0.5;
 
     /// <summary>The actual of id <paramref name="i"/>: its primary prediction ± up to 5, deterministic.</summary>
     private static double Actual(double prediction, int i) => prediction + ((uint)i * 2654435761u % 1000 / 100.0) - 5;
@@ -494,24 +494,32 @@ internal static class EvaluationBenchmark
         return Encoding.UTF8.GetBytes(body.Append(']').ToString());
     }
 
-    private static ChildProcess StartApi(BenchmarkContext context, MockKafkaCluster cluster, string topic, int port) =>
-        ChildProcess.Start("ModelMonitor.Ingestion", [], new Dictionary<string, string>
+    /// <param name="postgres">A connection string: the API then serves the predictor registry (PUT /v1/predictors/…).</param>
+    internal static ChildProcess StartApi(BenchmarkContext context, MockKafkaCluster cluster, string topic, int port, string? postgres = null)
+    {
+        var environment = new Dictionary<string, string>
         {
             ["Urls"] = $"http://127.0.0.1:{port}",
             ["Kafka__BootstrapServers"] = cluster.BootstrapServers,
             ["Kafka__Topic"] = topic,
             ["Kafka__OutcomesTopic"] = topic + ".outcomes",
             ["Kafka__CreateTopic"] = "false", // the mock cluster cannot: topics auto-create with 4 partitions
-        }, context.Options.LogDirectory);
+        };
+        if (postgres is not null)
+        {
+            environment["ConnectionStrings__Postgres"] = postgres;
+        }
+        return ChildProcess.Start("ModelMonitor.Ingestion", [], environment, context.Options.LogDirectory);
+    }
 
-    private sealed record LoadResult(double Records, double Seconds, int Failures);
+    internal sealed record LoadResult(double Records, double Seconds, int Failures);
 
     /// <summary>
     /// Closed loop, <see cref="Concurrency"/> requests in flight: payloads[i % Count] for i &lt; <paramref name="requests"/> or
     /// until <paramref name="duration"/>; request i starts once <paramref name="gate"/> allows (i + 1) × records each.
     /// A request not answered 202 with nothing rejected counts as a failure, and is sent again when <paramref name="retry"/>.
     /// </summary>
-    private static async Task<LoadResult> SendAsync(Uri url, List<byte[]> payloads, int recordsEach, long requests, TimeSpan duration,
+    internal static async Task<LoadResult> SendAsync(Uri url, List<byte[]> payloads, int recordsEach, long requests, TimeSpan duration,
         bool retry = false, Func<double, bool>? gate = null)
     {
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = Concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
@@ -552,7 +560,7 @@ internal static class EvaluationBenchmark
         return new LoadResult(accepted, clock.Elapsed.TotalSeconds, failures);
     }
 
-    private static async Task<bool> PostAsync(HttpClient client, Uri url, byte[] payload)
+    internal static async Task<bool> PostAsync(HttpClient client, Uri url, byte[] payload)
     {
         using var content = new ByteArrayContent(payload);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
@@ -571,8 +579,8 @@ internal static class EvaluationBenchmark
     // ---------------------------------------------------------------- the aggregator's progress and Postgres's CPU
 
     /// <summary>What the aggregator has done so far: its /metrics and the join's offsets committed in Postgres.</summary>
-    private sealed record Snapshot(double StatsRecords, double StatsMessages, double Stored, double Pairs, double OutcomesRead, double Writes,
-        double WriteSeconds, double SlowWrites, double JoinMessages)
+    internal sealed record Snapshot(double StatsRecords, double StatsMessages, double Stored, double Pairs, double OutcomesRead, double Writes,
+        double WriteSeconds, double SlowWrites, double JoinMessages, double ShadowPairs = 0, double ShadowStored = 0, double ShadowPredictors = 0)
     {
         /// <summary>The join commits offsets of the predictions topic (messages) every 2 s.</summary>
         public bool JoinCaughtUp => StatsMessages > 0 && JoinMessages >= StatsMessages;
@@ -581,7 +589,7 @@ internal static class EvaluationBenchmark
         public double ReadByBoth => StatsMessages == 0 ? 0 : Math.Min(StatsRecords, StatsRecords * JoinMessages / StatsMessages);
     }
 
-    private sealed class Monitor : IAsyncDisposable
+    internal sealed class Monitor : IAsyncDisposable
     {
         private readonly ChildProcess _aggregator;
         private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
@@ -612,7 +620,10 @@ internal static class EvaluationBenchmark
                             Exposition.Sample(text, "modelmonitor_evaluation_writes_total"),
                             Exposition.Sample(text, "modelmonitor_evaluation_write_duration_seconds_sum"),
                             Exposition.Sample(text, "modelmonitor_evaluation_write_duration_seconds_count") - Bucket(text, "modelmonitor_evaluation_write_duration_seconds", 1),
-                            joinMessages);
+                            joinMessages,
+                            Exposition.Sample(text, "modelmonitor_shadow_join_pairs_total"),
+                            Exposition.Sample(text, "modelmonitor_shadow_join_predictions_stored_total"),
+                            Exposition.Sample(text, "modelmonitor_shadow_join_predictors"));
                     }
                     catch (Exception e) when (e is HttpRequestException or TaskCanceledException or OperationCanceledException or NpgsqlException)
                     {
@@ -667,7 +678,7 @@ internal static class EvaluationBenchmark
     /// Postgres's CPU time: the postmaster's own and what it reaped from exited children (cutime, cstime), plus every live
     /// child's (the backends, autovacuum, checkpointer, WAL writer): the server's whole cost, whichever backend did the work.
     /// </summary>
-    private sealed class PostgresCpu(int postmaster)
+    internal sealed class PostgresCpu(int postmaster)
     {
         private const double TicksPerSecond = 100; // USER_HZ, 100 on Linux
 

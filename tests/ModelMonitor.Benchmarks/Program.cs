@@ -3,18 +3,18 @@ using ModelMonitor.Benchmarks;
 
 // tests/ModelMonitor.Benchmarks/run.sh [scenario...] [--runs N] [--seconds S] [--memory-minutes M] [--freshness-seconds S] [--batches 1,100,1000]
 // Scenarios: codec ingest aggregate sql-baseline exporter freshness memory memory-services (default: all, the memory ones last), fuzz, drift, flush,
-// evaluation and cardinality (only when named; cardinality: [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000]
-// [--set Aggregator:Key=value]...).
+// evaluation, shadow ([--shadow-ids 100000] [--runs 3]) and cardinality (only when named; cardinality: [--grid 10x50,100x50,1000x50,1000x200]
+// [--cardinality-seconds 120] [--rate 3000] [--set Aggregator:Key=value]...).
 if (args is ["exporter-child", .. var childArgs])
 {
     return await ExporterBenchmark.RunChildAsync(childArgs);
 }
 
 var all = new[] { "codec", "ingest", "aggregate", "sql-baseline", "exporter", "freshness", "memory", "memory-services" };
-var options = BenchmarkOptions.Parse(args, all, extra: ["fuzz", "cardinality", "drift", "flush", "evaluation"]);
+var options = BenchmarkOptions.Parse(args, all, extra: ["fuzz", "cardinality", "drift", "flush", "evaluation", "shadow"]);
 if (options is null)
 {
-    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000] | fuzz [--fuzz-requests 10000] | drift | flush | evaluation [--runs 3] [--seconds 8] | cardinality [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000] [--set Aggregator:Key=value]");
+    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000] | fuzz [--fuzz-requests 10000] | drift | flush | evaluation [--runs 3] [--seconds 8] | shadow [--shadow-ids 100000] [--runs 3] | cardinality [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000] [--set Aggregator:Key=value]");
     return 1;
 }
 
@@ -41,6 +41,7 @@ foreach (var scenario in options.Scenarios)
         "drift" => DriftBenchmark.RunAsync(context),
         "flush" => FlushBenchmark.RunAsync(context),
         "evaluation" => EvaluationBenchmark.RunAsync(context),
+        "shadow" => ShadowBenchmark.RunAsync(context),
         _ => throw new InvalidOperationException(scenario),
     };
     await task;
@@ -51,11 +52,12 @@ namespace ModelMonitor.Benchmarks
 {
     internal sealed record BenchmarkOptions(IReadOnlyList<string> Scenarios, int Runs, double Seconds, double MemoryMinutes, double FreshnessSeconds, string LogDirectory,
         IReadOnlyList<int> Batches, int FuzzRequests, IReadOnlyList<(int Models, int Features)> Grid, double CardinalitySeconds, double Rate,
-        IReadOnlyList<string> AggregatorSettings)
+        IReadOnlyList<string> AggregatorSettings, int ShadowIds = 100_000)
     {
         public static BenchmarkOptions? Parse(string[] args, string[] all, string[] extra)
         {
             var fuzzRequests = 10_000;
+            var shadowIds = 100_000;
             (int, int)[] grid = [(10, 50), (100, 50), (1000, 50), (1000, 200)];
             double cardinalitySeconds = 120, rate = 3000;
             var settings = new List<string>();
@@ -94,6 +96,9 @@ namespace ModelMonitor.Benchmarks
                     case "--rate" when i + 1 < args.Length:
                         rate = double.Parse(args[++i], CultureInfo.InvariantCulture);
                         break;
+                    case "--shadow-ids" when i + 1 < args.Length:
+                        shadowIds = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                        break;
                     case "--set" when i + 1 < args.Length && args[i + 1].Contains('='):
                         settings.Add(args[++i]);
                         break;
@@ -107,7 +112,7 @@ namespace ModelMonitor.Benchmarks
             var logs = Path.Combine(Path.GetTempPath(), "modelmonitor-bench-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
             Directory.CreateDirectory(logs);
             return new BenchmarkOptions(scenarios.Count == 0 ? all : scenarios, runs, seconds, memoryMinutes, freshnessSeconds, logs, batches, fuzzRequests, grid,
-                cardinalitySeconds, rate, settings);
+                cardinalitySeconds, rate, settings, shadowIds);
         }
     }
 }
