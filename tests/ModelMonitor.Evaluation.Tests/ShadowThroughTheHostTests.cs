@@ -88,15 +88,19 @@ public sealed class ShadowThroughTheHostTests
         await Eventually.UntilAsync(async () => EvaluationHost.Sample(await host.Http.GetStringAsync("/metrics"), "modelmonitor_shadow_join_predictors") >= 1,
             TimeSpan.FromSeconds(30), () => $"the join compares sh_eta; host:\n{host.Process.Output(30)}");
 
-        // p predicts ids 0-399, s ids 0-349 (a tenth of them twice, the repeat with another value: ignored), 5 s later;
-        // sh_other predicts the same ids with its own models: never paired with sh_eta's.
+        // p predicts ids 0-399, s ids 0-349, 5 s later, a tenth of them twice in the same request (the retried record, with
+        // another value, is ignored: the first counts); sh_other predicts the same ids with its own models: never paired
+        // with sh_eta's. 50 ids per request: an id's records travel in one Kafka message, so the join reads them together.
         var random = new Random(17);
         var primary = Enumerable.Range(0, 400).Select(_ => 20 + (random.NextDouble() * 30)).ToArray();
         var shadow = primary.Select(p => (p * 1.05) + ((random.NextDouble() - 0.5) * 4)).ToArray();
-        await host.PostAllAsync("/v1/predictions", Enumerable.Range(0, 400).SelectMany(i => i < 350
-            ? new[] { Prediction("sh_eta", "p", i, primary[i]), Prediction("sh_eta", "s", i, shadow[i], delaySeconds: 5) }
-            : [Prediction("sh_eta", "p", i, primary[i])]));
-        await host.PostAllAsync("/v1/predictions", Enumerable.Range(0, 35).Select(i => Prediction("sh_eta", "s", i * 10, 1_000, delaySeconds: 5)));
+        IEnumerable<string> RecordsOf(int i) => i >= 350 ? [Prediction("sh_eta", "p", i, primary[i])]
+            : i % 10 == 0 ? [Prediction("sh_eta", "p", i, primary[i]), Prediction("sh_eta", "s", i, shadow[i], delaySeconds: 5), Prediction("sh_eta", "s", i, 1_000, delaySeconds: 5)]
+            : [Prediction("sh_eta", "p", i, primary[i]), Prediction("sh_eta", "s", i, shadow[i], delaySeconds: 5)];
+        for (var start = 0; start < 400; start += 50)
+        {
+            await host.PostAllAsync("/v1/predictions", Enumerable.Range(start, 50).SelectMany(RecordsOf));
+        }
         // Dated now: the inferred primary is the model with the most traffic in the last hour.
         var now = DateTimeOffset.UtcNow;
         await host.PostAllAsync("/v1/predictions", Enumerable.Range(0, 100).SelectMany(i => new[]

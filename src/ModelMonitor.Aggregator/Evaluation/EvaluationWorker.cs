@@ -174,7 +174,7 @@ internal sealed class EvaluationWorker(
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
             // An outcomes topic created after start (by the first outcome) is assigned within seconds, not minutes.
             TopicMetadataRefreshIntervalMs = 10_000,
-            ConsumeResultFields = "topic",
+            ConsumeResultFields = "topic,headers", // the predictions' keys header (PredictionKeyHeader)
         };
         // The aggregator's consumer properties apply to this consumer too (e.g. session.timeout.ms: how soon a killed
         // instance's partitions go to another).
@@ -183,6 +183,7 @@ internal sealed class EvaluationWorker(
             config.Set(key, value);
         }
         return new ConsumerBuilder<Ignore, byte[]>(config)
+            .SetValueDeserializer(new KeyedValueDeserializer(_kafka.Topic))
             .SetPartitionsAssignedHandler(OnAssigned)
             .SetPartitionsRevokedHandler(OnRevoked)
             .SetPartitionsLostHandler(OnLost)
@@ -331,7 +332,7 @@ internal sealed class EvaluationWorker(
         else
         {
             _keys.Clear();
-            PredictionKeys.Decode(value, wanted, _keys, _errors);
+            ReadKeys(result.Message.Headers, value, wanted);
             foreach (var log in _keys)
             {
                 Compare(log, now);
@@ -367,6 +368,42 @@ internal sealed class EvaluationWorker(
             _firstHeldAt = now;
         }
         _next[key] = result.Offset.Value + 1;
+    }
+
+    /// <summary>The keys of a predictions message: from its keys header when the API wrote one, else from its JSON.</summary>
+    private void ReadKeys(Headers? headers, byte[] value, Func<string, bool> wanted)
+    {
+        if (headers is not null && headers.TryGetLastBytes(PredictionKeyHeader.Name, out var header))
+        {
+            try
+            {
+                PredictionKeyHeader.Decode(header, wanted, _keys);
+                return;
+            }
+            catch (FormatException e)
+            {
+                logger.LogDebug("Unreadable {Header} header ({Error}): reading the records' JSON", PredictionKeyHeader.Name, e.Message);
+            }
+        }
+        if (value.Length == 0 && headers is not null && headers.TryGetLastBytes(PredictionKeyHeader.Name, out _))
+        {
+            _errors.Add($"an unreadable {PredictionKeyHeader.Name} header (the message's records were not copied: see {nameof(KeyedValueDeserializer)})");
+            return;
+        }
+        PredictionKeys.Decode(value, wanted, _keys, _errors);
+    }
+
+    /// <summary>
+    /// A predictions message with a keys header is read from the header only: its value (the records' JSON, ~40 times the
+    /// header) is not copied out of librdkafka's buffer. Outcomes, and predictions without the header, are copied.
+    /// </summary>
+    private sealed class KeyedValueDeserializer(string predictionsTopic) : IDeserializer<byte[]>
+    {
+        public byte[] Deserialize(ReadOnlySpan<byte> data, bool isNull, SerializationContext context) =>
+            context.Topic == predictionsTopic && context.Headers is { } headers && headers.TryGetLastBytes(PredictionKeyHeader.Name, out var header)
+                && header.Length > 0 && header[0] == PredictionKeyHeader.Version
+                ? []
+                : isNull ? [] : data.ToArray();
     }
 
     /// <summary>Keeps a prediction of a compared model for the shadow join (the first of its id and model in the batch).</summary>

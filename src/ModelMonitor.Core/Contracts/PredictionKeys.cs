@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using ModelMonitor.Core.Json;
 
@@ -8,8 +9,9 @@ public readonly record struct PredictionKey(string PredictorName, string Predict
 
 /// <summary>
 /// Reads the <see cref="PredictionKey"/> of the records of a predictions message (<see cref="PredictionMessages"/>) for
-/// the predictors a caller wants, and nothing else: features and default_values_used are stepped over, not
-/// materialized, and a record of an unwanted predictor is left as soon as its predictor_name is read. The join reads
+/// the predictors a caller wants, and nothing else: a record is left as soon as the key's fields are read (the encoder
+/// writes them before default_values_used and the features; in another order those are stepped over, not materialized),
+/// and a record of an unwanted predictor as soon as its predictor_name is read. The join reads
 /// every record of the topic but keeps those of evaluated predictors only, so this costs it a fraction of a full
 /// decode (<see cref="PredictionLogCodec.TryDecode"/>). The records were validated by the API; a line this cannot read
 /// (not an object, a field missing or of the wrong type, another schema version) is reported, never thrown.
@@ -40,8 +42,19 @@ public static class PredictionKeys
     {
         key = null;
         error = "";
+        byte[]? rented = null;
         try
         {
+            // Most of a record is its features, which the key does not need: read it with the features object emptied.
+            var featuresAt = FeaturesObject(line, out var featuresEnd);
+            var removed = featuresEnd - featuresAt - 2; // the object's content, between its braces
+            if (featuresAt >= 0 && removed > 0)
+            {
+                rented = ArrayPool<byte>.Shared.Rent(line.Length - removed);
+                line[..(featuresAt + 1)].CopyTo(rented);
+                line[(featuresEnd - 1)..].CopyTo(rented.AsSpan(featuresAt + 1));
+                line = rented.AsSpan(0, line.Length - removed);
+            }
             var json = NonFiniteLiterals.Rewrite(line, out var nonFinite);
             var reader = new Utf8JsonReader(json, ReaderOptions);
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -96,6 +109,10 @@ public static class PredictionKeys
                     reader.Read();
                     reader.Skip(); // features, default_values_used, anything else
                 }
+                if (version is not null && predictor is not null && predictionId is not null && model is not null && sentAt is not null && result is not null)
+                {
+                    break; // all the join needs: the encoder writes these before the features, which are then never read
+                }
             }
             if (version != PredictionLogCodec.SchemaVersion)
             {
@@ -115,5 +132,87 @@ public static class PredictionKeys
             error = $"malformed record: {e.Message}";
             return false;
         }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static readonly SearchValues<byte> ObjectStops = SearchValues.Create("\"}{["u8);
+    private static readonly SearchValues<byte> StringStops = SearchValues.Create("\"\\"u8);
+
+    /// <summary>
+    /// Where the top-level "features" object of a record starts (its '{') and ends (just past its '}'), found by a byte scan
+    /// rather than tokenized; −1 when the record has none or it is not a flat object (then the reader steps over it as
+    /// any other value). The first <c>"features"</c> followed by a colon is the top-level property: a string value cannot
+    /// hold an unescaped quote, a value is never followed by a colon, and the fields before the features are scalars.
+    /// </summary>
+    internal static int FeaturesObject(ReadOnlySpan<byte> line, out int end)
+    {
+        end = -1;
+        var name = line.IndexOf("\"features\""u8);
+        if (name < 0)
+        {
+            return -1;
+        }
+        var i = name + 10;
+        while (i < line.Length && line[i] is (byte)' ' or (byte)'\t' or (byte)'\r')
+        {
+            i++;
+        }
+        if (i >= line.Length || line[i] != (byte)':')
+        {
+            return -1;
+        }
+        i++;
+        while (i < line.Length && line[i] is (byte)' ' or (byte)'\t' or (byte)'\r')
+        {
+            i++;
+        }
+        if (i >= line.Length || line[i] != (byte)'{')
+        {
+            return -1;
+        }
+        var start = i++;
+        while (i < line.Length)
+        {
+            var next = line[i..].IndexOfAny(ObjectStops);
+            if (next < 0)
+            {
+                return -1;
+            }
+            i += next;
+            switch (line[i])
+            {
+                case (byte)'}':
+                    end = i + 1;
+                    return start;
+                case (byte)'"':
+                    i++;
+                    while (true)
+                    {
+                        var stop = i < line.Length ? line[i..].IndexOfAny(StringStops) : -1;
+                        if (stop < 0)
+                        {
+                            return -1; // unterminated: the reader reports it
+                        }
+                        i += stop;
+                        if (line[i] == (byte)'\\')
+                        {
+                            i += 2; // an escaped character, \" included
+                            continue;
+                        }
+                        i++; // past the closing quote
+                        break;
+                    }
+                    continue;
+                default:
+                    return -1; // a nested object or array: not a valid record, left to the reader
+            }
+        }
+        return -1;
     }
 }

@@ -45,6 +45,15 @@ public static class PredictionLogCodec
             writer.WriteString("prediction_id"u8, log.PredictionId);
             writer.WriteString("predictor_name"u8, log.PredictorName);
             writer.WriteString("model_id"u8, log.ModelId);
+            // The fields a join reads (PredictionKeys) before the features: it stops reading a record once it has them.
+            writer.WritePropertyName("prediction_result"u8);
+            WriteNumber(writer, log.PredictionResult);
+            writer.WriteStartArray("default_values_used"u8);
+            foreach (var name in log.DefaultValuesUsed)
+            {
+                writer.WriteStringValue(name);
+            }
+            writer.WriteEndArray();
             writer.WriteStartObject("features"u8);
             foreach (var (name, value) in log.Features)
             {
@@ -66,14 +75,6 @@ public static class PredictionLogCodec
                 }
             }
             writer.WriteEndObject();
-            writer.WritePropertyName("prediction_result"u8);
-            WriteNumber(writer, log.PredictionResult);
-            writer.WriteStartArray("default_values_used"u8);
-            foreach (var name in log.DefaultValuesUsed)
-            {
-                writer.WriteStringValue(name);
-            }
-            writer.WriteEndArray();
             writer.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();

@@ -81,7 +81,7 @@ public static class PredictionMessages
                 end++;
             }
             var records = ordered[start..end];
-            messages.Add(new PlannedMessage(partition, Write(records, bytes, logs, verbatim, encoded), records));
+            messages.Add(new PlannedMessage(partition, Write(records, bytes, logs, verbatim, encoded), records, PredictionKeyHeader.Encode(logs, records)));
             start = end;
         }
         return new MessagePlan(messages, tooLarge ?? []);
@@ -164,7 +164,8 @@ public static class PredictionMessages
 public delegate bool MessageLineReader(ReadOnlySpan<byte> line, out string? error);
 
 /// <summary>One Kafka message: its partition, its value and the positions of the records it holds, in order.</summary>
-public sealed record PlannedMessage(int Partition, byte[] Value, int[] Records);
+/// <param name="Keys">The <see cref="PredictionKeyHeader"/> of a predictions message (null for outcomes).</param>
+public sealed record PlannedMessage(int Partition, byte[] Value, int[] Records, byte[]? Keys = null);
 
 /// <summary>The messages for a list of records, and the records too large to send (position, size in bytes).</summary>
 public sealed record MessagePlan(IReadOnlyList<PlannedMessage> Messages, IReadOnlyList<(int Record, int Bytes)> TooLarge);

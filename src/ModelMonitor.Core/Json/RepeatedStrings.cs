@@ -47,6 +47,25 @@ public static class RepeatedStrings
         return ReadThroughChars(ref reader);
     }
 
+    /// <summary>The string of these UTF-8 bytes, shared when short and already seen.</summary>
+    public static string FromUtf8(ReadOnlySpan<byte> raw)
+    {
+        if (raw.Length > MaxCachedLength)
+        {
+            return System.Text.Encoding.UTF8.GetString(raw);
+        }
+        if (Utf8Lookup.TryGetValue(raw, out var known))
+        {
+            return known;
+        }
+        var text = System.Text.Encoding.UTF8.GetString(raw);
+        if (ByUtf8.Count < Capacity)
+        {
+            ByUtf8.TryAdd(raw.ToArray(), text);
+        }
+        return text;
+    }
+
     private static string ReadThroughChars(ref Utf8JsonReader reader)
     {
         var raw = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;

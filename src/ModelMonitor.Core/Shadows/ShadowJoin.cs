@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ModelMonitor.Core.Windows;
 
 namespace ModelMonitor.Core.Shadows;
@@ -44,43 +45,50 @@ public static class ShadowJoin
         IReadOnlyList<WindowSize> windows, TimeSpan joinWindow, Func<string, int> joinedModels, Func<string, double?> thresholdOf)
     {
         var result = new ShadowContributions();
+        var isNew = new List<bool>();
         foreach (var group in stored.GroupBy(p => (p.PredictorName, p.PredictionId)))
         {
             // Ordinal model order: each pair is (a, b) with a before b, its difference b − a.
-            var predictions = group.OrderBy(p => p.ModelId, StringComparer.Ordinal).ToList();
+            var predictions = group.ToArray();
+            if (predictions.Length > 1)
+            {
+                Array.Sort(predictions, static (x, y) => string.CompareOrdinal(x.ModelId, y.ModelId));
+            }
             var threshold = thresholdOf(group.Key.PredictorName);
-            for (var i = 0; i < predictions.Count; i++)
+            isNew.Clear();
+            foreach (var prediction in predictions)
+            {
+                isNew.Add(inserted(prediction));
+            }
+            for (var i = 0; i < predictions.Length; i++)
             {
                 var a = predictions[i];
-                if (inserted(a))
+                if (isNew[i])
                 {
                     foreach (var window in windows)
                     {
-                        var key = new ShadowModelKey(window.Seconds, window.WindowStart(a.SentAt), a.PredictorName, a.ModelId);
-                        result.Predictions[key] = result.Predictions.GetValueOrDefault(key) + 1;
+                        CollectionsMarshal.GetValueRefOrAddDefault(result.Predictions,
+                            new ShadowModelKey(window.Seconds, window.WindowStart(a.SentAt), a.PredictorName, a.ModelId), out _)++;
                     }
                 }
-                for (var j = i + 1; j < predictions.Count; j++)
+                for (var j = i + 1; j < predictions.Length; j++)
                 {
                     var b = predictions[j];
-                    if ((!inserted(a) && !inserted(b)) || (a.SentAt - b.SentAt).Duration() > joinWindow)
+                    if ((!isNew[i] && !isNew[j]) || (a.SentAt - b.SentAt).Duration() > joinWindow)
                     {
                         continue; // counted when the later of them was stored, or too far apart
                     }
                     var earlier = a.SentAt <= b.SentAt ? a.SentAt : b.SentAt;
                     foreach (var window in windows)
                     {
-                        var key = new ShadowPairKey(window.Seconds, window.WindowStart(earlier), a.PredictorName, a.ModelId, b.ModelId);
-                        if (!result.Pairs.TryGetValue(key, out var accumulator))
-                        {
-                            result.Pairs[key] = accumulator = new ShadowAccumulator();
-                        }
-                        accumulator.Add(a.PredictionResult, b.PredictionResult, threshold);
+                        ref var accumulator = ref CollectionsMarshal.GetValueRefOrAddDefault(result.Pairs,
+                            new ShadowPairKey(window.Seconds, window.WindowStart(earlier), a.PredictorName, a.ModelId, b.ModelId), out _);
+                        (accumulator ??= new ShadowAccumulator()).Add(a.PredictionResult, b.PredictionResult, threshold);
                     }
                     result.PairCount++;
                 }
             }
-            if (predictions.Count >= joinedModels(group.Key.PredictorName))
+            if (predictions.Length >= joinedModels(group.Key.PredictorName))
             {
                 result.Complete.Add(group.Key);
             }

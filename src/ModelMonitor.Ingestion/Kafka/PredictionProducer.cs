@@ -163,7 +163,11 @@ public sealed class PredictionProducer : IDisposable
                 try
                 {
                     _producer.Produce(new TopicPartition(topic, new Partition(message.Partition)),
-                        new Message<byte[], byte[]> { Value = message.Value },
+                        new Message<byte[], byte[]>
+                        {
+                            Value = message.Value,
+                            Headers = message.Keys is null ? null : new Headers { { PredictionKeyHeader.Name, message.Keys } },
+                        },
                         report => pending.Complete(message.Records, report.Error, report.Status));
                 }
                 catch (KafkaException e) when (e.Error.Code == ErrorCode.MsgSizeTooLarge)

@@ -22,10 +22,11 @@ public sealed record ShadowWindowRow(int WindowSeconds, DateTimeOffset WindowSta
 /// <summary>
 /// The shadow join's tables (schema version 7). <see cref="WriteAsync"/> runs inside the join's transaction (the one that
 /// advances the offsets of the predictions topic, <c>EvaluationStore.WriteAsync</c>), so a pair is counted exactly once:
-/// (1) new predictions inserted (<c>ON CONFLICT DO NOTHING RETURNING</c>: the first of a (predictor, prediction_id, model)
-/// counts); (2) every stored prediction of their ids read; (3) <see cref="ShadowJoin"/> forms the pairs; (4) model counts
-/// added and comparison rows created, locked in key order, merged and rewritten; (5) ids every joined model has predicted
-/// deleted.
+/// (0) ids whose every compared model is in the batch, none waiting in the table, pair in memory and are never stored;
+/// (1) the other new predictions inserted (<c>ON CONFLICT DO NOTHING RETURNING</c>: the first of a (predictor,
+/// prediction_id, model) counts); (2) every stored prediction of their ids read; (3) <see cref="ShadowJoin"/> forms the
+/// pairs; (4) model counts added and comparison rows created, locked in key order, merged and rewritten; (5) ids every
+/// compared model has predicted deleted.
 /// </summary>
 public sealed class ShadowStore(NpgsqlDataSource dataSource)
 {
@@ -36,58 +37,85 @@ public sealed class ShadowStore(NpgsqlDataSource dataSource)
         {
             return ShadowWriteResult.Nothing;
         }
-        var ordered = predictions.OrderBy(p => p.PredictorName, StringComparer.Ordinal).ThenBy(p => p.PredictionId, StringComparer.Ordinal)
-            .ThenBy(p => p.ModelId, StringComparer.Ordinal).ToList();
-        var inserted = (await connection.QueryAsync<(string, string, string)>(new CommandDefinition(
-            """
-            INSERT INTO shadow_predictions (predictor_name, prediction_id, model_id, sent_at, prediction_result)
-            SELECT * FROM unnest(@predictors, @ids, @models, @sentAt, @results)
-            ON CONFLICT DO NOTHING
-            RETURNING predictor_name, prediction_id, model_id
-            """,
-            new
-            {
-                predictors = ordered.Select(p => p.PredictorName).ToArray(),
-                ids = ordered.Select(p => p.PredictionId).ToArray(),
-                models = ordered.Select(p => p.ModelId).ToArray(),
-                sentAt = ordered.Select(p => p.SentAt.UtcDateTime).ToArray(),
-                results = ordered.Select(p => p.PredictionResult).ToArray(),
-            },
-            transaction, cancellationToken: cancellationToken))).ToHashSet();
-        if (inserted.Count == 0)
+        int ModelsOf(string predictor) => predictors.TryGetValue(predictor, out var p) ? p.Models.Count : int.MaxValue;
+
+        // An id whose every compared model is in this batch (the usual case: a primary and its shadows score one request
+        // within milliseconds) pairs here and is complete at once: it is never stored, unless a prediction of it already
+        // waits (then it takes the stored path, whose ON CONFLICT ignores the repeat). The batch holds one prediction per
+        // (predictor, id, model) already.
+        var whole = predictions.GroupBy(p => (p.PredictorName, p.PredictionId)).Where(g => g.Count() == ModelsOf(g.Key.PredictorName))
+            .Select(g => g.Key).ToHashSet();
+        if (whole.Count > 0)
         {
-            return new ShadowWriteResult(0, predictions.Count, 0, 0, 0);
+            var waiting = await connection.QueryAsync<(string, string)>(new CommandDefinition(
+                """
+                SELECT DISTINCT k.p, k.id FROM unnest(@predictors, @ids) AS k(p, id)
+                JOIN shadow_predictions s ON s.predictor_name = k.p AND s.prediction_id = k.id
+                """,
+                new { predictors = whole.Select(w => w.PredictorName).ToArray(), ids = whole.Select(w => w.PredictionId).ToArray() },
+                transaction, cancellationToken: cancellationToken));
+            whole.ExceptWith(waiting);
+        }
+        var alone = predictions.Where(p => whole.Contains((p.PredictorName, p.PredictionId))).ToList();
+        var ordered = predictions.Where(p => !whole.Contains((p.PredictorName, p.PredictionId)))
+            .OrderBy(p => p.PredictorName, StringComparer.Ordinal).ThenBy(p => p.PredictionId, StringComparer.Ordinal)
+            .ThenBy(p => p.ModelId, StringComparer.Ordinal).ToList();
+
+        HashSet<(string, string, string)> inserted = [];
+        IEnumerable<ShadowPrediction> stored = [];
+        if (ordered.Count > 0)
+        {
+            inserted = (await connection.QueryAsync<(string, string, string)>(new CommandDefinition(
+                """
+                INSERT INTO shadow_predictions (predictor_name, prediction_id, model_id, sent_at, prediction_result)
+                SELECT * FROM unnest(@predictors, @ids, @models, @sentAt, @results)
+                ON CONFLICT DO NOTHING
+                RETURNING predictor_name, prediction_id, model_id
+                """,
+                new
+                {
+                    predictors = ordered.Select(p => p.PredictorName).ToArray(),
+                    ids = ordered.Select(p => p.PredictionId).ToArray(),
+                    models = ordered.Select(p => p.ModelId).ToArray(),
+                    sentAt = ordered.Select(p => p.SentAt.UtcDateTime).ToArray(),
+                    results = ordered.Select(p => p.PredictionResult).ToArray(),
+                },
+                transaction, cancellationToken: cancellationToken))).ToHashSet();
+            var touched = inserted.Select(k => (k.Item1, k.Item2)).Distinct().ToList();
+            if (touched.Count > 0)
+            {
+                stored = (await connection.QueryAsync<(string Predictor, string Id, string Model, DateTime SentAt, double Result)>(new CommandDefinition(
+                    """
+                    SELECT p.predictor_name, p.prediction_id, p.model_id, p.sent_at, p.prediction_result
+                    FROM unnest(@predictors, @ids) AS k(p, id)
+                    JOIN shadow_predictions p ON p.predictor_name = k.p AND p.prediction_id = k.id
+                    """,
+                    new { predictors = touched.Select(t => t.Item1).ToArray(), ids = touched.Select(t => t.Item2).ToArray() },
+                    transaction, cancellationToken: cancellationToken))).Select(r => new ShadowPrediction(r.Predictor, r.Id, r.Model, Utc(r.SentAt), r.Result));
+            }
         }
 
-        var touched = inserted.Select(k => (k.Item1, k.Item2)).Distinct().ToList();
-        var stored = await connection.QueryAsync<(string Predictor, string Id, string Model, DateTime SentAt, double Result)>(new CommandDefinition(
-            """
-            SELECT p.predictor_name, p.prediction_id, p.model_id, p.sent_at, p.prediction_result
-            FROM unnest(@predictors, @ids) AS k(p, id)
-            JOIN shadow_predictions p ON p.predictor_name = k.p AND p.prediction_id = k.id
-            """,
-            new { predictors = touched.Select(t => t.Item1).ToArray(), ids = touched.Select(t => t.Item2).ToArray() },
-            transaction, cancellationToken: cancellationToken));
         var contributions = ShadowJoin.Contribute(
-            stored.Select(r => new ShadowPrediction(r.Predictor, r.Id, r.Model, Utc(r.SentAt), r.Result)),
-            p => inserted.Contains((p.PredictorName, p.PredictionId, p.ModelId)),
-            windows, joinWindow,
-            predictor => predictors.TryGetValue(predictor, out var p) ? p.Models.Count : int.MaxValue,
+            stored.Concat(alone),
+            p => whole.Contains((p.PredictorName, p.PredictionId)) || inserted.Contains((p.PredictorName, p.PredictionId, p.ModelId)),
+            windows, joinWindow, ModelsOf,
             predictor => predictors.TryGetValue(predictor, out var p) ? p.Threshold : null);
 
         await AddModelCountsAsync(connection, transaction, contributions.Predictions, cancellationToken);
         await MergePairsAsync(connection, transaction, contributions.Pairs, cancellationToken);
-        if (contributions.Complete.Count > 0)
+        var complete = contributions.Complete.Where(c => !whole.Contains(c)).ToList(); // the whole ones were never stored
+        if (complete.Count > 0)
         {
             await connection.ExecuteAsync(new CommandDefinition(
                 """
                 DELETE FROM shadow_predictions p USING unnest(@predictors, @ids) AS k(p, id)
                 WHERE p.predictor_name = k.p AND p.prediction_id = k.id
                 """,
-                new { predictors = contributions.Complete.Select(c => c.PredictorName).ToArray(), ids = contributions.Complete.Select(c => c.PredictionId).ToArray() },
+                new { predictors = complete.Select(c => c.PredictorName).ToArray(), ids = complete.Select(c => c.PredictionId).ToArray() },
                 transaction, cancellationToken: cancellationToken));
         }
-        return new ShadowWriteResult(inserted.Count, predictions.Count - inserted.Count, contributions.PairCount, contributions.Complete.Count,
+        var counted = inserted.Count + alone.Count;
+        return new ShadowWriteResult(counted, predictions.Count - counted, contributions.PairCount, contributions.Complete.Count,
             contributions.Pairs.Count + contributions.Predictions.Count);
     }
 

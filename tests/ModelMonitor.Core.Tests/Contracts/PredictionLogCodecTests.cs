@@ -23,7 +23,7 @@ public sealed class PredictionLogCodecTests
         var json = Encoding.UTF8.GetString(PredictionLogCodec.Encode(Sample));
 
         Assert.Equal(
-            """{"v":1,"sent_at":"2026-11-22T10:15:00.123Z","prediction_id":"d-1","predictor_name":"eta","model_id":"eta_v12","features":{"distance_km":3.25,"market":"paris \"nord\" é","is_new":true,"promo":null,"risk":NaN,"lo":-Infinity},"prediction_result":Infinity,"default_values_used":["promo"]}""",
+            """{"v":1,"sent_at":"2026-11-22T10:15:00.123Z","prediction_id":"d-1","predictor_name":"eta","model_id":"eta_v12","prediction_result":Infinity,"default_values_used":["promo"],"features":{"distance_km":3.25,"market":"paris \"nord\" é","is_new":true,"promo":null,"risk":NaN,"lo":-Infinity}}""",
             json);
     }
 
