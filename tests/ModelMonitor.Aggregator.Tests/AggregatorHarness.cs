@@ -21,6 +21,9 @@ internal static class AggregatorHarness
         ["Kafka:BootstrapServers"] = bootstrapServers,
         ["Kafka:Topic"] = topic,
         ["Aggregator:ConsumerGroup"] = group,
+        // The join's consumer (evaluation, shadows) in a group of the test's own: one group shared by the tests' hosts on
+        // the shared mock cluster rebalanced at every start and stop of any of them.
+        ["Evaluation:ConsumerGroup"] = group + "-join",
         ["Aggregator:Windows"] = "5m,1h",
         ["Aggregator:FlushInterval"] = "00:00:00.200",
         ["Aggregator:MaxRetryBackoff"] = "00:00:01",

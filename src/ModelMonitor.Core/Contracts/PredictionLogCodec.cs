@@ -15,8 +15,8 @@ namespace ModelMonitor.Core.Contracts;
 /// (<see cref="EncodeVerbatim"/>); others are re-written canonically without the extra fields (<see cref="Encode"/>).
 /// Non-finite numbers are written as the bare tokens NaN, Infinity and -Infinity, as on the API.
 /// Example: {"v":1,"sent_at":"2026-11-22T10:15:00.123Z","prediction_id":"d-1","predictor_name":"eta",
-/// "model_id":"eta_v12","features":{"distance_km":3.2,"market":"paris","x":NaN},"prediction_result":17.5,
-/// "default_values_used":[]}
+/// "model_id":"eta_v12","prediction_result":17.5,"default_values_used":[],
+/// "features":{"distance_km":3.2,"market":"paris","x":NaN}}
 /// </summary>
 public static class PredictionLogCodec
 {
