@@ -169,7 +169,12 @@ public sealed class EvaluationThroughTheHostTests
             $"{{\"sent_at\":\"{now:yyyy-MM-ddTHH:mm:ss.fffZ}\",\"prediction_id\":\"x-{i}\",\"predictor_name\":\"exp_eta\",\"model_id\":\"m\",\"features\":{{}},\"prediction_result\":{i}}}");
         string Outcome(int i) => string.Create(CultureInfo.InvariantCulture,
             $"{{\"prediction_id\":\"x-{i}\",\"predictor_name\":\"exp_eta\",\"actual\":{i + 1},\"observed_at\":\"{now:yyyy-MM-ddTHH:mm:ss.fffZ}\"}}");
-        // 0-9 labelled, 10-16 never labelled, outcomes 100-102 for predictions that never come.
+        // The join reads the outcomes topic once it exists (created by the first outcome, seen at the next metadata refresh):
+        // an outcome that never finds its prediction first, so the 8 s horizon starts with both topics read.
+        await host.PostAllAsync("/v1/outcomes", [Outcome(103)]);
+        await Eventually.UntilAsync(async () => EvaluationHost.Sample(await host.Http.GetStringAsync("/metrics"), "modelmonitor_evaluation_outcomes_consumed_total") >= 1,
+            TimeSpan.FromSeconds(60), () => $"the join reads the outcomes topic; host:\n{host.Process.Output(30)}");
+        // 0-9 labelled, 10-16 never labelled, outcomes 100-103 for predictions that never come.
         await host.PostAllAsync("/v1/predictions", Enumerable.Range(0, 17).Select(Prediction));
         await host.PostAllAsync("/v1/outcomes", Enumerable.Range(0, 10).Concat(Enumerable.Range(100, 3)).Select(Outcome));
 
@@ -182,8 +187,8 @@ public sealed class EvaluationThroughTheHostTests
         {
             own = await host.Http.GetStringAsync("/metrics");
             return EvaluationHost.Sample(own, "modelmonitor_evaluation_predictions_expired_total") == 7
-                && EvaluationHost.Sample(own, "modelmonitor_evaluation_outcomes_expired_total") == 3;
-        }, TimeSpan.FromSeconds(60), () => $"7 predictions and 3 outcomes expired:\n{string.Join('\n', own.Split('\n').Where(l => l.Contains("expired", StringComparison.Ordinal)))}");
+                && EvaluationHost.Sample(own, "modelmonitor_evaluation_outcomes_expired_total") == 4;
+        }, TimeSpan.FromSeconds(60), () => $"7 predictions and 4 outcomes expired:\n{string.Join('\n', own.Split('\n').Where(l => l.Contains("expired", StringComparison.Ordinal)))}");
         Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM evaluation_predictions"));
         Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM evaluation_outcomes"));
         // The quality of the window stays: the store of pending rows is what expires, not the results.

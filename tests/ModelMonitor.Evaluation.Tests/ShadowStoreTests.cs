@@ -38,7 +38,9 @@ public sealed class ShadowStoreTests
         ShadowPrediction P(string id, string model, double result, int seconds = 0) => new("eta", id, model, T0.AddSeconds(seconds), result);
 
         // 1. Only p of id a: it waits.
-        Assert.Equal(new ShadowWriteResult(1, 0, 0, 0, 1), await WriteAsync(database, P("a", "p", 10))); // one model-count row
+        var first = await WriteAsync(database, P("a", "p", 10));
+        Assert.Equal((1, 0, 0L, 0, 1), (first.Stored, first.Repeated, first.Pairs, first.Completed, first.Rows)); // one model-count row
+        Assert.Equal((1L, 0L), first.PerPredictor!["eta"]);
         Assert.Equal(1, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM shadow_predictions"));
 
         // 2. p again (a retry, another value) and s of id a: the stored path; the waiting p counts, the repeat does not.

@@ -192,6 +192,33 @@ public sealed class ShadowThroughTheHostTests
             await host.Http.GetStringAsync("/metrics/statistics"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_unregistered_predictor_whose_models_never_share_a_request_stops_being_compared()
+    {
+        await using var database = await PostgresDatabaseFixture.CreateAsync("shadow_probation");
+        using var host = await EvaluationHost.StartAsync(database.ConnectionString, extra: new() { ["Shadow:ReloadInterval"] = "00:00:01" });
+        var now = DateTimeOffset.UtcNow;
+        // An A/B split: each request goes to one of two models, never both.
+        string Split(int i) => string.Create(CultureInfo.InvariantCulture,
+            $"{{\"sent_at\":\"{now:yyyy-MM-ddTHH:mm:ss.fffZ}\",\"prediction_id\":\"ab-{i}\",\"predictor_name\":\"ab_split\",\"model_id\":\"{(i % 2 == 0 ? "a" : "b")}\",\"features\":{{}},\"prediction_result\":{i % 7}}}");
+        await host.PostAllAsync("/v1/predictions", Enumerable.Range(0, 20).Select(Split));
+        await Eventually.UntilAsync(async () => EvaluationHost.Sample(await host.Http.GetStringAsync("/metrics"), "modelmonitor_shadow_join_predictors") == 1,
+            TimeSpan.FromSeconds(30), () => $"the join compares ab_split (two models seen); host:\n{host.Process.Output(20)}");
+
+        await host.PostAllAsync("/v1/predictions", Enumerable.Range(20, 6_000).Select(Split));
+        var own = "";
+        await Eventually.UntilAsync(async () =>
+        {
+            own = await host.Http.GetStringAsync("/metrics");
+            return EvaluationHost.Sample(own, "modelmonitor_shadow_join_suspended_predictors") == 1;
+        }, TimeSpan.FromSeconds(60), () => $"ab_split suspended:\n{string.Join('\n', own.Split('\n').Where(l => l.StartsWith("modelmonitor_shadow_join", StringComparison.Ordinal)))}");
+        await host.PostAllAsync("/v1/predictions", Enumerable.Range(6_020, 100).Select(Split));
+        await Eventually.UntilAsync(async () => EvaluationHost.Sample(await host.Http.GetStringAsync("/metrics"),
+                "modelmonitor_shadow_join_predictions_skipped_total{reason=\"no_shared_ids\"}") >= 100,
+            TimeSpan.FromSeconds(30), "the suspended predictor's predictions skipped, not stored");
+        Assert.Equal(0, EvaluationHost.Sample(await host.Http.GetStringAsync("/metrics"), "modelmonitor_shadow_join_pairs_total"));
+    }
+
     private static string Tail(string text) => string.Join('\n', text.Split('\n')
         .Where(l => l.StartsWith("modelmonitor_shadow", StringComparison.Ordinal) || l.StartsWith("modelmonitor_model_", StringComparison.Ordinal)
             || l.StartsWith("modelmonitor_predictor", StringComparison.Ordinal)).Take(60));

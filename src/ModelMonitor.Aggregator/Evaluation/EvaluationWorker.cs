@@ -72,6 +72,8 @@ internal sealed class EvaluationWorker(
     // Predictors the shadow join compares, as last reloaded.
     private Dictionary<string, ShadowPredictor> _compared = new(StringComparer.Ordinal);
     private ShadowWriteResult _shadowResult = ShadowWriteResult.Nothing;
+    // Unregistered predictors whose models do not score the same requests stop being compared for a while.
+    private readonly ComparisonProbation _probation = new();
     private DateTimeOffset _nextComparedReload;
     private long _held;
     private int _identicalInBatch;
@@ -223,9 +225,9 @@ internal sealed class EvaluationWorker(
             return;
         }
         var compared = new Dictionary<string, ShadowPredictor>(StringComparer.Ordinal);
-        foreach (var (predictor, models) in await shadowStore.LoadComparedAsync(_shadow.MaxModelsPerPredictor, time.GetUtcNow() - TimeSpan.FromDays(1), cancellationToken))
+        foreach (var (predictor, models, registered) in await shadowStore.LoadComparedAsync(_shadow.MaxModelsPerPredictor, time.GetUtcNow() - TimeSpan.FromDays(1), cancellationToken))
         {
-            compared[predictor] = new ShadowPredictor(predictor, models.ToHashSet(StringComparer.Ordinal), BinaryThresholdOf(predictor));
+            compared[predictor] = new ShadowPredictor(predictor, models.ToHashSet(StringComparer.Ordinal), BinaryThresholdOf(predictor), registered);
         }
         _compared = compared;
         _nextComparedReload = time.GetUtcNow() + _shadow.ReloadInterval;
@@ -406,6 +408,22 @@ internal sealed class EvaluationWorker(
                 : isNull ? [] : data.ToArray();
     }
 
+    /// <summary>Judges the unregistered predictors of the last write (<see cref="ComparisonProbation"/>).</summary>
+    private void Probate(Dictionary<string, ShadowPredictor> compared)
+    {
+        var now = time.GetUtcNow();
+        foreach (var (predictor, (predictions, pairs)) in _shadowResult.PerPredictor ?? new Dictionary<string, (long, long)>())
+        {
+            if (compared.TryGetValue(predictor, out var p) && !p.Registered && _probation.Record(predictor, predictions, pairs, now))
+            {
+                logger.LogInformation("The models of predictor {Predictor} do not score the same requests (fewer than {Ratio:P0} of its last {Count} predictions paired): " +
+                    "not compared for {Suspension} (register its shadows to compare them always)", predictor, _probation.MinPairRatio, _probation.MinPredictions,
+                    _probation.Suspension);
+            }
+        }
+        shadowMetrics.Suspended.Set(_probation.Suspended(now).Count());
+    }
+
     /// <summary>Keeps a prediction of a compared model for the shadow join (the first of its id and model in the batch).</summary>
     private void Compare(PredictionKey log, DateTimeOffset now)
     {
@@ -413,7 +431,11 @@ internal sealed class EvaluationWorker(
         {
             return;
         }
-        if (!compared.Models.Contains(log.ModelId))
+        if (!compared.Registered && _probation.IsSuspended(log.PredictorName, now))
+        {
+            shadowMetrics.PredictionsSkipped.WithLabels("no_shared_ids").Inc();
+        }
+        else if (!compared.Models.Contains(log.ModelId))
         {
             shadowMetrics.PredictionsSkipped.WithLabels("over_cap").Inc();
         }
@@ -520,6 +542,7 @@ internal sealed class EvaluationWorker(
             shadowMetrics.PredictionsStored.Inc(_shadowResult.Stored);
             shadowMetrics.PredictionsRepeated.Inc(_shadowResult.Repeated);
             shadowMetrics.Pairs.Inc(_shadowResult.Pairs);
+            Probate(compared);
             logger.LogDebug("Joined {Predictions} predictions and {Outcomes} outcomes: {Pairs} pairs into {Rows} window rows in {Elapsed:0} ms",
                 batch.Predictions.Count, batch.Outcomes.Count, result.Pairs, result.Rows, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             Clear();

@@ -26,6 +26,9 @@ public sealed class ShadowContributions
 
     /// <summary>Pairs formed (each counted once, in every window size).</summary>
     public long PairCount { get; internal set; }
+
+    /// <summary>Per predictor: new predictions counted and pairs formed (<see cref="ComparisonProbation"/>).</summary>
+    public Dictionary<string, (long Predictions, long Pairs)> PerPredictor { get; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>
@@ -55,6 +58,7 @@ public static class ShadowJoin
                 Array.Sort(predictions, static (x, y) => string.CompareOrdinal(x.ModelId, y.ModelId));
             }
             var threshold = thresholdOf(group.Key.PredictorName);
+            var pairsBefore = result.PairCount;
             isNew.Clear();
             foreach (var prediction in predictions)
             {
@@ -88,6 +92,8 @@ public static class ShadowJoin
                     result.PairCount++;
                 }
             }
+            ref var counts = ref CollectionsMarshal.GetValueRefOrAddDefault(result.PerPredictor, group.Key.PredictorName, out _);
+            counts = (counts.Predictions + isNew.Count(n => n), counts.Pairs + (result.PairCount - pairsBefore));
             if (predictions.Length >= joinedModels(group.Key.PredictorName))
             {
                 result.Complete.Add(group.Key);

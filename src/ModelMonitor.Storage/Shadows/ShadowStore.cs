@@ -8,10 +8,13 @@ namespace ModelMonitor.Storage.Shadows;
 /// <summary>How the join treats one predictor's models.</summary>
 /// <param name="Models">The models compared (at most Shadow:MaxModelsPerPredictor).</param>
 /// <param name="Threshold">Binary predictors: the score threshold of the agreement ratio; null otherwise.</param>
-public sealed record ShadowPredictor(string PredictorName, IReadOnlySet<string> Models, double? Threshold);
+/// <param name="Registered">Registered with a primary or shadows: always compared (others are on probation).</param>
+public sealed record ShadowPredictor(string PredictorName, IReadOnlySet<string> Models, double? Threshold, bool Registered = true);
 
 /// <summary>What one write of the shadow join did.</summary>
-public sealed record ShadowWriteResult(int Stored, int Repeated, long Pairs, int Completed, int Rows)
+/// <param name="PerPredictor">New predictions and pairs per predictor (the join's probation of unregistered ones).</param>
+public sealed record ShadowWriteResult(int Stored, int Repeated, long Pairs, int Completed, int Rows,
+    IReadOnlyDictionary<string, (long Predictions, long Pairs)>? PerPredictor = null)
 {
     public static readonly ShadowWriteResult Nothing = new(0, 0, 0, 0, 0);
 }
@@ -116,7 +119,7 @@ public sealed class ShadowStore(NpgsqlDataSource dataSource)
         }
         var counted = inserted.Count + alone.Count;
         return new ShadowWriteResult(counted, predictions.Count - counted, contributions.PairCount, contributions.Complete.Count,
-            contributions.Pairs.Count + contributions.Predictions.Count);
+            contributions.Pairs.Count + contributions.Predictions.Count, contributions.PerPredictor);
     }
 
     private static async Task AddModelCountsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Dictionary<ShadowModelKey, long> counts,
@@ -232,13 +235,13 @@ public sealed class ShadowStore(NpgsqlDataSource dataSource)
     /// models seen in traffic since <paramref name="since"/> and not retired, by first prediction; at most
     /// <paramref name="maxModels"/> per predictor; predictors with fewer than two left out.
     /// </summary>
-    public async Task<IReadOnlyList<(string PredictorName, IReadOnlyList<string> Models)>> LoadComparedAsync(int maxModels, DateTimeOffset since,
+    public async Task<IReadOnlyList<(string PredictorName, IReadOnlyList<string> Models, bool Registered)>> LoadComparedAsync(int maxModels, DateTimeOffset since,
         CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<(string Predictor, string Model)>(new CommandDefinition(
+        var rows = await connection.QueryAsync<(string Predictor, string Model, int Rank)>(new CommandDefinition(
             """
-            SELECT predictor_name, model_id FROM (
+            SELECT predictor_name, model_id, rank FROM (
                 SELECT p.predictor_name, m.model_id, 0 AS rank, m.ord::double precision AS position
                 FROM predictors p, unnest(array_remove(ARRAY[p.primary_model_id], NULL) || p.shadow_model_ids) WITH ORDINALITY AS m(model_id, ord)
                 UNION ALL
@@ -250,13 +253,13 @@ public sealed class ShadowStore(NpgsqlDataSource dataSource)
             ) candidates
             ORDER BY predictor_name, rank, position, model_id
             """, new { since = since.UtcDateTime }, cancellationToken: cancellationToken));
-        var result = new List<(string, IReadOnlyList<string>)>();
+        var result = new List<(string, IReadOnlyList<string>, bool)>();
         foreach (var group in rows.GroupBy(r => r.Predictor, StringComparer.Ordinal))
         {
             var models = group.Select(r => r.Model).Distinct(StringComparer.Ordinal).Take(maxModels).ToList();
             if (models.Count >= 2)
             {
-                result.Add((group.Key, models));
+                result.Add((group.Key, models, group.Count(r => r.Rank == 0) >= 2));
             }
         }
         return result;
