@@ -3,6 +3,7 @@ using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Evaluation;
 using ModelMonitor.Core.Windows;
 using Npgsql;
+using static ModelMonitor.Storage.PostgresValues;
 
 namespace ModelMonitor.Storage.Evaluation;
 
@@ -407,26 +408,24 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter<long> { TypedValue = s.LabelledCount });
         foreach (var value in (double?[])[s.LabelCoverage, s.Mae, s.Rmse, s.MeanError, s.Mape, s.R2])
         {
-            p.Add(Nullable(value));
+            p.Add(FiniteOrNull(value));
         }
         foreach (var q in EvaluationQuantiles.AbsError)
         {
-            p.Add(Nullable(QuantileOf(s.AbsErrorQuantiles, q)));
+            p.Add(FiniteOrNull(QuantileOf(s.AbsErrorQuantiles, q)));
         }
         foreach (var value in (double?[])[s.Accuracy, s.Precision, s.Recall, s.F1, s.LogLoss, s.Brier, s.RocAuc])
         {
-            p.Add(Nullable(value));
+            p.Add(FiniteOrNull(value));
         }
         foreach (var q in EvaluationQuantiles.LabelDelay)
         {
-            p.Add(Nullable(QuantileOf(s.LabelDelayQuantiles, q)));
+            p.Add(FiniteOrNull(QuantileOf(s.LabelDelayQuantiles, q)));
         }
         p.Add(new NpgsqlParameter<byte[]> { TypedValue = accumulator.Serialize() });
         return command;
     }
 
-    private static NpgsqlParameter Nullable(double? value) =>
-        new() { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Double, Value = value is { } v && double.IsFinite(v) ? v : DBNull.Value };
 
     private static double? QuantileOf(IReadOnlyList<(double Quantile, double Value)> quantiles, double q)
     {
@@ -538,5 +537,4 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
         _ => "number",
     };
 
-    private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 }

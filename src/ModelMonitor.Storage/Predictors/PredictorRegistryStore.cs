@@ -2,6 +2,7 @@ using System.Text.Json;
 using Dapper;
 using ModelMonitor.Core.Predictors;
 using Npgsql;
+using static ModelMonitor.Storage.PostgresValues;
 
 namespace ModelMonitor.Storage.Predictors;
 
@@ -359,5 +360,4 @@ public sealed class PredictorRegistryStore(NpgsqlDataSource dataSource)
         return changes;
     }
 
-    private static DateTimeOffset Utc(DateTime time) => new(DateTime.SpecifyKind(time, DateTimeKind.Utc));
 }

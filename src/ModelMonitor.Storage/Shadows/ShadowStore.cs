@@ -2,6 +2,7 @@ using Dapper;
 using ModelMonitor.Core.Shadows;
 using ModelMonitor.Core.Windows;
 using Npgsql;
+using static ModelMonitor.Storage.PostgresValues;
 
 namespace ModelMonitor.Storage.Shadows;
 
@@ -215,20 +216,18 @@ public sealed class ShadowStore(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter<string> { TypedValue = key.ModelA });
         p.Add(new NpgsqlParameter<string> { TypedValue = key.ModelB });
         p.Add(new NpgsqlParameter<long> { TypedValue = s.Pairs });
-        p.Add(Nullable(s.DiffMean));
-        p.Add(Nullable(s.AbsDiffMean));
+        p.Add(FiniteOrNull(s.DiffMean));
+        p.Add(FiniteOrNull(s.AbsDiffMean));
         foreach (var (_, value) in s.AbsDiffQuantiles)
         {
-            p.Add(Nullable(value));
+            p.Add(FiniteOrNull(value));
         }
-        p.Add(Nullable(s.Correlation));
-        p.Add(Nullable(s.AgreementRatio));
+        p.Add(FiniteOrNull(s.Correlation));
+        p.Add(FiniteOrNull(s.AgreementRatio));
         p.Add(new NpgsqlParameter<byte[]> { TypedValue = accumulator.Serialize() });
         return command;
     }
 
-    private static NpgsqlParameter Nullable(double? value) =>
-        new() { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Double, Value = value is { } v && double.IsFinite(v) ? v : DBNull.Value };
 
     /// <summary>
     /// The predictors the join compares and their models: the registered primary and shadows first (in that order), then the
@@ -305,5 +304,4 @@ public sealed class ShadowStore(NpgsqlDataSource dataSource)
         return result;
     }
 
-    private static DateTimeOffset Utc(DateTime time) => new(DateTime.SpecifyKind(time, DateTimeKind.Utc));
 }
