@@ -17,30 +17,15 @@ internal sealed class EvaluationExpiryWorker(
     SchemaMigration schema,
     EvaluationMetrics metrics,
     TimeProvider time,
-    ILogger<EvaluationExpiryWorker> logger) : BackgroundService
+    ILogger<EvaluationExpiryWorker> logger) : PeriodicWorker(schema, time)
 {
     private const int BatchSize = 10_000;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (!options.Value.Enabled)
-        {
-            return;
-        }
-        try
-        {
-            await schema.WhenMigratedAsync(stoppingToken);
-            using var timer = new PeriodicTimer(options.Value.ExpiryInterval, time);
-            do
-            {
-                await ExpireAsync(stoppingToken);
-            }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override bool Enabled => options.Value.Enabled;
+
+    protected override TimeSpan Interval => options.Value.ExpiryInterval;
+
+    protected override Task RunOnceAsync(CancellationToken cancellationToken) => ExpireAsync(cancellationToken);
 
     internal async Task ExpireAsync(CancellationToken cancellationToken)
     {
@@ -49,7 +34,7 @@ internal sealed class EvaluationExpiryWorker(
             int deleted;
             do
             {
-                (var unlabelled, var unmatched, deleted) = await store.ExpireAsync(time.GetUtcNow(), BatchSize, cancellationToken);
+                (var unlabelled, var unmatched, deleted) = await store.ExpireAsync(Time.GetUtcNow(), BatchSize, cancellationToken);
                 metrics.PredictionsExpired.Inc(unlabelled);
                 metrics.OutcomesExpired.Inc(unmatched);
                 if (unlabelled + unmatched > 0)

@@ -19,30 +19,17 @@ internal sealed class PrimaryWatcher(
     PredictorRegistryStore registry,
     SchemaMigration schema,
     TimeProvider time,
-    ILogger<PrimaryWatcher> logger) : BackgroundService
+    ILogger<PrimaryWatcher> logger) : PeriodicWorker(schema, time)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await schema.WhenMigratedAsync(stoppingToken);
-            using var timer = new PeriodicTimer(options.Value.PrimaryCheckInterval, time);
-            do
-            {
-                await CheckAsync(stoppingToken);
-            }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override TimeSpan Interval => options.Value.PrimaryCheckInterval;
+
+    protected override Task RunOnceAsync(CancellationToken cancellationToken) => CheckAsync(cancellationToken);
 
     internal async Task CheckAsync(CancellationToken cancellationToken)
     {
         try
         {
-            var now = time.GetUtcNow();
+            var now = Time.GetUtcNow();
             var smallest = aggregatorOptions.Value.ParsedWindows.Min();
             var registered = (await registry.ReadPredictorsAsync(null, cancellationToken))
                 .ToDictionary(p => p.PredictorName, p => p.Registration.PrimaryModelId, StringComparer.Ordinal);

@@ -17,31 +17,14 @@ internal sealed class ShadowExpiryWorker(
     SchemaMigration schema,
     ShadowMetrics metrics,
     TimeProvider time,
-    ILogger<ShadowExpiryWorker> logger) : BackgroundService
+    ILogger<ShadowExpiryWorker> logger) : PeriodicWorker(schema, time)
 {
     private const int BatchSize = 10_000;
-    private static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
+    protected override bool Enabled => options.Value.Enabled;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (!options.Value.Enabled)
-        {
-            return;
-        }
-        try
-        {
-            await schema.WhenMigratedAsync(stoppingToken);
-            using var timer = new PeriodicTimer(Interval, time);
-            do
-            {
-                await ExpireAsync(stoppingToken);
-            }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override TimeSpan Interval { get; } = TimeSpan.FromMinutes(1);
+
+    protected override Task RunOnceAsync(CancellationToken cancellationToken) => ExpireAsync(cancellationToken);
 
     internal async Task ExpireAsync(CancellationToken cancellationToken)
     {
@@ -50,7 +33,7 @@ internal sealed class ShadowExpiryWorker(
             int deleted;
             do
             {
-                deleted = await store.ExpireAsync(time.GetUtcNow() - (2 * options.Value.JoinWindow), BatchSize, cancellationToken);
+                deleted = await store.ExpireAsync(Time.GetUtcNow() - (2 * options.Value.JoinWindow), BatchSize, cancellationToken);
                 metrics.Expired.Inc(deleted);
             }
             while (deleted >= BatchSize);
