@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ModelMonitor.Core.Json;
 using ModelMonitor.Core.Predictors;
 using ModelMonitor.Core.Shadows;
 using ModelMonitor.Storage.Predictors;
@@ -176,6 +177,15 @@ internal static class PredictorEndpoints
                 return (null, TooLarge());
             }
             buffer.Write(chunk, 0, read);
+        }
+        if (!System.Text.Unicode.Utf8.IsValid(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)))
+        {
+            return (null, BadRequest("$", "is not valid UTF-8"));
+        }
+        // Text Postgres cannot store (U+0000, a lone surrogate escape) is refused before it is read as strings or stored as jsonb.
+        if (StorableText.Problem(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)) is { } unstorable)
+        {
+            return (null, BadRequest("$", $"the body {unstorable}"));
         }
         try
         {
