@@ -85,6 +85,18 @@ if [ -z "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'modelmonitor'"
   psql_admin -c "CREATE DATABASE modelmonitor OWNER modelmonitor"
 fi
 postgres="Host=127.0.0.1;Port=$postgres_port;Username=modelmonitor;Password=modelmonitor;Database=modelmonitor"
+all_in_one=src/ModelMonitor.AllInOne/bin/Release/net10.0/ModelMonitor.AllInOne.dll
+
+# --- An API key for this run (writes need one: Auth:Mode=ApiKeys), made once and kept in $state/api-key ---
+key_file=$state/api-key
+if [ ! -s "$key_file" ]; then
+  ( umask 077
+    ConnectionStrings__Postgres=$postgres dotnet "$all_in_one" keys create --name local-run \
+      --scopes write:predictions,write:outcomes,admin >"$key_file.new" 2>>"$logs/keys.log" ) \
+    || { cat "$logs/keys.log" >&2; exit 1; }
+  mv "$key_file.new" "$key_file"
+fi
+api_key=$(cat "$key_file")
 
 # --- The pipeline: one all-in-one process ---
 # Production references are checked every minute here (default hourly), so the demo's models get theirs from the
@@ -98,7 +110,7 @@ Evaluation__Predictors__eta_prediction__Task=regression \
 Evaluation__Predictors__fraud_score__Task=binary \
 ASPNETCORE_URLS=http://127.0.0.1:$http_port \
 ASPNETCORE_ENVIRONMENT=Production \
-  dotnet src/ModelMonitor.AllInOne/bin/Release/net10.0/ModelMonitor.AllInOne.dll >"$logs/modelmonitor.log" 2>&1 &
+  dotnet "$all_in_one" >"$logs/modelmonitor.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$http_port/readyz" "ModelMonitor" 90
 
@@ -145,8 +157,8 @@ pids+=($!)
 wait_for "http://127.0.0.1:$prometheus_port/-/ready" "Prometheus" 60
 wait_for "http://127.0.0.1:$alertmanager_port/-/ready" "Alertmanager" 60
 
-# --- Demo traffic ---
-dotnet src/ModelMonitor.DemoTraffic/bin/Release/net10.0/ModelMonitor.DemoTraffic.dll \
+# --- Demo traffic (its key from the environment, not the command line) ---
+MODELMONITOR_API_KEY=$api_key dotnet src/ModelMonitor.DemoTraffic/bin/Release/net10.0/ModelMonitor.DemoTraffic.dll \
   --url "http://127.0.0.1:$http_port" --rate "${MM_DEMO_RATE:-200}" --backfill-hours "${MM_BACKFILL_HOURS:-6}" \
   >"$logs/demo-traffic.log" 2>&1 &
 pids+=($!)
@@ -162,8 +174,10 @@ cat <<INFO
 
 ModelMonitor is running (embedded Kafka unless Kafka__BootstrapServers was set; see $logs/modelmonitor.log).
 
+  API key         $api_key
+                  (this run's, every scope; kept in $key_file. more keys: dotnet $all_in_one keys help; README "Security")
   Ingestion API   POST http://127.0.0.1:$http_port/v1/predictions   e.g. a record of your own model (202, no alert):
-    curl -i -H 'Content-Type: application/json' http://127.0.0.1:$http_port/v1/predictions \\
+    curl -i -H "Authorization: Bearer $api_key" -H 'Content-Type: application/json' http://127.0.0.1:$http_port/v1/predictions \\
       -d '{"sent_at":"'"\$(date -u +%FT%TZ)"'","prediction_id":"my-first-1","predictor_name":"my_first_predictor","model_id":"my_model_v1","features":{"distance_km":3.2,"market":"paris","is_new_customer":false},"prediction_result":17.5,"default_values_used":[]}'
   Kafka           $kafka   read the topic back:
     kcat -C -b $kafka -t modelmonitor.predictions -o beginning -e -q | tail -3

@@ -227,6 +227,18 @@ if [ -n "$banner_at" ]; then
   fi
 fi
 
+# --- No secret in any log: the run's API key and the Postgres password never appear in what it wrote ---
+if [ -s "$state/api-key" ]; then
+  api_key=$(cat "$state/api-key")
+  # (run.sh prints the key on its console by design: the logs are what must not hold it)
+  leaked=$(grep -rlF -e "${api_key#mmk_????????????_}" -e "Password=modelmonitor" "$state/logs" 2>/dev/null | tr '\n' ' ')
+  if [ -n "$leaked" ]; then fail "a secret (the API key or the Postgres password) is in the logs: $leaked"; else pass "neither the API key nor the Postgres password is in any log"; fi
+  status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$http_port/v1/predictions")
+  [ "$status" = 401 ] && pass "a write without the key is refused (401)" || fail "a write without the key answered $status, not 401"
+else
+  fail "run.sh made no API key ($state/api-key)"
+fi
+
 # --- Ctrl-C, then nothing may be left ---
 remember_processes
 stop_started=$(date +%s.%N)

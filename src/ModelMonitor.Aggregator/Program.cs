@@ -1,11 +1,16 @@
 using ModelMonitor.Aggregator;
 using ModelMonitor.Aggregator.Retirement;
 using ModelMonitor.Hosting;
+using ModelMonitor.Storage;
 
-// Operator subcommands (retire / unretire / retired) run and exit; otherwise the service.
+// Operator subcommands (retire / unretire / retired, migrate) run and exit; otherwise the service.
 if (RetireCommand.Matches(args))
 {
     return await RetireCommand.RunAsync(args, Console.Out, Console.Error);
+}
+if (MigrateCommand.Matches(args))
+{
+    return await MigrateCommand.RunAsync(args, Console.Out, Console.Error);
 }
 
 // The aggregator: Kafka → windowed statistics → Postgres, exactly once.

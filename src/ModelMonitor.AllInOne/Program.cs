@@ -6,11 +6,21 @@ using ModelMonitor.Hosting;
 using ModelMonitor.Ingestion;
 using ModelMonitor.Predictors;
 using ModelMonitor.References;
+using ModelMonitor.Security;
+using ModelMonitor.Storage;
 
-// Operator subcommands of the aggregator (retire / unretire / retired) run and exit.
+// Operator subcommands (retire / unretire / retired, keys create / list / revoke, migrate) run and exit.
 if (RetireCommand.Matches(args))
 {
     return await RetireCommand.RunAsync(args, Console.Out, Console.Error);
+}
+if (KeysCommand.Matches(args))
+{
+    return await KeysCommand.RunAsync(args, Console.Out, Console.Error);
+}
+if (MigrateCommand.Matches(args))
+{
+    return await MigrateCommand.RunAsync(args, Console.Out, Console.Error);
 }
 
 // The whole pipeline in one process, for the local run:

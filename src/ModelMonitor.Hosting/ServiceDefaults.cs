@@ -12,6 +12,7 @@ using Microsoft.Extensions.Options;
 using ModelMonitor.Hosting.Http;
 using ModelMonitor.Hosting.Logging;
 using ModelMonitor.Hosting.Observability;
+using ModelMonitor.Hosting.Security;
 
 namespace ModelMonitor.Hosting;
 
@@ -36,6 +37,7 @@ public static class ServiceDefaults
         builder.AddServiceLogging();
 
         builder.Services.AddServiceMetrics();
+        builder.Services.AddSingleton(services => MetricsToken.From(services.GetRequiredService<IConfiguration>()));
         builder.Services.AddHealthChecks();
         builder.Services.AddProblemResponses();
 
@@ -59,6 +61,7 @@ public static class ServiceDefaults
         app.UseServiceMetrics();
         app.UseServiceRequestLogging();
         app.UseProblemResponses();
+        app.UseMetricsToken();
         app.MapServiceMetrics();
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/readyz", new HealthCheckOptions

@@ -8,6 +8,7 @@ using ModelMonitor.Hosting;
 using ModelMonitor.Hosting.Options;
 using ModelMonitor.Ingestion.Kafka;
 using ModelMonitor.Kafka;
+using ModelMonitor.Security;
 
 namespace ModelMonitor.Ingestion;
 
@@ -17,6 +18,7 @@ public static class IngestionExtensions
     public static IHostApplicationBuilder AddIngestion(this IHostApplicationBuilder builder)
     {
         builder.AddServiceDefaults();
+        builder.AddApiSecurity();
         builder.AddKafkaOptions();
         var services = builder.Services;
         services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName).ValidateOnStart();
@@ -44,6 +46,7 @@ public static class IngestionExtensions
     /// <summary>Maps POST /v1/predictions and POST /v1/outcomes.</summary>
     public static WebApplication MapIngestionEndpoints(this WebApplication app)
     {
+        app.UseApiSecurity();
         app.MapPredictionEndpoints();
         return app;
     }

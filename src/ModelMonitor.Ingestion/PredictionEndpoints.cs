@@ -1,12 +1,15 @@
 using System.Buffers;
 using System.Globalization;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Ingestion;
+using ModelMonitor.Core.Security;
 using ModelMonitor.Ingestion.Kafka;
+using ModelMonitor.Security;
 
 namespace ModelMonitor.Ingestion;
 
@@ -17,9 +20,11 @@ public static class PredictionEndpoints
     {
         var v1 = endpoints.MapGroup("/v1");
         v1.MapPost("/predictions", IngestAsync)
-            .WithName("IngestPredictions");
+            .WithName("IngestPredictions")
+            .RequireScope(ApiScopes.WritePredictions);
         v1.MapPost("/outcomes", IngestOutcomesAsync)
-            .WithName("IngestOutcomes");
+            .WithName("IngestOutcomes")
+            .RequireScope(ApiScopes.WriteOutcomes);
         return endpoints;
     }
 
@@ -36,7 +41,8 @@ public static class PredictionEndpoints
         IngestionAdmission admission) =>
         ReceiveAsync(context, metrics, options.Value, admission, async (body, format) =>
         {
-            var batch = parser.Parse(body.Memory, format, clock.GetUtcNow());
+            var caller = context.Caller();
+            var batch = parser.Parse(body.Memory, format, clock.GetUtcNow(), caller.Predictors, caller.ForbiddenPredictor);
             if (WholeBodyProblem(metrics, batch.MalformedMessage, batch.TooManyRecordsLimit, "outcomes") is { } problem)
             {
                 return problem;
@@ -48,10 +54,10 @@ public static class PredictionEndpoints
                     metrics.CountRejectedOutcomes(reason, count);
                 }
             }
-            var errors = batch.Errors.Select(e => new IngestError(e.Index, e.Field, e.Message, Retryable: false)).ToList();
+            var errors = batch.Errors.Select(ToError).ToList();
             if (batch.Accepted.Count == 0)
             {
-                return Rejected(new IngestResponse(0, batch.RejectedCount, errors));
+                return Rejected(new IngestResponse(0, batch.RejectedCount, errors), batch.RejectedFor(RejectReason.ForbiddenPredictor) == batch.RejectedCount);
             }
             if (producer.IsUnavailable)
             {
@@ -107,16 +113,17 @@ public static class PredictionEndpoints
     private static async Task<IResult> ProcessAsync(HttpContext context, PooledBody body, BodyFormat format, PredictionProducer producer,
         IngestionMetrics metrics, IngestionOptions settings, PredictionBatchParser parser, TimeProvider clock)
     {
-        var batch = parser.Parse(body.Memory, format, clock.GetUtcNow());
+        var caller = context.Caller();
+        var batch = parser.Parse(body.Memory, format, clock.GetUtcNow(), caller.Predictors, caller.ForbiddenPredictor);
         if (WholeBodyProblem(metrics, batch.MalformedMessage, batch.TooManyRecordsLimit, "prediction logs") is { } problem)
         {
             return problem;
         }
         metrics.CountRejections(batch);
-        var errors = batch.Errors.Select(e => new IngestError(e.Index, e.Field, e.Message, Retryable: false)).ToList();
+        var errors = batch.Errors.Select(ToError).ToList();
         if (batch.Accepted.Count == 0)
         {
-            return Rejected(new IngestResponse(0, batch.RejectedCount, errors));
+            return Rejected(new IngestResponse(0, batch.RejectedCount, errors), batch.RejectedFor(RejectReason.ForbiddenPredictor) == batch.RejectedCount);
         }
 
         if (producer.IsUnavailable)
@@ -300,13 +307,19 @@ public static class PredictionEndpoints
     internal static ProblemHttpResult Problem(int status, string message) =>
         TypedResults.Problem(detail: message, statusCode: status);
 
-    /// <summary>400 when no record was stored: problem details carrying the same accepted / rejected / errors as a 202.</summary>
-    private static ProblemHttpResult Rejected(IngestResponse response) =>
+    /// <summary>A rejected record as the response lists it: a record of a predictor outside the key's patterns with status
+    /// 403 (the others of the batch proceed).</summary>
+    private static IngestError ToError(RecordError e) =>
+        new(e.Index, e.Field, e.Message, Retryable: false, e.Reason == RejectReason.ForbiddenPredictor ? StatusCodes.Status403Forbidden : null);
+
+    /// <summary>400 when no record was stored (403 when every record was of a predictor the key may not write): problem
+    /// details carrying the same accepted / rejected / errors as a 202.</summary>
+    private static ProblemHttpResult Rejected(IngestResponse response, bool allForbidden = false) =>
         TypedResults.Problem(
             detail: response.Errors.Count > 0
                 ? $"No record was stored: {response.Rejected} rejected; the first, record {response.Errors[0].Index}: {Describe(response.Errors[0])}."
                 : $"No record was stored: {response.Rejected} rejected.",
-            statusCode: StatusCodes.Status400BadRequest,
+            statusCode: allForbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest,
             extensions: new Dictionary<string, object?>
             {
                 ["accepted"] = response.Accepted,
@@ -386,6 +399,8 @@ public static class PredictionEndpoints
 /// <summary>202/400 body: how many records were stored, how many rejected, and why (capped).</summary>
 public sealed record IngestResponse(int Accepted, int Rejected, IReadOnlyList<IngestError> Errors);
 
-/// <summary>One rejected record. Retryable ones were valid but not written to Kafka: resend them.</summary>
-public sealed record IngestError(int Index, string Field, string Message, bool Retryable);
+/// <summary>One rejected record. Retryable ones were valid but not written to Kafka: resend them. Status (403) only for a
+/// record of a predictor the API key may not write.</summary>
+public sealed record IngestError(int Index, string Field, string Message, bool Retryable,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Status = null);
 

@@ -8,7 +8,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Core.Json;
 using ModelMonitor.Core.Predictors;
+using ModelMonitor.Core.Security;
 using ModelMonitor.Core.Shadows;
+using ModelMonitor.Security;
 using ModelMonitor.Storage.Predictors;
 
 namespace ModelMonitor.Predictors;
@@ -25,14 +27,16 @@ internal static class PredictorEndpoints
     public static IEndpointRouteBuilder MapPredictorEndpoints(this IEndpointRouteBuilder endpoints)
     {
         var predictors = endpoints.MapGroup("/v1/predictors");
-        predictors.MapGet("", ListAsync);
-        predictors.MapPut("/{predictor_name}", PutPredictorAsync);
-        predictors.MapGet("/{predictor_name}", GetAsync);
+        // Writes need the admin scope; reads any key; both only for predictors within the key's patterns.
+        predictors.MapGet("", ListAsync).RequireAnyKey();
+        predictors.MapPut("/{predictor_name}", PutPredictorAsync).RequireScope(ApiScopes.Admin).RequirePredictorAccess("predictor_name");
+        predictors.MapGet("/{predictor_name}", GetAsync).RequireAnyKey().RequirePredictorAccess("predictor_name");
         predictors.MapDelete("/{predictor_name}", (string predictor_name, HttpContext context, PredictorRegistryStore store, ILoggerFactory loggers, CancellationToken ct) =>
-            DeleteAsync(predictor_name, null, context, store, loggers, ct));
-        predictors.MapPut("/{predictor_name}/models/{model_id}", PutModelAsync);
+            DeleteAsync(predictor_name, null, context, store, loggers, ct)).RequireScope(ApiScopes.Admin).RequirePredictorAccess("predictor_name");
+        predictors.MapPut("/{predictor_name}/models/{model_id}", PutModelAsync).RequireScope(ApiScopes.Admin).RequirePredictorAccess("predictor_name");
         predictors.MapDelete("/{predictor_name}/models/{model_id}", (string predictor_name, string model_id, HttpContext context, PredictorRegistryStore store,
-            ILoggerFactory loggers, CancellationToken ct) => DeleteAsync(predictor_name, model_id, context, store, loggers, ct));
+            ILoggerFactory loggers, CancellationToken ct) => DeleteAsync(predictor_name, model_id, context, store, loggers, ct))
+            .RequireScope(ApiScopes.Admin).RequirePredictorAccess("predictor_name");
         return endpoints;
     }
 
@@ -118,10 +122,11 @@ internal static class PredictorEndpoints
             : TypedResults.Ok(view);
     }
 
-    private static async Task<IResult> ListAsync(PredictorRegistryStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpContext context, PredictorRegistryStore store, CancellationToken cancellationToken)
     {
+        var allowed = context.Caller().Predictors;
         var views = await ViewsAsync(null, store, cancellationToken);
-        return TypedResults.Ok(new PredictorList(views));
+        return TypedResults.Ok(new PredictorList([.. views.Where(v => allowed.Allows(v.PredictorName))]));
     }
 
     private static async Task<IResult> DeleteAsync(string predictorName, string? modelId, HttpContext context, PredictorRegistryStore store,
@@ -212,11 +217,12 @@ internal static class PredictorEndpoints
         statusCode: StatusCodes.Status409Conflict);
 
     /// <summary>Who made a change, for the audit log: the client's address (and, once API keys exist, the key's id).</summary>
-    private static string ActorOf(HttpContext context) => $"api:{context.Connection.RemoteIpAddress?.ToString() ?? "unknown"}";
+    /// <summary>Who the audit log names: key:&lt;id&gt;, or anonymous:&lt;address&gt; with Auth:Mode=None.</summary>
+    private static string ActorOf(HttpContext context) => context.Caller().Actor;
 
     private static void Audit(ILoggerFactory loggers, string actor, string action, string predictor, string? model, RegistryWrite result) =>
-        loggers.CreateLogger("ModelMonitor.Predictors.Audit").LogInformation("Registry {Action} by {Actor}: predictor {Predictor} {Model} ({Result})",
-            action, actor, predictor, model ?? "", result);
+        loggers.CreateLogger("ModelMonitor.Predictors.Audit").LogInformation("Audit: {Actor} {Action} predictor {Predictor} {Model} ({Result})",
+            actor, action, predictor, model ?? "", result);
 
     private static async Task<PredictorView?> ViewAsync(string name, PredictorRegistryStore store, CancellationToken cancellationToken) =>
         (await ViewsAsync(name, store, cancellationToken)).SingleOrDefault();

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using ModelMonitor.Hosting;
 using ModelMonitor.Hosting.Options;
+using ModelMonitor.Security;
 using ModelMonitor.Storage;
 using ModelMonitor.Storage.Predictors;
 
@@ -17,6 +18,7 @@ public static class PredictorsExtensions
     public static IHostApplicationBuilder AddPredictorRegistry(this IHostApplicationBuilder builder)
     {
         builder.AddServiceDefaults();
+        builder.AddApiSecurity();
         builder.Services.AddPredictorOptions();
         if (string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(PostgresExtensions.ConnectionStringName)))
         {
@@ -31,6 +33,7 @@ public static class PredictorsExtensions
 
     public static WebApplication MapPredictorRegistry(this WebApplication app)
     {
+        app.UseApiSecurity();
         if (app.Services.GetService<NoPostgres>() is not null)
         {
             app.MapUnavailablePredictorEndpoints();

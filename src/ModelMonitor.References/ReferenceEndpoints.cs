@@ -4,11 +4,14 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using ModelMonitor.Core.References;
+using ModelMonitor.Core.Security;
 using ModelMonitor.References.Upload;
+using ModelMonitor.Security;
 using ModelMonitor.Storage.References;
 
 namespace ModelMonitor.References;
@@ -38,9 +41,12 @@ public static class ReferenceEndpoints
     public static IEndpointRouteBuilder MapReferenceEndpoints(this IEndpointRouteBuilder endpoints)
     {
         var references = endpoints.MapGroup("/v1/references/{predictor_name}/{model_id}");
-        references.MapPost("", UploadAsync).WithName("UploadReference").DisableAntiforgery();
-        references.MapGet("", ListAsync).WithName("ListReferences");
-        references.MapDelete("", DeleteAsync).WithName("DeleteReference");
+        references.MapPost("", UploadAsync).WithName("UploadReference").DisableAntiforgery()
+            .RequireScope(ApiScopes.Admin).RequirePredictorAccess("predictor_name");
+        references.MapGet("", ListAsync).WithName("ListReferences")
+            .RequireAnyKey().RequirePredictorAccess("predictor_name");
+        references.MapDelete("", DeleteAsync).WithName("DeleteReference")
+            .RequireScope(ApiScopes.Admin).RequirePredictorAccess("predictor_name");
         return endpoints;
     }
 
@@ -133,11 +139,13 @@ public static class ReferenceEndpoints
 
         var (profile, thresholds) = builder.Complete();
         var key = new ReferenceKey(predictorName, modelId, name);
+        var actor = context.Caller().Actor;
         var summary = await store.ReplaceAsync(key, ReferenceKinds.Uploaded, mediaType.ToLowerInvariant(), period: null, profile,
-            [.. thresholds.Select(t => new StoredThreshold(0, t))], context.RequestAborted);
+            [.. thresholds.Select(t => new StoredThreshold(0, t))], context.RequestAborted, actor);
         loggers.CreateLogger(typeof(ReferenceEndpoints)).LogInformation(
-            "Stored reference {Reference} of {Predictor}/{Model}: {Rows} rows, {Features} features, from {MediaType} in {Elapsed:0} ms",
-            name, predictorName, modelId, profile.RowCount, profile.Features.Count, mediaType, TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
+            "Audit: {Actor} {Action} {Reference} of {Predictor}/{Model}: {Rows} rows, {Features} features, from {MediaType} in {Elapsed:0} ms",
+            actor, "replace_reference", name, predictorName, modelId, profile.RowCount, profile.Features.Count, mediaType,
+            TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
         return TypedResults.Created(
             $"/v1/references/{Uri.EscapeDataString(predictorName)}/{Uri.EscapeDataString(modelId)}?name={Uri.EscapeDataString(name)}", summary);
     }
@@ -167,8 +175,11 @@ public static class ReferenceEndpoints
             return Problem(StatusCodes.Status400BadRequest, $"{predictorName}/{modelId} has no stored windows between {from:u} and {to:u} (older ones may have been removed by retention).");
         }
 
+        var actor = context.Caller().Actor;
         var summary = await store.ReplaceAsync(new ReferenceKey(predictorName, modelId, name), ReferenceKinds.Pinned, "windows", (from, to),
-            built.Profile, built.Thresholds, context.RequestAborted);
+            built.Profile, built.Thresholds, context.RequestAborted, actor);
+        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ReferenceEndpoints)).LogInformation(
+            "Audit: {Actor} {Action} {Reference} of {Predictor}/{Model}: pinned {From:u} to {To:u}", actor, "replace_reference", name, predictorName, modelId, from, to);
         return TypedResults.Created(
             $"/v1/references/{Uri.EscapeDataString(predictorName)}/{Uri.EscapeDataString(modelId)}?name={Uri.EscapeDataString(name)}", summary);
     }
@@ -191,7 +202,9 @@ public static class ReferenceEndpoints
         [Microsoft.AspNetCore.Mvc.FromRoute(Name = "predictor_name")] string predictorName,
         [Microsoft.AspNetCore.Mvc.FromRoute(Name = "model_id")] string modelId,
         string? name,
+        HttpContext context,
         ReferenceStore store,
+        ILoggerFactory loggers,
         CancellationToken cancellationToken)
     {
         if (name is null)
@@ -204,9 +217,14 @@ public static class ReferenceEndpoints
             return Problem(StatusCodes.Status400BadRequest, invalid);
         }
 
-        return await store.DeleteAsync(new ReferenceKey(predictorName, modelId, name), cancellationToken)
-            ? TypedResults.NoContent()
-            : Problem(StatusCodes.Status404NotFound, $"{predictorName}/{modelId} has no reference named \"{name}\".");
+        var actor = context.Caller().Actor;
+        if (!await store.DeleteAsync(new ReferenceKey(predictorName, modelId, name), cancellationToken, actor))
+        {
+            return Problem(StatusCodes.Status404NotFound, $"{predictorName}/{modelId} has no reference named \"{name}\".");
+        }
+        loggers.CreateLogger(typeof(ReferenceEndpoints)).LogInformation("Audit: {Actor} {Action} {Reference} of {Predictor}/{Model}", actor, "delete_reference",
+            name, predictorName, modelId);
+        return TypedResults.NoContent();
     }
 
     private static string? Invalid(string value, string what) =>

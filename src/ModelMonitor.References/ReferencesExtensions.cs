@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using ModelMonitor.Hosting;
 using ModelMonitor.References.Drift;
+using ModelMonitor.Security;
 using ModelMonitor.Storage;
 using ModelMonitor.Storage.Drift;
 using ModelMonitor.Storage.References;
@@ -24,6 +25,7 @@ public static class ReferencesExtensions
     public static IHostApplicationBuilder AddReferences(this IHostApplicationBuilder builder)
     {
         builder.AddServiceDefaults();
+        builder.AddApiSecurity();
         builder.Services.AddOptions<ReferenceOptions>().BindConfiguration(ReferenceOptions.SectionName).ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReferenceOptions>, ReferenceOptions.Validator>());
         if (!HasPostgres(builder.Configuration))
@@ -71,6 +73,7 @@ public static class ReferencesExtensions
     /// <summary>Maps the reference endpoints (or their 503 when the host has no Postgres).</summary>
     public static WebApplication MapReferences(this WebApplication app)
     {
+        app.UseApiSecurity();
         if (app.Services.GetService<NoPostgres>() is not null)
         {
             app.MapUnavailableReferenceEndpoints();

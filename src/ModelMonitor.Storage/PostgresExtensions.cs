@@ -46,7 +46,8 @@ public static class PostgresExtensions
                 .Build();
         });
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<SchemaMigrator>();
+        builder.Services.AddSingleton(services => new SchemaMigrator(services.GetRequiredService<NpgsqlDataSource>(),
+            services.GetRequiredService<ILogger<SchemaMigrator>>(), services.GetRequiredService<IConfiguration>().GetValue(SchemaMigrator.ApplySetting, true)));
         builder.Services.AddSingleton<SchemaMigration>();
         builder.Services.AddHostedService(services => services.GetRequiredService<SchemaMigration>());
         builder.Services.AddHealthChecks().AddNpgSql(

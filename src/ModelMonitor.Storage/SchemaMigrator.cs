@@ -16,8 +16,14 @@ namespace ModelMonitor.Storage;
 /// A database made before Evolve (versions recorded in <c>schema_migrations</c> by the earlier, hand-written
 /// migrator) continues after its highest version: Evolve's StartVersion, set once, on the first run.
 /// </summary>
-public sealed class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<SchemaMigrator> logger)
+/// <param name="apply">False (Postgres:ApplyMigrations=false) for a service whose database user may not change the schema (the
+/// least-privilege roles of schema version 8): it only checks that the schema is at this build's version, and fails (its
+/// caller retries) until another service, or the <c>migrate</c> command, has brought it there.</param>
+public sealed class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<SchemaMigrator> logger, bool apply = true)
 {
+    /// <summary>The setting that turns applying migrations off for a service.</summary>
+    public const string ApplySetting = "Postgres:ApplyMigrations";
+
     /// <summary>Evolve's metadata table (applied versions, checksums, its lock).</summary>
     public const string MetadataTable = "schema_changelog";
 
@@ -41,6 +47,20 @@ public sealed class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<SchemaMi
     private int Migrate()
     {
         using var connection = dataSource.OpenConnection();
+        if (!apply)
+        {
+            int? version = connection.ExecuteScalar<bool>($"SELECT to_regclass('{MetadataTable}') IS NOT NULL")
+                ? connection.Query<string>($"SELECT version FROM {MetadataTable} WHERE success AND version ~ '^[0-9]+$'")
+                    .Select(v => (int?)int.Parse(v, CultureInfo.InvariantCulture)).Max()
+                : null;
+            if (version is null || version < Versions[^1])
+            {
+                throw new InvalidOperationException($"the database schema is at version {(version is { } v ? v.ToString(CultureInfo.InvariantCulture) : "none")}, this service needs version {Versions[^1]}; " +
+                    $"{ApplySetting} is false here, so another service or the migrate command applies it");
+            }
+            logger.LogInformation("Database schema is at version {Version} ({Setting}=false: this service does not migrate)", version, ApplySetting);
+            return 0;
+        }
         // Session-level, so it spans Evolve's own transactions; released with the connection at the latest.
         connection.Execute("SELECT pg_advisory_lock(@key)", new { key = AdvisoryLockKey }, commandTimeout: 0);
         try

@@ -77,6 +77,7 @@ internal static class AggregateBenchmark
             ["Urls"] = $"http://127.0.0.1:{port}",
             ["ConnectionStrings__Postgres"] = database,
             ["Kafka__BootstrapServers"] = cluster.BootstrapServers,
+            ["Auth__Mode"] = "None",
             ["Kafka__Topic"] = topic,
         }, context.Options.LogDirectory);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(5) };

@@ -72,6 +72,7 @@ internal static class CardinalityBenchmark
             ["Urls"] = $"http://127.0.0.1:{port}",
             ["ConnectionStrings__Postgres"] = database,
             ["Kafka__BootstrapServers"] = cluster.BootstrapServers,
+            ["Auth__Mode"] = "None",
             ["Kafka__Topic"] = topic,
             // A group of its own: the previous cell's aggregator is killed without leaving its group, and a new member of
             // the same group would get no partitions until the dead one's session timed out (45 s).

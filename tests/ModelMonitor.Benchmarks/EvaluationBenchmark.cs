@@ -188,6 +188,7 @@ internal static class EvaluationBenchmark
             ["Urls"] = $"http://127.0.0.1:{aggregatorPort}",
             ["ConnectionStrings__Postgres"] = database,
             ["Kafka__BootstrapServers"] = cluster.BootstrapServers,
+            ["Auth__Mode"] = "None",
             ["Kafka__Topic"] = topic,
             ["Kafka__OutcomesTopic"] = topic + ".outcomes",
             ["Kafka__CreateTopic"] = "false",
@@ -501,6 +502,7 @@ internal static class EvaluationBenchmark
         {
             ["Urls"] = $"http://127.0.0.1:{port}",
             ["Kafka__BootstrapServers"] = cluster.BootstrapServers,
+            ["Auth__Mode"] = "None",
             ["Kafka__Topic"] = topic,
             ["Kafka__OutcomesTopic"] = topic + ".outcomes",
             ["Kafka__CreateTopic"] = "false", // the mock cluster cannot: topics auto-create with 4 partitions

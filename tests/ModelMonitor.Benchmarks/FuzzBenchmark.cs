@@ -24,6 +24,7 @@ internal static class FuzzBenchmark
         {
             ["Urls"] = $"http://127.0.0.1:{apiPort}",
             ["Kafka__BootstrapServers"] = cluster.BootstrapServers,
+            ["Auth__Mode"] = "None",
             ["Kafka__Topic"] = topic,
             ["Kafka__CreateTopic"] = "false",
             ["ConnectionStrings__Postgres"] = database, // the reference endpoint is under fuzz too
@@ -34,6 +35,7 @@ internal static class FuzzBenchmark
             ["Urls"] = $"http://127.0.0.1:{aggregatorPort}",
             ["ConnectionStrings__Postgres"] = database,
             ["Kafka__BootstrapServers"] = cluster.BootstrapServers,
+            ["Auth__Mode"] = "None",
             ["Kafka__Topic"] = topic,
         }, context.Options.LogDirectory);
         await api.WaitHttpOkAsync($"http://127.0.0.1:{apiPort}/readyz", TimeSpan.FromSeconds(60));

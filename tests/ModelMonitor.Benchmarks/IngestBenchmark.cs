@@ -45,6 +45,7 @@ internal static class IngestBenchmark
                 {
                     ["Urls"] = $"http://127.0.0.1:{port}",
                     ["Kafka__BootstrapServers"] = cluster.BootstrapServers,
+                    ["Auth__Mode"] = "None",
                     ["Kafka__Topic"] = topic,
                     ["Kafka__CreateTopic"] = "false",
                 }, context.Options.LogDirectory))

@@ -25,6 +25,7 @@ internal static class ServicesMemoryBenchmark
         {
             ["ConnectionStrings__Postgres"] = database,
             ["Kafka__BootstrapServers"] = kafka.BootstrapServers,
+            ["Auth__Mode"] = "None",
             ["Aggregator__Windows"] = "5m,1h",
         };
         var services = new List<(string Name, ChildProcess Process, string Url)>();

@@ -115,6 +115,7 @@ internal static class ShadowBenchmark
             ["Urls"] = $"http://127.0.0.1:{aggregatorPort}",
             ["ConnectionStrings__Postgres"] = database,
             ["Kafka__BootstrapServers"] = cluster.BootstrapServers,
+            ["Auth__Mode"] = "None",
             ["Kafka__Topic"] = topic,
             ["Kafka__OutcomesTopic"] = topic + ".outcomes",
             ["Kafka__CreateTopic"] = "false",

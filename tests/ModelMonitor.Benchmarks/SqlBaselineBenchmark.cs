@@ -133,6 +133,7 @@ internal static class SqlBaselineBenchmark
             ["Urls"] = $"http://127.0.0.1:{port}",
             ["ConnectionStrings__Postgres"] = database,
             ["Kafka__BootstrapServers"] = cluster.BootstrapServers,
+            ["Auth__Mode"] = "None",
             ["Kafka__Topic"] = topic,
             ["Aggregator__Windows"] = "1h",
             ["Aggregator__AllowedLateness"] = "2.00:00:00",

@@ -50,6 +50,7 @@ internal static class SteadyLoadBenchmark
         {
             ["Urls"] = baseUrl,
             ["ConnectionStrings__Postgres"] = database,
+            ["Auth__Mode"] = "None",
             ["Aggregator__Windows"] = "1m,5m,1h",
         }, context.Options.LogDirectory);
         await host.WaitHttpOkAsync(baseUrl + "/readyz", TimeSpan.FromSeconds(120));

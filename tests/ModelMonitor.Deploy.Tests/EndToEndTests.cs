@@ -77,6 +77,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",
                 ["ConnectionStrings__Postgres"] = database.ConnectionString,
                 ["Kafka__BootstrapServers"] = kafka.BootstrapServers,
+                ["Auth__Mode"] = "None",
                 ["Kafka__CreateTopic"] = "false", // the mock cannot create topics through the Admin API
                 ["Kafka__Topic"] = "modelmonitor.e2e",
                 ["Kafka__DeliveryTimeout"] = "00:00:03", // a failing Kafka answers 503 after 3 s

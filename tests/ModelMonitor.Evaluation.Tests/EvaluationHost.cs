@@ -42,6 +42,7 @@ internal sealed partial class EvaluationHost : IDisposable
         if (kafka is not null)
         {
             settings["Kafka:BootstrapServers"] = kafka;
+            settings["Auth:Mode"] = "None"; // authentication is tested in ModelMonitor.Ingestion.Tests
             settings["Kafka:CreateTopic"] = "false";
         }
         foreach (var (key, value) in extra ?? [])

@@ -20,6 +20,7 @@ public sealed class IngestionApiFactory(string bootstrapServers, string topic, I
             var values = new Dictionary<string, string?>
             {
                 ["Kafka:BootstrapServers"] = bootstrapServers,
+                ["Auth:Mode"] = "None", // AuthTests set ApiKeys
                 ["Kafka:Topic"] = topic,
                 ["Kafka:CreateTopic"] = "false",
                 ["Kafka:DeliveryTimeout"] = "00:00:05",

@@ -17,6 +17,7 @@ public sealed class LoggingTests
         {
             ["Logging:Json"] = "true",
             ["Kafka:BootstrapServers"] = "127.0.0.1:9", // nothing there: the request below is refused before Kafka
+            ["Auth:Mode"] = "None",
             ["Kafka:CreateTopic"] = "false",
             ["Urls"] = $"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",

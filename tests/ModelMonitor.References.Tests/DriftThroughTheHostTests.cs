@@ -44,6 +44,7 @@ public sealed class DriftThroughTheHostTests
             ["ASPNETCORE_URLS"] = api,
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["ConnectionStrings__Postgres"] = database.ConnectionString,
+            ["Auth__Mode"] = "None",
             ["Aggregator__Windows"] = "1d",
             ["Aggregator__FlushInterval"] = "00:00:00.500",
             ["Exporter__RefreshInterval"] = "00:00:01",

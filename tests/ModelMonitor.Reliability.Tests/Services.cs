@@ -18,6 +18,8 @@ internal static class Services
             ["Urls"] = Url(port).ToString(),
             ["Kafka:BootstrapServers"] = bootstrapServers,
             ["Kafka:Topic"] = topic,
+            // Authentication off unless a test turns it on (FuzzTests, HostileInputTests: Auth:Mode=ApiKeys with a keys file).
+            ["Auth:Mode"] = "None",
             // The mock cluster does not support CreateTopics (and the AdminClient spins a core): the
             // tests create the topic themselves with more partitions.
             ["Kafka:CreateTopic"] = "false",

@@ -22,6 +22,9 @@ public enum RejectReason
 
     /// <summary>A string holds U+0000 or an unpaired UTF-16 surrogate: Postgres text and jsonb cannot store it.</summary>
     UnstorableText,
+
+    /// <summary>The request's API key may not write this record's predictor (its predictor patterns): 403 semantics.</summary>
+    ForbiddenPredictor,
 }
 
 public static class RejectReasons
@@ -30,7 +33,7 @@ public static class RejectReasons
     [
         "missing_field", "wrong_type", "too_long", "empty", "control_characters", "too_many_features",
         "duplicate_field", "nested_value", "number_out_of_range", "invalid_timestamp", "timestamp_in_future",
-        "timestamp_too_old", "unsupported_schema_version", "too_large_for_kafka", "unstorable_text",
+        "timestamp_too_old", "unsupported_schema_version", "too_large_for_kafka", "unstorable_text", "forbidden_predictor",
     ];
 
     public static IReadOnlyList<RejectReason> All { get; } = Enum.GetValues<RejectReason>();

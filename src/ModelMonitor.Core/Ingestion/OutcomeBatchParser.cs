@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Json;
+using ModelMonitor.Core.Security;
 
 namespace ModelMonitor.Core.Ingestion;
 
@@ -12,23 +13,31 @@ namespace ModelMonitor.Core.Ingestion;
 /// joined with its predictions any more.</param>
 public sealed class OutcomeBatchParser(IngestionLimits limits, TimeSpan labelHorizon)
 {
-    public ParsedOutcomes Parse(ReadOnlyMemory<byte> body, BodyFormat format, DateTimeOffset now)
+    /// <param name="allowed">The predictors the caller may write (see <see cref="PredictionBatchParser.Parse"/>).</param>
+    public ParsedOutcomes Parse(ReadOnlyMemory<byte> body, BodyFormat format, DateTimeOffset now, PredictorPatterns? allowed = null,
+        Func<string, string>? forbidden = null)
     {
         var parsed = new ParsedOutcomes(limits.MaxErrorsReported);
-        var records = new Records(limits, labelHorizon, parsed, now);
+        var records = new Records(limits, labelHorizon, parsed, now, allowed is { AllowsAll: false } ? allowed : null, forbidden);
         var result = JsonBatchBody.Read(body, format, limits.MaxRecordsPerRequest, ref records, "outcome");
         parsed.MalformedMessage = result.Malformed;
         parsed.TooManyRecordsLimit = result.TooMany ? limits.MaxRecordsPerRequest : null;
         return parsed;
     }
 
-    private readonly struct Records(IngestionLimits limits, TimeSpan labelHorizon, ParsedOutcomes parsed, DateTimeOffset now) : IJsonBatchRecords
+    private readonly struct Records(IngestionLimits limits, TimeSpan labelHorizon, ParsedOutcomes parsed, DateTimeOffset now, PredictorPatterns? allowed,
+        Func<string, string>? forbidden) : IJsonBatchRecords
     {
         public int Count => parsed.RecordCount;
 
         public void Read(ref Utf8JsonReader reader, ReadOnlyMemory<byte> json, NonFiniteMap nonFinite)
         {
-            if (OutcomeRecordReader.ReadRequestRecord(ref reader, nonFinite, limits, labelHorizon, now, out var fault) is { } outcome)
+            var outcome = OutcomeRecordReader.ReadRequestRecord(ref reader, nonFinite, limits, labelHorizon, now, out var fault);
+            if (outcome is not null && allowed is not null && !allowed.Allows(outcome.PredictorName))
+            {
+                parsed.Reject(ForbiddenRecords.Fault(outcome.PredictorName, forbidden));
+            }
+            else if (outcome is not null)
             {
                 parsed.Accept(outcome);
             }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ModelMonitor.Core.Contracts;
 using ModelMonitor.Core.Json;
+using ModelMonitor.Core.Security;
 
 namespace ModelMonitor.Core.Ingestion;
 
@@ -31,10 +32,13 @@ public sealed class PredictionBatchParser(IngestionLimits limits, bool omitForwa
 
     public IngestionLimits Limits => limits;
 
-    public ParsedBatch Parse(ReadOnlyMemory<byte> body, BodyFormat format, DateTimeOffset now)
+    /// <param name="allowed">The predictors the caller may write (its API key's patterns): a valid record of another one is
+    /// rejected (<see cref="RejectReason.ForbiddenPredictor"/>, message from <paramref name="forbidden"/>); null allows all.</param>
+    public ParsedBatch Parse(ReadOnlyMemory<byte> body, BodyFormat format, DateTimeOffset now, PredictorPatterns? allowed = null,
+        Func<string, string>? forbidden = null)
     {
         var batch = new ParsedBatch(limits.MaxErrorsReported);
-        var records = new Records(this, batch, now);
+        var records = new Records(this, batch, now, allowed is { AllowsAll: false } ? allowed : null, forbidden);
         return JsonBatchBody.Read(body, format, limits.MaxRecordsPerRequest, ref records, "prediction log") switch
         {
             { Malformed: { } message } => ParsedBatch.Malformed(message),
@@ -43,7 +47,8 @@ public sealed class PredictionBatchParser(IngestionLimits limits, bool omitForwa
         };
     }
 
-    private struct Records(PredictionBatchParser parser, ParsedBatch batch, DateTimeOffset now) : IJsonBatchRecords
+    private struct Records(PredictionBatchParser parser, ParsedBatch batch, DateTimeOffset now, PredictorPatterns? allowed,
+        Func<string, string>? forbidden) : IJsonBatchRecords
     {
         public readonly int Count => batch.RecordCount;
 
@@ -53,7 +58,11 @@ public sealed class PredictionBatchParser(IngestionLimits limits, bool omitForwa
             var start = reader.TokenStartIndex;
             var log = PredictionRecordReader.ReadRequestRecord(ref reader, nonFinite, parser.Limits, now, out var fault, out var onlyContractFields,
                 parser._omitForwardedFeatures ? MaxVerbatimBytes : null);
-            if (log is not null)
+            if (log is not null && allowed is not null && !allowed.Allows(log.PredictorName))
+            {
+                batch.Reject(ForbiddenRecords.Fault(log.PredictorName, forbidden));
+            }
+            else if (log is not null)
             {
                 // The reader stands on the record's closing brace: BytesConsumed is just past it. A record padded far
                 // beyond its content (whitespace) is re-encoded compactly rather than forwarded.
@@ -66,6 +75,13 @@ public sealed class PredictionBatchParser(IngestionLimits limits, bool omitForwa
             }
         }
     }
+}
+
+internal static class ForbiddenRecords
+{
+    public static RecordFault Fault(string predictorName, Func<string, string>? message) =>
+        new("predictor_name", message?.Invoke(predictorName) ?? $"may not be written with this API key ('{predictorName}' is outside its predictor patterns)",
+            RejectReason.ForbiddenPredictor);
 }
 
 /// <summary>The outcome of parsing one request body.</summary>

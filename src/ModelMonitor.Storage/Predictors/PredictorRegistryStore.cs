@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Dapper;
 using ModelMonitor.Core.Predictors;
+using ModelMonitor.Storage.Audit;
 using Npgsql;
 using static ModelMonitor.Storage.PostgresValues;
 
@@ -175,13 +176,9 @@ public sealed class PredictorRegistryStore(NpgsqlDataSource dataSource)
             new { name, modelId, reason = $"registry ({actor})" }, transaction, cancellationToken: cancellationToken)) > 0;
     }
 
-    private static Task<int> AuditAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string actor, string action, string name, string? modelId,
+    private static Task AuditAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string actor, string action, string name, string? modelId,
         string? body, CancellationToken cancellationToken) =>
-        connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO predictor_registry_audit (actor, action, predictor_name, model_id, body) VALUES (@actor, @action, @name, @modelId, @body::jsonb)
-            """,
-            new { actor, action, name, modelId, body }, transaction, cancellationToken: cancellationToken));
+        AdminAudit.WriteAsync(connection, transaction, new AuditEntry(actor, action, name, modelId, null, body), cancellationToken);
 
     /// <summary>Makes the registry file's entries the registered ones of source 'file': upserts every entry, deletes the
     /// file-sourced entries the file no longer has (API-registered entries of the same names are taken over).</summary>

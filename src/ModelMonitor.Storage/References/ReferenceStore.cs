@@ -1,7 +1,9 @@
+using System.Text.Json;
 using Dapper;
 using ModelMonitor.Core.Drift;
 using ModelMonitor.Core.References;
 using ModelMonitor.Core.Statistics;
+using ModelMonitor.Storage.Audit;
 using ModelMonitor.Storage.Statistics;
 using Npgsql;
 using NpgsqlTypes;
@@ -58,7 +60,8 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
         (DateTimeOffset Start, DateTimeOffset End)? period,
         ReferenceProfile profile,
         IReadOnlyList<StoredThreshold> thresholds,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        string? actor = null)
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(profile);
@@ -95,6 +98,13 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
 
         await InsertFeaturesAsync(connection, transaction, id, profile, cancellationToken);
         await InsertThresholdsAsync(connection, transaction, id, thresholds, cancellationToken);
+        if (actor is not null)
+        {
+            // An admin's upload or pin (the production reference the service rebuilds itself is not audited).
+            await AdminAudit.WriteAsync(connection, transaction, new AuditEntry(actor, "replace_reference", key.PredictorName, key.ModelId, key.Name,
+                JsonSerializer.Serialize(new { kind, source, rows = profile.RowCount, features = profile.Features.Count, period_start = period?.Start, period_end = period?.End })),
+                cancellationToken);
+        }
         await transaction.CommitAsync(cancellationToken);
         return new ReferenceSummary(key.PredictorName, key.ModelId, key.Name, kind, source, period?.Start, period?.End,
             profile.RowCount, profile.Features.Count, new DateTimeOffset(DateTime.SpecifyKind(createdAt, DateTimeKind.Utc)));
@@ -117,14 +127,21 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
         return [.. rows.Select(r => new ReferenceSummary(r.Item1, r.Item2, r.Item3, r.Item4, r.Item5, Utc(r.Item6), Utc(r.Item7), r.Item8, r.Item9, Utc(r.Item10)!.Value))];
     }
 
-    /// <summary>Deletes one reference; false when there was none.</summary>
-    public async Task<bool> DeleteAsync(ReferenceKey key, CancellationToken cancellationToken)
+    /// <summary>Deletes one reference (with an audit row by <paramref name="actor"/> when there was one); false when there was none.</summary>
+    public async Task<bool> DeleteAsync(ReferenceKey key, CancellationToken cancellationToken, string? actor = null)
     {
         ArgumentNullException.ThrowIfNull(key);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await connection.ExecuteAsync(new CommandDefinition(
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var deleted = await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM reference_profiles WHERE predictor_name = @p AND model_id = @m AND name = @n",
-            new { p = key.PredictorName, m = key.ModelId, n = key.Name }, cancellationToken: cancellationToken)) > 0;
+            new { p = key.PredictorName, m = key.ModelId, n = key.Name }, transaction, cancellationToken: cancellationToken)) > 0;
+        if (deleted && actor is not null)
+        {
+            await AdminAudit.WriteAsync(connection, transaction, new AuditEntry(actor, "delete_reference", key.PredictorName, key.ModelId, key.Name, null), cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return deleted;
     }
 
     /// <summary>When each model's production reference was built.</summary>

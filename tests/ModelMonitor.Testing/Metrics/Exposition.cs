@@ -31,4 +31,20 @@ public static class Exposition
         }
         return sum;
     }
+
+    /// <summary>The sum of the samples of <paramref name="name"/> that have the label <paramref name="label"/>=<paramref name="value"/>; 0 when none.</summary>
+    public static double Labelled(string text, string name, string label, string value)
+    {
+        var wanted = $"{label}=\"{value}\"";
+        double sum = 0;
+        foreach (var line in text.AsSpan().EnumerateLines())
+        {
+            if (line.StartsWith(name, StringComparison.Ordinal) && line.Length > name.Length && line[name.Length] == '{'
+                && line[..(line.IndexOf('}') + 1)].IndexOf(wanted, StringComparison.Ordinal) > 0)
+            {
+                sum += double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+        return sum;
+    }
 }
