@@ -6,29 +6,9 @@ using ModelMonitor.Core.Security;
 using ModelMonitor.Security;
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Metrics;
+using ModelMonitor.Testing.Security;
 
 namespace ModelMonitor.Ingestion.Tests;
-
-/// <summary>Keys made the way <c>keys create --file</c> makes them, in a keys file the API reads (Auth:KeysFile).</summary>
-public sealed class TestKeys : IDisposable
-{
-    private readonly List<ApiKey> _keys = [];
-
-    public TestKeys() => File.WriteAllText(Path, KeysFile.Write(_keys));
-
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"mm-keys-{Guid.NewGuid():N}.yml");
-
-    public string Add(string name, string scopes, string predictors = "*", DateTimeOffset? expires = null, DateTimeOffset? revoked = null, double? rate = null)
-    {
-        var token = ApiKeyToken.New();
-        _keys.Add(new ApiKey(token.KeyId, name, ApiKeyHash.Create(token.Secret), ApiScopes.Parse(scopes, out _), PredictorPatterns.Parse(predictors, out _),
-            DateTimeOffset.UtcNow, expires, revoked, rate));
-        File.WriteAllText(Path, KeysFile.Write(_keys));
-        return token.ToString();
-    }
-
-    public void Dispose() => File.Delete(Path);
-}
 
 /// <summary>
 /// Authentication of the write endpoints (issue 18) against the real API in-process and the mock Kafka cluster: missing,
@@ -37,7 +17,7 @@ public sealed class TestKeys : IDisposable
 /// </summary>
 public sealed class AuthTests(KafkaMockCluster kafka) : IClassFixture<KafkaMockCluster>, IDisposable
 {
-    private readonly TestKeys _keys = new();
+    private readonly TestKeysFile _keys = new();
 
     public void Dispose() => _keys.Dispose();
 

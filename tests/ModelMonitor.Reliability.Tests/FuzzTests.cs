@@ -4,6 +4,7 @@ using ModelMonitor.Testing.Fuzzing;
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
 using ModelMonitor.Testing.Processes;
+using ModelMonitor.Testing.Security;
 using ModelMonitor.Testing.Tools;
 using ModelMonitor.Testing.Waiting;
 using Npgsql;
@@ -31,20 +32,29 @@ public sealed class FuzzTests(ITestOutputHelper output)
         kafka.CreateTopic(topic, 4);
         await using var database = await PostgresDatabaseFixture.CreateAsync("fuzz");
         var port = ChildProcess.FreePort();
-        // With Postgres: the reference upload endpoint is under fuzz too.
-        using var api = await Services.StartApiAsync(port, kafka.BootstrapServers, topic,
-            new Dictionary<string, string?> { ["ConnectionStrings:Postgres"] = database.ConnectionString });
+        // With Postgres: the reference upload endpoint is under fuzz too. With authentication on (a key for the fuzz's
+        // predictors only: a mutated predictor name is refused per record): the hostile-input contract holds with it.
+        var predictor = "fuzz_" + Services.NewRunId();
+        using var keys = new TestKeysFile();
+        var apiKey = keys.Add("fuzz", "write:predictions,write:outcomes,admin", "fuzz_*", rate: 100_000); // not rate limited here
+        using var api = await Services.StartApiAsync(port, kafka.BootstrapServers, topic, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = database.ConnectionString,
+            ["Auth:Mode"] = "ApiKeys",
+            ["Auth:KeysFile"] = keys.Path,
+            ["Auth:FailedAttempts:PermitLimit"] = "100000", // the broken credentials are not a brute force to stop here
+        });
         var aggregatorPort = ChildProcess.FreePort();
         using var aggregator = Services.StartAggregator(aggregatorPort, database.ConnectionString, kafka.BootstrapServers, topic, "fuzz");
-        var predictor = "fuzz_" + Services.NewRunId();
 
-        var report = await HttpFuzzer.RunAsync(Services.Url(port), FuzzTargets.Api, Requests, Seed, predictor);
+        var report = await HttpFuzzer.RunAsync(Services.Url(port), FuzzTargets.Api, Requests, Seed, predictor, apiKey: apiKey);
 
         output.WriteLine($"{report.Requests} requests: {report.Histogram}; {report.StoredRecords} records acknowledged");
         Assert.True(report.Failures.Count == 0, $"{report.Failures.Count} failures:\n{string.Join("\n", report.Failures.Take(20))}\n{api.Output()}");
         Assert.Equal(Requests, report.Requests);
         Assert.True(report.Statuses.GetValueOrDefault(202) > Requests / 10, report.Histogram); // the valid fifth, and more
         Assert.True(report.Statuses.GetValueOrDefault(400) > Requests / 10, report.Histogram);
+        Assert.True(report.Statuses.GetValueOrDefault(401) >= Requests / 20 - Requests / 25, report.Histogram); // the broken credentials
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         Assert.False(api.HasExited, api.Output());
@@ -54,7 +64,12 @@ public sealed class FuzzTests(ITestOutputHelper output)
 
         // A canary after the fuzz: the pipeline still aggregates, and what the 202s acknowledged is what is stored.
         var canary = $$"""{"sent_at":"{{DateTimeOffset.UtcNow:O}}","prediction_id":"canary","predictor_name":"{{predictor}}_canary","model_id":"m","features":{"x":1},"prediction_result":1}""";
-        using var response = await http.PostAsync(new Uri(Services.Url(port), "v1/predictions"), new StringContent(canary, Encoding.UTF8, "application/json"));
+        using var canaryRequest = new HttpRequestMessage(HttpMethod.Post, new Uri(Services.Url(port), "v1/predictions"))
+        {
+            Content = new StringContent(canary, Encoding.UTF8, "application/json"),
+        };
+        canaryRequest.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
+        using var response = await http.SendAsync(canaryRequest);
         Assert.Equal(202, (int)response.StatusCode);
         await using var connection = new NpgsqlConnection(database.ConnectionString);
         long stored = -1;

@@ -24,10 +24,14 @@ public sealed class FuzzReport
 
     public string Histogram => string.Join(", ", Statuses.Select(s => $"{(s.Key == 0 ? "no answer" : s.Key.ToString(CultureInfo.InvariantCulture))}: {s.Value}"));
 
-    internal void Count(int status, FuzzCase fuzz, string body)
+    internal void Count(int status, FuzzCase fuzz, string body, string? badCredential = null)
     {
         _statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
-        if (status is 0 or >= 500)
+        if (badCredential is not null && status is >= 200 and < 300)
+        {
+            _failures.Enqueue($"{fuzz.Target.Name} → {status} with a bad credential ({badCredential}): accepted without a valid key");
+        }
+        else if (status is 0 or >= 500)
         {
             var bodyStart = body.Length > 300 ? body[..300] + "…" : body;
             _failures.Enqueue($"{fuzz.Target.Name} → {(status == 0 ? "no answer" : status.ToString(CultureInfo.InvariantCulture))} ({fuzz.Mutations}): {bodyStart}");
@@ -47,30 +51,53 @@ public sealed class FuzzReport
 /// </summary>
 public static class HttpFuzzer
 {
+    /// <param name="apiKey">The API's key (Auth:Mode=ApiKeys): every request carries it, but one in 20 carries a broken
+    /// credential instead (none, truncated, another secret, garbage, an empty bearer, a key in the wrong header), which
+    /// must never be accepted.</param>
     public static async Task<FuzzReport> RunAsync(Uri baseUrl, IReadOnlyList<FuzzTarget> targets, int requests, int seed, string predictor,
-        int concurrency = 4, CancellationToken cancellationToken = default)
+        int concurrency = 4, string? apiKey = null, CancellationToken cancellationToken = default)
     {
         var mutator = new RequestMutator(seed);
         var now = DateTimeOffset.UtcNow;
         var cases = Enumerable.Range(0, requests)
-            .Select(i => (Raw: i % 25 == 24, Case: mutator.Next(targets[i % 10 < 8 ? 0 : i % targets.Count], now, predictor)))
+            .Select(i => (Raw: i % 25 == 24, Case: mutator.Next(targets[i % 10 < 8 ? 0 : i % targets.Count], now, predictor),
+                Credential: apiKey is null ? ((string Header, string Value, string? Broken)?)null
+                    : i % 20 == 13 ? BrokenCredential(apiKey, i / 20) : ("Authorization", $"Bearer {apiKey}", null)))
             .ToList();
         var report = new FuzzReport();
         using var client = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(30) };
         await Parallel.ForEachAsync(cases, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken },
             async (item, token) =>
             {
+                var credential = item.Credential is { } c ? (c.Item1, c.Item2) : default((string, string)?);
                 var (status, body) = item.Raw
-                    ? await SendRawAsync(baseUrl, item.Case, token)
-                    : await SendAsync(client, item.Case, token);
-                report.Count(status, item.Case, body);
+                    ? await SendRawAsync(baseUrl, item.Case, token, credential)
+                    : await SendAsync(client, item.Case, token, credential);
+                report.Count(status, item.Case, body, item.Credential?.Broken);
             });
         return report;
     }
 
-    private static async Task<(int Status, string Body)> SendAsync(HttpClient client, FuzzCase fuzz, CancellationToken cancellationToken)
+    /// <summary>A credential that must be refused, the n-th of a cycle of kinds.</summary>
+    private static (string Header, string Value, string? Broken) BrokenCredential(string apiKey, int n) => (n % 7) switch
+    {
+        0 => ("X-Not-A-Key", "none", "no key"),
+        1 => ("Authorization", $"Bearer {apiKey[..^1]}", "truncated"),
+        2 => ("Authorization", $"Bearer {apiKey[..^4]}AAAA", "another secret"),
+        3 => ("Authorization", "Bearer ", "an empty bearer"),
+        4 => ("Authorization", $"Basic {Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + apiKey))}", "basic credentials"),
+        5 => ("X-Api-Key", "mmk_\u0000' OR 1=1 --", "garbage"),
+        _ => ("Authorization", $"Bearer {new string('x', 8_000)}", "an 8 KB token"),
+    };
+
+    private static async Task<(int Status, string Body)> SendAsync(HttpClient client, FuzzCase fuzz, CancellationToken cancellationToken,
+        (string Header, string Value)? credential = null)
     {
         using var request = new HttpRequestMessage(fuzz.Target.Method, fuzz.Target.Path);
+        if (credential is { } c)
+        {
+            request.Headers.TryAddWithoutValidation(c.Header, c.Value);
+        }
         if (fuzz.Target.Method != HttpMethod.Get)
         {
             var content = new ByteArrayContent(fuzz.Body);
@@ -151,7 +178,8 @@ public static class HttpFuzzer
     }
 
     /// <summary>A POST with a broken framing header over a socket; the status of the first answer (0 if none).</summary>
-    private static async Task<(int Status, string Body)> SendRawAsync(Uri baseUrl, FuzzCase fuzz, CancellationToken cancellationToken)
+    private static async Task<(int Status, string Body)> SendRawAsync(Uri baseUrl, FuzzCase fuzz, CancellationToken cancellationToken,
+        (string Header, string Value)? credential = null)
     {
         var body = fuzz.Body;
         var kind = (body.Length + fuzz.Mutations.Length) % 4;
@@ -163,7 +191,8 @@ public static class HttpFuzzer
             _ => "Transfer-Encoding: chunked\r\n",
         };
         var payload = kind == 3 ? [.. "zz\r\n"u8, .. body, .. "\r\n0\r\n\r\n"u8] : body;
-        var head = $"POST {fuzz.Target.Path} HTTP/1.1\r\nHost: {baseUrl.Authority}\r\nContent-Type: {fuzz.ContentType ?? "application/json"}\r\n{framing}\r\n";
+        var authorization = credential is { } c ? $"{c.Header}: {c.Value}\r\n" : "";
+        var head = $"POST {fuzz.Target.Path} HTTP/1.1\r\nHost: {baseUrl.Authority}\r\nContent-Type: {fuzz.ContentType ?? "application/json"}\r\n{authorization}{framing}\r\n";
         using var tcp = new TcpClient();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(30));
