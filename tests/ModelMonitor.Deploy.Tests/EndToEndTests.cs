@@ -1,13 +1,16 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using ModelMonitor.Core.Security;
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
 using ModelMonitor.Testing.Processes;
+using ModelMonitor.Testing.Security;
 using ModelMonitor.Testing.Tools;
 using ModelMonitor.Testing.Waiting;
 using Npgsql;
@@ -61,23 +64,35 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
         Assert.True(File.Exists(allInOne), $"{allInOne} is missing: the test project references src/ModelMonitor.AllInOne, build it.");
 
         using var temp = new TempDir();
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+        // Authentication as ./run.sh has it (issue 18): writes with an API key (here from a keys file); /metrics open, as the
+        // README's examples read it (Metrics:RequireToken is tested in ModelMonitor.Ingestion.Tests). The metrics token is
+        // sent anyway (and ignored): it must not be logged either. The host's connection string carries a password (the
+        // test cluster trusts local connections, so it is never checked, but it must never be logged).
+        using var keys = new TestKeysFile();
+        var apiKey = keys.Add("e2e", "write:predictions,write:outcomes,admin", rate: 100_000);
+        var metricsToken = "e2e-metrics-token-" + Guid.NewGuid().ToString("N");
+        File.WriteAllText(temp.File("metrics-token"), metricsToken);
         await using var database = await PostgresDatabaseFixture.CreateAsync("e2e");
+        const string postgresPassword = "e2e-postgres-password-never-logged";
+        var apiPort = ChildProcess.FreePort();
+        var api = $"http://127.0.0.1:{apiPort}";
+        using var http = new HttpClient(new Credentials(api, apiKey, metricsToken)) { Timeout = TimeSpan.FromSeconds(15) };
         using var kafka = new ControllableKafkaCluster();
         await using var webhook = await AlertWebhookReceiver.StartAsync();
         var children = new List<ChildProcess>();
         try
         {
             // --- The pipeline ---
-            var apiPort = ChildProcess.FreePort();
-            var api = $"http://127.0.0.1:{apiPort}";
             children.Add(ChildProcess.Start("ModelMonitor.AllInOne", "dotnet", [allInOne], new Dictionary<string, string?>
             {
                 ["ASPNETCORE_URLS"] = api,
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",
-                ["ConnectionStrings__Postgres"] = database.ConnectionString,
+                ["ConnectionStrings__Postgres"] = database.ConnectionString + $";Password={postgresPassword}",
                 ["Kafka__BootstrapServers"] = kafka.BootstrapServers,
-                ["Auth__Mode"] = "None",
+                ["Auth__Mode"] = "ApiKeys",
+                ["Auth__KeysFile"] = keys.Path,
+                // Every request's log line (successes are at Debug), so the secrets check below sees them all.
+                ["Serilog__MinimumLevel__Override__Serilog.AspNetCore.RequestLoggingMiddleware"] = "Debug",
                 ["Kafka__CreateTopic"] = "false", // the mock cannot create topics through the Admin API
                 ["Kafka__Topic"] = "modelmonitor.e2e",
                 ["Kafka__DeliveryTimeout"] = "00:00:03", // a failing Kafka answers 503 after 3 s
@@ -91,7 +106,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 ["Evaluation__BaselineInterval"] = "00:00:01",
                 ["Shadow__ReloadInterval"] = "00:00:01",
                 ["Predictors__PrimaryCheckInterval"] = "00:00:01",
-            }, AppContext.BaseDirectory));
+            }, AppContext.BaseDirectory, keepAllOutput: true));
             await children[^1].WaitUntilReadyAsync(http, new Uri($"{api}/readyz"), TimeSpan.FromSeconds(90));
 
             // --- Prometheus: the repository's rule files, a week-old history for the `offset 1w` panels ---
@@ -156,6 +171,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
             var state = temp.File("state");
             Directory.CreateDirectory(Path.Combine(state, "logs"));
             File.WriteAllText(Path.Combine(state, "kafka-bootstrap-servers"), kafka.BootstrapServers + "\n");
+            File.WriteAllText(Path.Combine(state, "api-key"), apiKey + "\n"); // where ./run.sh keeps its key
             var examples = ReadmeExamples.RunAllAsync(
                 ReadmeExamples.Extract(File.ReadAllText(Repo.File("README.md"))),
                 new ExampleTargets(api, prometheus, alertmanager, database.ConnectionString, state, "modelmonitor.e2e"),
@@ -232,6 +248,24 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 var failures = await examples;
                 Assert.True(failures.Count == 0, $"{failures.Count} README examples failed:\n{string.Join("\n\n", failures)}");
                 Log(clock, "every README example ran and printed what it promises");
+
+                // --- No secret in the whole run's log: not the key (used by every write, and refused once with a wrong
+                // secret), not the metrics token (every scrape), not the database password ---
+                Assert.True(ApiKeyToken.TryParse(apiKey, out var token));
+                using (var wrong = new HttpRequestMessage(HttpMethod.Post, $"{api}/v1/predictions") { Content = new StringContent("{}", Encoding.UTF8, "application/json") })
+                {
+                    wrong.Headers.TryAddWithoutValidation(Credentials.Skip, "1");
+                    wrong.Headers.TryAddWithoutValidation("Authorization", $"Bearer {apiKey[..^6]}AAAAAA");
+                    Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(wrong)).StatusCode);
+                }
+                var log = string.Join('\n', children[0].AllOutput());
+                Assert.Contains("HTTP POST /v1/predictions responded 202", log, StringComparison.Ordinal); // every request line was in it
+                Assert.Contains("HTTP POST /v1/predictions responded 401", log, StringComparison.Ordinal);
+                foreach (var (what, secret) in new[] { ("the API key's secret", token.Secret), ("the metrics token", metricsToken), ("the Postgres password", postgresPassword) })
+                {
+                    Assert.False(log.Contains(secret, StringComparison.Ordinal), $"{what} is in the host's log");
+                }
+                Log(clock, $"no secret in the host's {children[0].AllOutput().Count} log lines");
             }
             finally
             {
@@ -564,4 +598,29 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
 
     [GeneratedRegex(@"(?m)^(?<indent>\s*)group_interval:.*$")]
     private static partial Regex GroupInterval();
+
+    /// <summary>What a deployed client sends: the API key on the API's /v1 endpoints, the metrics token on its /metrics and
+    /// /readyz; nothing to Prometheus and Alertmanager. A request with the <see cref="Skip"/> header is sent as it is.</summary>
+    private sealed class Credentials(string api, string apiKey, string metricsToken) : DelegatingHandler(new HttpClientHandler())
+    {
+        public const string Skip = "X-Test-Credentials-Skip";
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var url = request.RequestUri!.ToString();
+            if (request.Headers.Remove(Skip))
+            {
+                return base.SendAsync(request, cancellationToken);
+            }
+            if (url.StartsWith($"{api}/v1/", StringComparison.Ordinal))
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+            }
+            else if (url.StartsWith($"{api}/metrics", StringComparison.Ordinal) || url.StartsWith($"{api}/readyz", StringComparison.Ordinal))
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", metricsToken);
+            }
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
 }
