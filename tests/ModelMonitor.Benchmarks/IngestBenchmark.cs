@@ -79,17 +79,23 @@ internal static class IngestBenchmark
         }
     }
 
-    private sealed record LoadResult(double PredictionsPerSecond, double RequestsPerSecond, double P50, double P99, int Failures);
+    internal sealed record LoadResult(double PredictionsPerSecond, double RequestsPerSecond, double P50, double P99, int Failures);
 
     /// <summary>
     /// Closed loop (rate null: <paramref name="concurrency"/> requests always in flight) or open loop
     /// (requests start on a fixed schedule, latency counted from the scheduled start, so a stalled
     /// server is not hidden by the client waiting: no coordinated omission).
     /// </summary>
-    private static async Task<LoadResult> LoadAsync(Uri url, List<byte[]> payloads, int batch, int concurrency, TimeSpan duration, double? ratePerSecond)
+    /// <param name="apiKey">Sent as the bearer credentials of every request (Auth:Mode=ApiKeys), or nothing.</param>
+    internal static async Task<LoadResult> LoadAsync(Uri url, List<byte[]> payloads, int batch, int concurrency, TimeSpan duration, double? ratePerSecond,
+        string? apiKey = null)
     {
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
         using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        if (apiKey is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        }
         var latencies = new List<double>[concurrency];
         var accepted = 0L;
         var failures = 0;

@@ -11,10 +11,10 @@ if (args is ["exporter-child", .. var childArgs])
 }
 
 var all = new[] { "codec", "ingest", "aggregate", "sql-baseline", "exporter", "freshness", "memory", "memory-services" };
-var options = BenchmarkOptions.Parse(args, all, extra: ["fuzz", "cardinality", "drift", "flush", "evaluation", "shadow"]);
+var options = BenchmarkOptions.Parse(args, all, extra: ["fuzz", "cardinality", "drift", "flush", "evaluation", "shadow", "auth"]);
 if (options is null)
 {
-    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000] | fuzz [--fuzz-requests 10000] | drift | flush | evaluation [--runs 3] [--seconds 8] | shadow [--shadow-ids 100000] [--runs 3] | cardinality [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000] [--set Aggregator:Key=value]");
+    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000] | fuzz [--fuzz-requests 10000] | drift | flush | evaluation [--runs 3] [--seconds 8] | shadow [--shadow-ids 100000] [--runs 3] | auth [--runs 3] [--seconds 8] | cardinality [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000] [--set Aggregator:Key=value]");
     return 1;
 }
 
@@ -42,6 +42,7 @@ foreach (var scenario in options.Scenarios)
         "flush" => FlushBenchmark.RunAsync(context),
         "evaluation" => EvaluationBenchmark.RunAsync(context),
         "shadow" => ShadowBenchmark.RunAsync(context),
+        "auth" => AuthBenchmark.RunAsync(context),
         _ => throw new InvalidOperationException(scenario),
     };
     await task;
