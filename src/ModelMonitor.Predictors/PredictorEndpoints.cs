@@ -17,7 +17,7 @@ namespace ModelMonitor.Predictors;
 
 /// <summary>
 /// The predictor registry's API: PUT/GET/DELETE /v1/predictors/{name}, PUT/DELETE /v1/predictors/{name}/models/{model_id},
-/// GET /v1/predictors. Every change is audit-logged (predictor_registry_audit and the service log: who, when, what).
+/// GET /v1/predictors. Every change is audit-logged (admin_audit and the service log: who, when, what).
 /// </summary>
 internal static class PredictorEndpoints
 {
