@@ -30,6 +30,7 @@ internal sealed partial class EvaluationHost : IDisposable
             ["ASPNETCORE_URLS"] = api,
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["ConnectionStrings:Postgres"] = connectionString,
+            ["Auth:Mode"] = "None", // authentication is tested in ModelMonitor.Ingestion.Tests
             ["Aggregator:Windows"] = "1d",
             ["Aggregator:FlushInterval"] = "00:00:00.500",
             ["Exporter:RefreshInterval"] = "00:00:01",
@@ -42,7 +43,6 @@ internal sealed partial class EvaluationHost : IDisposable
         if (kafka is not null)
         {
             settings["Kafka:BootstrapServers"] = kafka;
-            settings["Auth:Mode"] = "None"; // authentication is tested in ModelMonitor.Ingestion.Tests
             settings["Kafka:CreateTopic"] = "false";
         }
         foreach (var (key, value) in extra ?? [])

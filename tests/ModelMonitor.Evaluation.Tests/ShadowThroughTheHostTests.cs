@@ -155,7 +155,7 @@ public sealed class ShadowThroughTheHostTests
             "SELECT pairs FROM shadow_window_stats WHERE window_seconds = 86400 AND predictor_name = 'sh_eta' AND model_a = 'p' AND model_b = 's'"));
         Assert.Equal(50, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM shadow_predictions WHERE predictor_name = 'sh_eta'"));
         Assert.Equal(4, await connection.ExecuteScalarAsync<long>(
-            "SELECT count(*) FROM predictor_registry_audit WHERE predictor_name IN ('sh_eta', 'sh_file')")); // 2 API writes + the file's 2 entries
+            "SELECT count(*) FROM admin_audit WHERE predictor_name IN ('sh_eta', 'sh_file')")); // 2 API writes + the file's 2 entries
         var own = await host.Http.GetStringAsync("/metrics");
         Assert.Equal(35, EvaluationHost.Sample(own, "modelmonitor_shadow_join_predictions_repeated_total"));
 
