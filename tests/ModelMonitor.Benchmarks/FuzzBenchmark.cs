@@ -48,8 +48,8 @@ internal static class FuzzBenchmark
             var started = System.Diagnostics.Stopwatch.StartNew();
             var report = await HttpFuzzer.RunAsync(new Uri($"http://127.0.0.1:{apiPort}/"), FuzzTargets.Api, requests, seed, $"fuzz_{run}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"run {run} (seed {seed}): {report.Requests} requests in {started.Elapsed.TotalSeconds:F1} s: {report.Histogram}; {report.Failures.Count} failures; {report.StoredRecords} records acknowledged"));
-            acknowledged += report.StoredRecords;
+                $"run {run} (seed {seed}): {report.Requests} requests in {started.Elapsed.TotalSeconds:F1} s: {report.Histogram}; {report.Failures.Count} failures; {report.StoredPredictions} predictions and {report.StoredBy(FuzzTargets.Outcomes)} outcomes acknowledged"));
+            acknowledged += report.StoredPredictions;
             foreach (var failure in report.Failures.Take(20))
             {
                 Console.WriteLine("  " + failure);

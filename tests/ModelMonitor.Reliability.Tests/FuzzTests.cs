@@ -49,7 +49,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
 
         var report = await HttpFuzzer.RunAsync(Services.Url(port), FuzzTargets.Api, Requests, Seed, predictor, apiKey: apiKey);
 
-        output.WriteLine($"{report.Requests} requests: {report.Histogram}; {report.StoredRecords} records acknowledged");
+        output.WriteLine($"{report.Requests} requests: {report.Histogram}; {report.StoredPredictions} predictions and {report.StoredBy(FuzzTargets.Outcomes)} outcomes acknowledged");
         Assert.True(report.Failures.Count == 0, $"{report.Failures.Count} failures:\n{string.Join("\n", report.Failures.Take(20))}\n{api.Output()}");
         Assert.Equal(Requests, report.Requests);
         Assert.True(report.Statuses.GetValueOrDefault(202) > Requests / 10, report.Histogram); // the valid fifth, and more
@@ -80,12 +80,12 @@ public sealed class FuzzTests(ITestOutputHelper output)
                     // Every predictor: a mutation may have changed a record's predictor name (the database is this test's own).
                     "SELECT sum(prediction_count)::bigint FROM model_window_stats WHERE window_seconds = 3600 AND predictor_name <> @canary",
                     new { canary = predictor + "_canary" }) ?? 0;
-                return stored == report.StoredRecords && await connection.ExecuteScalarAsync<long?>(
+                return stored == report.StoredPredictions && await connection.ExecuteScalarAsync<long?>(
                     "SELECT sum(prediction_count)::bigint FROM model_window_stats WHERE window_seconds = 3600 AND predictor_name = @canary",
                     new { canary = predictor + "_canary" }) == 1;
             },
             TimeSpan.FromSeconds(60),
-            () => $"stored {stored} of the {report.StoredRecords} acknowledged records, or not the canary\n{aggregator.Output()}");
+            () => $"stored {stored} of the {report.StoredPredictions} acknowledged records, or not the canary\n{aggregator.Output()}");
         Assert.False(aggregator.HasExited, aggregator.Output());
         Assert.True((await http.GetAsync(new Uri(Services.Url(aggregatorPort), "readyz"))).IsSuccessStatusCode, "the aggregator is not ready after the fuzz");
     }

@@ -51,7 +51,38 @@ public static class FuzzTargets
         OutcomeBody,
         body => JsonDocument.Parse(body).RootElement.GetProperty("accepted").GetInt64());
 
-    public static IReadOnlyList<FuzzTarget> Api { get; } = [Predictions, Outcomes, Health, Metrics, References];
+    /// <summary>A predictor's registration (the registry needs Postgres, else 503).</summary>
+    public static FuzzTarget Registry { get; } = new(
+        "registry",
+        HttpMethod.Put,
+        "/v1/predictors/fuzz_registry",
+        ["application/json"],
+        RegistrationBody);
+
+    /// <summary>A registered model of that predictor.</summary>
+    public static FuzzTarget RegistryModel { get; } = new(
+        "registry model",
+        HttpMethod.Put,
+        "/v1/predictors/fuzz_registry/models/m1",
+        ["application/json"],
+        ModelRegistrationBody);
+
+    public static IReadOnlyList<FuzzTarget> Api { get; } = [Predictions, Outcomes, Health, Metrics, References, Registry, RegistryModel];
+
+    private static byte[] RegistrationBody(Random random, DateTimeOffset now, string predictor)
+    {
+        var shadows = string.Join(',', Enumerable.Range(0, random.Next(3)).Select(i => $"\"m{i + 2}\""));
+        var age = random.Next(3) switch { 0 => "\"30d\"", 1 => "\"12h\"", _ => "null" };
+        return Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+            $"{{\"primary_model_id\":\"m1\",\"shadow_model_ids\":[{shadows}],\"team\":\"fuzz\",\"labels\":{{\"tier\":\"{random.Next(3)}\"}},\"max_model_age\":{age}}}"));
+    }
+
+    private static byte[] ModelRegistrationBody(Random random, DateTimeOffset now, string predictor)
+    {
+        var trained = now.AddDays(-1 - random.Next(60));
+        return Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+            $"{{\"trained_at\":\"{trained.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\",\"training_data_end\":\"{trained.AddDays(-1).UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\",\"version_info\":{{\"git\":\"{random.Next():x}\"}}}}"));
+    }
 
     /// <summary>A JSON array of 1-20 valid outcomes (the mutator turns it into NDJSON or breaks it).</summary>
     private static byte[] OutcomeBody(Random random, DateTimeOffset now, string predictor)

@@ -11,14 +11,18 @@ public sealed class FuzzReport
 {
     private readonly ConcurrentDictionary<int, int> _statuses = new();
     private readonly ConcurrentQueue<string> _failures = new();
-    private long _stored;
+    private readonly ConcurrentDictionary<string, long> _stored = new(StringComparer.Ordinal);
 
     /// <summary>Status code → requests; 0 = no HTTP answer (connection dropped, timeout).</summary>
     public SortedDictionary<int, int> Statuses => new(_statuses);
 
     public IReadOnlyCollection<string> Failures => _failures;
 
-    public long StoredRecords => Interlocked.Read(ref _stored);
+    /// <summary>Records the 2xx answers of the predictions endpoint said they stored (what the statistics must count).</summary>
+    public long StoredPredictions => StoredBy(FuzzTargets.Predictions);
+
+    /// <summary>Records the 2xx answers of one write endpoint said they stored.</summary>
+    public long StoredBy(FuzzTarget target) => _stored.GetValueOrDefault(target.Name);
 
     public int Requests => _statuses.Values.Sum();
 
@@ -38,7 +42,7 @@ public sealed class FuzzReport
         }
         else if (status is >= 200 and < 300 && fuzz.Target.StoredRecords is { } stored)
         {
-            Interlocked.Add(ref _stored, stored(body));
+            _stored.AddOrUpdate(fuzz.Target.Name, _ => stored(body), (_, n) => n + stored(body));
         }
     }
 }
@@ -60,7 +64,8 @@ public static class HttpFuzzer
         var mutator = new RequestMutator(seed);
         var now = DateTimeOffset.UtcNow;
         var cases = Enumerable.Range(0, requests)
-            .Select(i => (Raw: i % 25 == 24, Case: mutator.Next(targets[i % 10 < 8 ? 0 : i % targets.Count], now, predictor),
+            // Eight in ten requests go to the first target (predictions); the others take turns among the rest.
+            .Select(i => (Raw: i % 25 == 24, Case: mutator.Next(targets[i % 10 < 8 || targets.Count == 1 ? 0 : 1 + (2 * (i / 10) + i % 10 - 8) % (targets.Count - 1)], now, predictor),
                 Credential: apiKey is null ? ((string Header, string Value, string? Broken)?)null
                     : i % 20 == 13 ? BrokenCredential(apiKey, i / 20) : ("Authorization", $"Bearer {apiKey}", null)))
             .ToList();
