@@ -49,20 +49,10 @@ public sealed class ExporterPostgresTests(PostgresDatabaseFixture database) : IC
                 """, new { start = start.UtcDateTime, earlier = earlier.UtcDateTime, current = current.UtcDateTime });
         }
 
-        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
-        {
-            web.UseSetting("ConnectionStrings:Postgres", database.ConnectionString);
-            web.UseSetting("Exporter:RefreshInterval", "00:00:01");
-            web.UseSetting("Exporter:CompletionDelay", "00:00:00");
-        });
+        await using var factory = ExporterHost.On(database.ConnectionString);
         using var client = factory.CreateClient();
 
-        var text = "";
-        for (var attempt = 0; attempt < 100 && !text.Contains("modelmonitor_prediction_count{", StringComparison.Ordinal); attempt++)
-        {
-            await Task.Delay(100);
-            text = await client.GetStringAsync("/metrics/statistics");
-        }
+        var text = await ExporterHost.StatisticsAsync(client);
 
         Assert.Contains("modelmonitor_prediction_count{predictor_name=\"eta\",model_id=\"eta-v1\",window=\"5m\"} 8\n", text, StringComparison.Ordinal);
         Assert.Contains("modelmonitor_prediction_mean{predictor_name=\"eta\",model_id=\"eta-v1\",window=\"5m\"} 12.5\n", text, StringComparison.Ordinal);

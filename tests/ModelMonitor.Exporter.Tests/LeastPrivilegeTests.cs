@@ -62,20 +62,9 @@ public sealed class LeastPrivilegeTests
         var (reader, drop) = await LoginAsync(database, "reader");
         try
         {
-            await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
-            {
-                web.UseSetting("ConnectionStrings:Postgres", reader);
-                web.UseSetting("Postgres:ApplyMigrations", "false");
-                web.UseSetting("Exporter:RefreshInterval", "00:00:01");
-                web.UseSetting("Exporter:CompletionDelay", "00:00:00");
-            });
+            await using var factory = ExporterHost.On(reader, ("Postgres:ApplyMigrations", "false"));
             using var client = factory.CreateClient();
-            var text = "";
-            for (var attempt = 0; attempt < 100 && !text.Contains("modelmonitor_prediction_count{", StringComparison.Ordinal); attempt++)
-            {
-                await Task.Delay(100);
-                text = await client.GetStringAsync("/metrics/statistics");
-            }
+            var text = await ExporterHost.StatisticsAsync(client);
             Assert.Contains("modelmonitor_prediction_count{predictor_name=\"eta\",model_id=\"v1\",window=\"5m\"} 7\n", text, StringComparison.Ordinal);
 
             Assert.NotNull(await DeniedAsync(reader, "INSERT INTO retired_models (predictor_name, model_id) VALUES ('eta', '')"));
