@@ -174,6 +174,7 @@ cat <<INFO
 
 ModelMonitor is running (embedded Kafka unless Kafka__BootstrapServers was set; see $logs/modelmonitor.log).
 
+  Console         http://127.0.0.1:$http_port/   every model at a glance: traffic, last prediction, features with a problem
   API key         $api_key
                   (this run's, every scope; kept in $key_file. more keys: dotnet $all_in_one keys help; README "Security")
   Ingestion API   POST http://127.0.0.1:$http_port/v1/predictions   e.g. a record of your own model (202, no alert):

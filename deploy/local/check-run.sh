@@ -227,6 +227,18 @@ if [ -n "$banner_at" ]; then
   fi
 fi
 
+# --- The console lists the demo's models, and renders in a real browser (a screenshot next to the run's files) ---
+console_html=$(curl -fsS "http://127.0.0.1:$http_port/" 2>/dev/null || true)
+missing_console=$(for model in eta_prediction/eta_v12 fraud_score/fraud_gbm_2026_10 prep_time/prep_time_v4; do
+  printf '%s' "$console_html" | grep -qF "data-model=\"$model\"" || printf '%s ' "$model"; done)
+if [ -z "$missing_console" ]; then pass "the console (/) lists the demo's models"; else fail "the console (/) does not list: $missing_console"; fi
+if command -v chromium >/dev/null && chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,800 \
+    --screenshot="$work/console-overview.png" "http://127.0.0.1:$http_port/" >/dev/null 2>&1 && [ -s "$work/console-overview.png" ]; then
+  pass "Chromium rendered the console: $work/console-overview.png"
+else
+  fail "Chromium could not render the console"
+fi
+
 # --- No secret in any log: the run's API key and the Postgres password never appear in what it wrote ---
 if [ -s "$state/api-key" ]; then
   api_key=$(cat "$state/api-key")

@@ -4,10 +4,11 @@
 #   postgresql                the store (tests and the local run start private clusters of their own)
 #   prometheus, prometheus-alertmanager   real Prometheus/promtool and Alertmanager/amtool
 #   kafkacat                  kcat, to read the topic by hand (README)
+#   chromium                  a real browser, headless, for the tests of the console's pages
 set -euo pipefail
 
 modelmonitor_install_prerequisites() {
-  local wanted=(postgresql prometheus prometheus-alertmanager kafkacat)
+  local wanted=(postgresql prometheus prometheus-alertmanager kafkacat chromium)
   local missing=()
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

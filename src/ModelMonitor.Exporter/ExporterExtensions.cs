@@ -15,6 +15,7 @@ using ModelMonitor.Storage.Predictors;
 using ModelMonitor.Storage.References;
 using ModelMonitor.Storage.Shadows;
 using ModelMonitor.Storage.Statistics;
+using ModelMonitor.WebConsole;
 
 namespace ModelMonitor.Exporter;
 
@@ -39,6 +40,7 @@ public static class ExporterExtensions
         builder.Services.TryAddSingleton<PredictorRegistryStore>(); // read here: roles, ages, primary changes
         builder.Services.TryAddSingleton<ShadowStore>(); // read here: the shadow comparison
         builder.Services.AddSingleton<ExpositionCache>();
+        builder.Services.AddWebConsole(); // GET /: the console's overview (issue 19)
         builder.Services.AddHostedService<ExporterWorker>();
         builder.Services.AddHealthChecks().AddCheck<ExporterHealthCheck>("exporter", tags: [ServiceDefaults.ReadyTag]);
         return builder;
@@ -55,6 +57,7 @@ public static class ExporterExtensions
     public static WebApplication MapExporterEndpoints(this WebApplication app)
     {
         app.MapOperationalEndpoints();
+        app.MapWebConsole();
         var cache = app.Services.GetRequiredService<ExpositionCache>();
         app.MapGet(StatisticsPath, (HttpContext context) =>
         {

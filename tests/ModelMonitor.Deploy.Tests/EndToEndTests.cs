@@ -249,6 +249,24 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 Assert.True(failures.Count == 0, $"{failures.Count} README examples failed:\n{string.Join("\n\n", failures)}");
                 Log(clock, "every README example ran and printed what it promises");
 
+                // --- The console's overview in a real browser (headless Chromium): the models listed with their roles, a
+                // 48-point sparkline each, the always-defaulted feature flagged; a screenshot kept with the test's output ---
+                var chromium = ExternalTool.Require("chromium", "chromium");
+                var (domExit, dom) = await ExternalTool.RunAsync(chromium,
+                    ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom", $"{api}/"]);
+                Assert.True(domExit == 0, dom);
+                Assert.Contains($"data-model=\"{Predictor}/{Model}\"><td>{Predictor}</td><td>{Model}</td><td>primary</td>", dom, StringComparison.Ordinal);
+                Assert.Contains($"data-model=\"{Predictor}/{ShadowModel}\"><td>{Predictor}</td><td>{ShadowModel}</td><td>shadow</td>", dom, StringComparison.Ordinal);
+                Assert.Matches($"data-model=\"{Predictor}/{Model}\">.*?<polyline[^>]* points=\"(\\S+ ){{47}}\\S+\"", dom);
+                Assert.Matches($"data-model=\"{Predictor}/{Model}\">.*?⚠ \\d+: [^<]*{DefaultedFeature}", dom);
+                var screenshot = Path.Combine(AppContext.BaseDirectory, "artifacts", "console-overview.png");
+                Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
+                File.Delete(screenshot);
+                var (shotExit, shot) = await ExternalTool.RunAsync(chromium,
+                    ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,800", $"--screenshot={screenshot}", $"{api}/"]);
+                Assert.True(shotExit == 0 && new FileInfo(screenshot).Length > 10_000, shot);
+                Log(clock, $"the console's overview rendered in Chromium ({screenshot})");
+
                 // --- No secret in the whole run's log: not the key (used by every write, and refused once with a wrong
                 // secret), not the metrics token (every scrape), not the database password ---
                 Assert.True(ApiKeyToken.TryParse(apiKey, out var token));

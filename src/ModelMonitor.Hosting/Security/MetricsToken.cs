@@ -40,8 +40,8 @@ public sealed class MetricsToken
             : new MetricsToken(token.Trim());
     }
 
-    /// <summary>Whether a request's path is one the token protects.</summary>
-    public static bool Protects(PathString path) => path.StartsWithSegments("/metrics") || path.StartsWithSegments("/readyz");
+    /// <summary>Whether a request's path is one the token protects: the metrics, readiness, and the console's pages (/).</summary>
+    public static bool Protects(PathString path) => path.StartsWithSegments("/metrics") || path.StartsWithSegments("/readyz") || path == "/";
 
     public bool Accepts(HttpContext context)
     {
