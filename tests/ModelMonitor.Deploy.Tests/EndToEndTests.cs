@@ -258,7 +258,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 Assert.Contains($"data-model=\"{Predictor}/{Model}\"><td>{Predictor}</td><td>{Model}</td><td>primary</td>", dom, StringComparison.Ordinal);
                 Assert.Contains($"data-model=\"{Predictor}/{ShadowModel}\"><td>{Predictor}</td><td>{ShadowModel}</td><td>shadow</td>", dom, StringComparison.Ordinal);
                 Assert.Matches($"data-model=\"{Predictor}/{Model}\">.*?<polyline[^>]* points=\"(\\S+ ){{47}}\\S+\"", dom);
-                Assert.Matches($"data-model=\"{Predictor}/{Model}\">.*?⚠ \\d+: [^<]*{DefaultedFeature}", dom);
+                Assert.Matches($"data-model=\"{Predictor}/{Model}\">.*?<span class=\"problem\" title=\"[^\"]*{DefaultedFeature}", dom);
                 var screenshot = Path.Combine(AppContext.BaseDirectory, "artifacts", "console-overview.png");
                 Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
                 File.Delete(screenshot);

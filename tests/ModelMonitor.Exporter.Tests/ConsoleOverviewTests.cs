@@ -32,6 +32,9 @@ public sealed partial class ConsoleOverviewTests
         Assert.Contains("3 h ago", html, StringComparison.Ordinal);
         Assert.Contains("<caption>2 predictors, 2 models", html, StringComparison.Ordinal);
         Assert.Contains("<th scope=\"col\">Model</th>", html, StringComparison.Ordinal);
+
+        var many = OverviewPage.Render([new OverviewModel("p", "m", "candidate", 1, [1], Now, 5, ["a", "b", "c", "d", "e"])], Now, TimeSpan.FromHours(1));
+        Assert.Contains("title=\"a, b, c, d, e\">⚠ 5: a, b, c and 2 more</span>", many, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -66,10 +69,17 @@ public sealed partial class ConsoleOverviewTests
                     (60, @window, 'eta', 'v1', 'weather', 40, 0, 30, 0, 40, 0, 0),
                     (60, @window, 'eta', 'v2', 'distance', 10, 0, 0, 0, 10, 0, 0),
                     (60, @window, '<b>bold</b>', 'x', '<script>x</script>', 7, 0, 0, 1, 7, 0, 0);
+                -- Drift: v1's traffic drifts in its latest drift window (60 s); an older window's drift of distance does not count.
+                INSERT INTO feature_drift (window_seconds, window_start, predictor_name, model_id, feature, reference, drifting, schema_anomaly) VALUES
+                    (60, @window, 'eta', 'v1', 'traffic', 'training', true, NULL),
+                    (60, @window, 'eta', 'v1', 'distance', 'training', false, NULL),
+                    (60, @earlier, 'eta', 'v1', 'distance', 'training', true, NULL),
+                    (60, @window, 'eta', 'v2', 'tenure', 'training', false, 'missing_feature');
                 """, new
             {
                 old = now.AddHours(-3).UtcDateTime,
                 window = window.UtcDateTime,
+                earlier = window.AddMinutes(-1).UtcDateTime,
                 hour = new DateTime(now.Year, now.Month, now.Day, now.Hour, 0, 0, DateTimeKind.Utc),
             });
         }
@@ -84,8 +94,8 @@ public sealed partial class ConsoleOverviewTests
         Assert.Contains("<caption>2 predictors, 3 models", html, StringComparison.Ordinal); // 'gone' was retired since
         Assert.Matches("data-model=\"eta/v1\"><td>eta</td><td>v1</td><td>primary</td><td class=\"number\">40</td>", html);
         Assert.Contains("<td>shadow</td>", html, StringComparison.Ordinal);
-        Assert.Contains("⚠ 1: weather", html, StringComparison.Ordinal); // 30 of 40 defaulted
-        Assert.Contains("⚠ 1: distance", html, StringComparison.Ordinal); // v2: 30 of 40 missing
+        Assert.Contains("⚠ 2: traffic, weather", html, StringComparison.Ordinal); // drifting; 30 of 40 defaulted
+        Assert.Contains("⚠ 2: distance, tenure", html, StringComparison.Ordinal); // v2: 30 of 40 missing; a schema anomaly
         Assert.Contains("&lt;script&gt;x&lt;/script&gt;", html, StringComparison.Ordinal); // non-finite, and escaped
         Assert.DoesNotContain("<script>", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<b>", html, StringComparison.Ordinal);

@@ -4,6 +4,7 @@ namespace ModelMonitor.WebConsole.Overview;
 /// <param name="Role">primary / shadow (registered), inferred primary, candidate.</param>
 /// <param name="Hourly">Predictions per hour over the overview's span, oldest first (the sparkline).</param>
 /// <param name="ProblemFeatures">Features of the model's latest complete window with a problem (see <see cref="OverviewReader"/>).</param>
+/// <param name="ProblemExamples">Their names, in order (the first 50).</param>
 public sealed record OverviewModel(
     string PredictorName,
     string ModelId,

@@ -51,16 +51,17 @@ public static class OverviewPage
                 "<th scope=\"col\">Last prediction</th><th scope=\"col\">Features with a problem</th></tr></thead><tbody>");
             foreach (var model in models)
             {
+                var more = model.ProblemFeatures > 3 ? $" and {(model.ProblemFeatures - 3).ToString(CultureInfo.InvariantCulture)} more" : "";
                 var problems = model.ProblemFeatures == 0
                     ? "<span class=\"ok\">✓ none</span>"
-                    : $"<span class=\"problem\" title=\"{Html.Encode(string.Join(", ", model.ProblemExamples))}\">⚠ {model.ProblemFeatures.ToString(CultureInfo.InvariantCulture)}: {Html.Encode(string.Join(", ", model.ProblemExamples))}</span>";
+                    : $"<span class=\"problem\" title=\"{Html.Encode(string.Join(", ", model.ProblemExamples))}\">⚠ {model.ProblemFeatures.ToString(CultureInfo.InvariantCulture)}: {Html.Encode(string.Join(", ", model.ProblemExamples.Take(3)))}{more}</span>";
                 html.Append(CultureInfo.InvariantCulture,
                     $"<tr data-model=\"{Html.Encode(model.PredictorName)}/{Html.Encode(model.ModelId)}\"><td>{Html.Encode(model.PredictorName)}</td><td>{Html.Encode(model.ModelId)}</td><td>{Html.Encode(model.Role)}</td>" +
                     $"<td class=\"number\">{model.LastHour:N0}</td><td class=\"optional\">{Sparkline.Svg(model.Hourly, $"{model.PredictorName}/{model.ModelId}: {string.Join(", ", model.Hourly)} predictions per hour")}</td>" +
                     $"<td>{Ago(now - model.LastSeen)}</td><td>{problems}</td></tr>");
             }
             html.Append("</tbody></table>");
-            html.Append("<p>A feature has a problem when, in the model's latest complete window, more than half of its values are missing or defaulted, or any is NaN or infinite (the thresholds of the feature alerts).</p>");
+            html.Append("<p>A feature has a problem when, in the model's latest complete window, more than half of its values are missing or defaulted, or any is NaN or infinite (the thresholds of the feature alerts), or when it drifts beyond its threshold or shows a schema anomaly against the model's reference.</p>");
         }
         html.Append(CultureInfo.InvariantCulture, $"</main><footer><p>Rendered {now.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC from Postgres.</p></footer></body></html>");
         return html.ToString();

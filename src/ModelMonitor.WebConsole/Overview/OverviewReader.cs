@@ -6,8 +6,9 @@ namespace ModelMonitor.WebConsole.Overview;
 /// <summary>
 /// What the overview shows, in four bounded queries whatever the number of models (no query per model): the models seen
 /// within the span and not retired since, with their roles; predictions per hour over the span (from the largest window
-/// size up to an hour); predictions in the last hour (from the smallest size); and the features with a problem in each
-/// model's latest complete window of the smallest size: more than half missing or defaulted, or any non-finite value.
+/// size up to an hour); predictions in the last hour (from the smallest size); and the features with a problem: in each
+/// model's latest complete window of the smallest size, more than half missing or defaulted, or any non-finite value; in
+/// its latest drift window (feature_drift), drift over its threshold against the active reference or a schema anomaly.
 /// </summary>
 public sealed class OverviewReader(NpgsqlDataSource dataSource)
 {
@@ -73,6 +74,15 @@ public sealed class OverviewReader(NpgsqlDataSource dataSource)
             FROM feature_stats f JOIN latest l USING (predictor_name, model_id, window_start)
             WHERE f.window_seconds = @size
               AND (f.missing_ratio > @ratio OR f.default_ratio > @ratio OR f.nonfinite_ratio > 0)
+            UNION
+            -- Drift over its threshold, or a schema anomaly, in the model's latest drift window (its smallest size).
+            SELECT d.predictor_name, d.model_id, d.feature
+            FROM feature_drift d
+            JOIN (SELECT DISTINCT ON (predictor_name, model_id) predictor_name, model_id, window_seconds, window_start
+                  FROM feature_drift WHERE window_start >= @from
+                  ORDER BY predictor_name, model_id, window_seconds, window_start DESC) w
+              USING (predictor_name, model_id, window_seconds, window_start)
+            WHERE d.drifting OR d.schema_anomaly IS NOT NULL
             ORDER BY 1, 2, 3
             """,
             new { size = smallest, from = from.UtcDateTime, now = now.UtcDateTime, ratio = RatioThreshold }, cancellationToken: cancellationToken)))
@@ -84,7 +94,7 @@ public sealed class OverviewReader(NpgsqlDataSource dataSource)
             var counts = hourly[key].ToDictionary(r => Utc(r.Hour), r => r.Count);
             var series = Enumerable.Range(0, hours).Select(h => counts.GetValueOrDefault(firstHour.AddHours(h))).ToList();
             var features = problems[key].ToList();
-            return new OverviewModel(m.Predictor, m.Model, m.Role, lastHour.GetValueOrDefault(key), series, Utc(m.LastSeen), features.Count, [.. features.Take(3)]);
+            return new OverviewModel(m.Predictor, m.Model, m.Role, lastHour.GetValueOrDefault(key), series, Utc(m.LastSeen), features.Count, [.. features.Take(50)]);
         })];
     }
 }
