@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using ModelMonitor.Core.Contracts;
+using ModelMonitor.Storage;
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
 using ModelMonitor.Testing.Waiting;
@@ -77,7 +78,11 @@ public sealed class ExactlyOnceTests : IDisposable
         var topic = KafkaMockCluster.UniqueTopic("refused");
         using var host = await AggregatorHarness.StartAsync(AggregatorHarness.Settings(database.ConnectionString, _kafka.BootstrapServers, topic, "refused"));
         await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await Eventually.UntilAsync(async () => await connection.ExecuteScalarAsync<bool>("SELECT to_regclass('feature_window_stats') IS NOT NULL"), TimeSpan.FromSeconds(30), "the aggregator to create the schema");
+        // The whole schema, not just the table: a later version's grants (V8) update the table's catalog row, and a
+        // trigger created meanwhile fails with "tuple concurrently updated".
+        await Eventually.UntilAsync(async () => await connection.ExecuteScalarAsync<bool>(
+            $"SELECT to_regclass('{SchemaMigrator.MetadataTable}') IS NOT NULL AND EXISTS (SELECT 1 FROM {SchemaMigrator.MetadataTable} WHERE version = '{SchemaMigrator.Versions[^1]}' AND success)"),
+            TimeSpan.FromSeconds(30), "the aggregator to migrate the schema");
         // Fault injection in the real server: a data exception for one feature name, as Postgres raises 22P05 for
         // text it cannot hold; unlike U+0000 (refused when decoding), nothing before Postgres can know this one.
         await connection.ExecuteAsync("""
