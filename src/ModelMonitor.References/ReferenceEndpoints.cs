@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -94,7 +93,7 @@ public static class ReferenceEndpoints
 
         if (mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
         {
-            return await PinAsync(predictorName, modelId, context.Request.Query["name"].Count > 0 ? name : DefaultPinnedName, context, store, windows, settings);
+            return await PinAsync(predictorName, modelId, context.Request.Query["name"].Count > 0 ? name : DefaultPinnedName, context, store, windows, settings, loggers);
         }
 
         Func<Stream, ReferenceBuilder, UploadLimits, CancellationToken, Task>? read = mediaType.ToLowerInvariant() switch
@@ -152,7 +151,7 @@ public static class ReferenceEndpoints
 
     /// <summary>A pinned reference: {"from": "...", "to": "..."} freezes the model's stored windows of that production period.</summary>
     private static async Task<Results<Created<ReferenceSummary>, ProblemHttpResult>> PinAsync(string predictorName, string modelId, string name,
-        HttpContext context, ReferenceStore store, StoredWindowReader windows, ReferenceOptions settings)
+        HttpContext context, ReferenceStore store, StoredWindowReader windows, ReferenceOptions settings, ILoggerFactory loggers)
     {
         PinRequest? request;
         try
@@ -178,7 +177,7 @@ public static class ReferenceEndpoints
         var actor = context.Caller().Actor;
         var summary = await store.ReplaceAsync(new ReferenceKey(predictorName, modelId, name), ReferenceKinds.Pinned, "windows", (from, to),
             built.Profile, built.Thresholds, context.RequestAborted, actor);
-        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ReferenceEndpoints)).LogInformation(
+        loggers.CreateLogger(typeof(ReferenceEndpoints)).LogInformation(
             "Audit: {Actor} {Action} {Reference} of {Predictor}/{Model}: pinned {From:u} to {To:u}", actor, "replace_reference", name, predictorName, modelId, from, to);
         return TypedResults.Created(
             $"/v1/references/{Uri.EscapeDataString(predictorName)}/{Uri.EscapeDataString(modelId)}?name={Uri.EscapeDataString(name)}", summary);

@@ -116,7 +116,5 @@ public static class KeysFile
         public string? ExpiresAt { get; set; }
         public string? RevokedAt { get; set; }
         public double? RateLimit { get; set; }
-
-        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Id} ({Name})");
     }
 }

@@ -66,13 +66,13 @@ public static class SecurityExtensions
             }
             options.AddPolicy(AnyKeyPolicy, policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser());
         });
-        services.AddRateLimiter(options =>
+        services.AddRateLimiter(_ => { });
+        // The limiter's settings and metrics resolved once, when the options are built, not per request.
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<AuthOptions>, AuthMetrics>((options, auth, metrics) =>
         {
+            var settings = auth.Value;
             options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, (string, double?)>(context =>
-            {
-                var caller = context.Features.Get<Caller>();
-                var settings = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value;
-                return caller is null || caller.IsAnonymous || settings.BucketOf(caller.RateLimit) is not { } bucket
+                context.Features.Get<Caller>() is not { IsAnonymous: false } caller || settings.BucketOf(caller.RateLimit) is not { } bucket
                     ? RateLimitPartition.GetNoLimiter<(string, double?)>(default)
                     : RateLimitPartition.GetTokenBucketLimiter((caller.KeyId, caller.RateLimit), _ => new TokenBucketRateLimiterOptions
                     {
@@ -81,14 +81,13 @@ public static class SecurityExtensions
                         ReplenishmentPeriod = TimeSpan.FromSeconds(1),
                         AutoReplenishment = true,
                         QueueLimit = 0,
-                    });
-            });
+                    }));
             options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             options.OnRejected = async (rejected, cancellationToken) =>
             {
                 var context = rejected.HttpContext;
                 var caller = context.Caller();
-                context.RequestServices.GetRequiredService<AuthMetrics>().RateLimited.WithLabels(caller.KeyId).Inc();
+                metrics.RateLimited.WithLabels(caller.KeyId).Inc();
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)) : 1;
                 context.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
                 await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
@@ -97,7 +96,7 @@ public static class SecurityExtensions
                     ProblemDetails =
                     {
                         Status = StatusCodes.Status429TooManyRequests,
-                        Detail = $"The API key {caller.KeyId} is over its rate limit ({context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.BucketOf(caller.RateLimit)?.TokensPerSecond} requests/s); nothing was stored, retry after {retryAfter} s.",
+                        Detail = $"The API key {caller.KeyId} is over its rate limit ({settings.BucketOf(caller.RateLimit)?.TokensPerSecond} requests/s); nothing was stored, retry after {retryAfter} s.",
                     },
                 });
             };

@@ -3,7 +3,7 @@ using Npgsql;
 namespace ModelMonitor.Storage;
 
 /// <summary>Conversions the stores share between Postgres values and ours.</summary>
-internal static class PostgresValues
+public static class PostgresValues
 {
     /// <summary>A timestamptz as Npgsql reads it (a DateTime of unspecified kind, in UTC) as a UTC DateTimeOffset.</summary>
     public static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));

@@ -272,7 +272,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 Assert.True(ApiKeyToken.TryParse(apiKey, out var token));
                 using (var wrong = new HttpRequestMessage(HttpMethod.Post, $"{api}/v1/predictions") { Content = new StringContent("{}", Encoding.UTF8, "application/json") })
                 {
-                    wrong.Headers.TryAddWithoutValidation(Credentials.Skip, "1");
+                    wrong.Headers.TryAddWithoutValidation(Credentials.AsIs, "1");
                     wrong.Headers.TryAddWithoutValidation("Authorization", $"Bearer {apiKey[..^6]}AAAAAA");
                     Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(wrong)).StatusCode);
                 }
@@ -618,15 +618,15 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
     private static partial Regex GroupInterval();
 
     /// <summary>What a deployed client sends: the API key on the API's /v1 endpoints, the metrics token on its /metrics and
-    /// /readyz; nothing to Prometheus and Alertmanager. A request with the <see cref="Skip"/> header is sent as it is.</summary>
+    /// /readyz; nothing to Prometheus and Alertmanager. A request with the <see cref="AsIs"/> header is sent with its own credentials.</summary>
     private sealed class Credentials(string api, string apiKey, string metricsToken) : DelegatingHandler(new HttpClientHandler())
     {
-        public const string Skip = "X-Test-Credentials-Skip";
+        public const string AsIs = "X-Test-Credentials-As-Is";
 
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             var url = request.RequestUri!.ToString();
-            if (request.Headers.Remove(Skip))
+            if (request.Headers.Remove(AsIs))
             {
                 return base.SendAsync(request, cancellationToken);
             }

@@ -1,5 +1,6 @@
 using Dapper;
 using Npgsql;
+using static ModelMonitor.Storage.PostgresValues;
 
 namespace ModelMonitor.WebConsole.Overview;
 
@@ -13,8 +14,6 @@ namespace ModelMonitor.WebConsole.Overview;
 public sealed class OverviewReader(NpgsqlDataSource dataSource)
 {
     public const double RatioThreshold = 0.5;
-
-    private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 
     public async Task<IReadOnlyList<OverviewModel>> ReadAsync(DateTimeOffset now, TimeSpan span, CancellationToken cancellationToken)
     {
