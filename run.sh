@@ -103,11 +103,13 @@ api_key=$(cat "$key_file")
 # backfilled hours within a minute of the backfill.
 # The demo's ETA and fraud predictors are evaluated from their first prediction (configured), so the backfilled hours
 # and their outcomes are evaluated too: a predictor switched on by its first outcome is evaluated from then on only.
+# The console shows the alerts firing in the Alertmanager started below (until it is up, its pages say so).
 ConnectionStrings__Postgres=$postgres \
 Aggregator__Windows=${MM_WINDOWS:-1m,5m,1h} \
 References__ProductionCheckInterval=00:01:00 \
 Evaluation__Predictors__eta_prediction__Task=regression \
 Evaluation__Predictors__fraud_score__Task=binary \
+Console__AlertmanagerUrl=http://127.0.0.1:$alertmanager_port/ \
 ASPNETCORE_URLS=http://127.0.0.1:$http_port \
 ASPNETCORE_ENVIRONMENT=Production \
   dotnet "$all_in_one" >"$logs/modelmonitor.log" 2>&1 &

@@ -232,11 +232,27 @@ console_html=$(curl -fsS "http://127.0.0.1:$http_port/" 2>/dev/null || true)
 missing_console=$(for model in eta_prediction/eta_v12 fraud_score/fraud_gbm_2026_10 prep_time/prep_time_v4; do
   printf '%s' "$console_html" | grep -qF "data-model=\"$model\"" || printf '%s ' "$model"; done)
 if [ -z "$missing_console" ]; then pass "the console (/) lists the demo's models"; else fail "the console (/) does not list: $missing_console"; fi
-if command -v chromium >/dev/null && chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,800 \
-    --screenshot="$work/console-overview.png" "http://127.0.0.1:$http_port/" >/dev/null 2>&1 && [ -s "$work/console-overview.png" ]; then
-  pass "Chromium rendered the console: $work/console-overview.png"
+model_html=$(curl -fsS "http://127.0.0.1:$http_port/model?predictor=eta_prediction&model=eta_v12&range=6h" 2>/dev/null || true)
+if printf '%s' "$model_html" | grep -qE 'id="result"><svg [^>]*data-points="[1-9]' && printf '%s' "$model_html" | grep -qF 'data-feature="hour_of_day"'; then
+  pass "the model page charts eta_v12's prediction_result and lists its features"
 else
-  fail "Chromium could not render the console"
+  fail "the model page of eta_prediction/eta_v12 has no chart points or no feature table"
+fi
+feature_html=$(curl -fsS "http://127.0.0.1:$http_port/feature?predictor=eta_prediction&model=eta_v12&feature=hour_of_day&range=6h" 2>/dev/null || true)
+if printf '%s' "$feature_html" | grep -qE 'id="quantiles"><svg [^>]*data-points="[1-9]' && printf '%s' "$feature_html" | grep -qF 'id="reference-boxes"'; then
+  pass "the feature page charts hour_of_day's quantiles against its references"
+else
+  fail "the feature page of hour_of_day has no quantile points or no reference comparison"
+fi
+if printf '%s' "$console_html" | grep -qE 'alerts? firing</h2>'; then
+  pass "the console shows the alerts firing in Alertmanager"
+else
+  fail "the console shows no firing alert from Alertmanager"
+fi
+if shots=$(deploy/local/console-screenshots.sh "http://127.0.0.1:$http_port" "$work" 2>&1); then
+  pass "Chromium rendered the console's pages: $(printf '%s' "$shots" | tr '\n' ' ')"
+else
+  fail "Chromium could not render the console: $shots"
 fi
 
 # --- No secret in any log: the run's API key and the Postgres password never appear in what it wrote ---

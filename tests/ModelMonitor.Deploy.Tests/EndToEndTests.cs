@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Dapper;
 using ModelMonitor.Core.Security;
 using ModelMonitor.Testing.Kafka;
 using ModelMonitor.Testing.Postgres;
@@ -49,6 +50,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
     // Its shadow: the Predictor dashboard's agreement panel (binary predictors).
     private const string FraudShadowModel = "e2e_fraud_shadow";
     private const string DefaultedFeature = "weather_index";
+    private const string HostilePredictor = "e2e_hostile";
     private static readonly string[] Features = ["distance_km", "market", "courier_rating", DefaultedFeature];
     private static readonly string[] Markets = ["paris", "lyon", "berlin"];
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
@@ -80,6 +82,7 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
         using var kafka = new ControllableKafkaCluster();
         await using var webhook = await AlertWebhookReceiver.StartAsync();
         var children = new List<ChildProcess>();
+        var alertmanagerPort = ChildProcess.FreePort(); // known to the pipeline's console before Alertmanager starts
         try
         {
             // --- The pipeline ---
@@ -106,13 +109,14 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 ["Evaluation__BaselineInterval"] = "00:00:01",
                 ["Shadow__ReloadInterval"] = "00:00:01",
                 ["Predictors__PrimaryCheckInterval"] = "00:00:01",
+                ["Console__AlertmanagerUrl"] = $"http://127.0.0.1:{alertmanagerPort}/",
+                ["Console__GrafanaUrl"] = "http://localhost:3000/",
             }, AppContext.BaseDirectory, keepAllOutput: true));
             await children[^1].WaitUntilReadyAsync(http, new Uri($"{api}/readyz"), TimeSpan.FromSeconds(90));
 
             // --- Prometheus: the repository's rule files, a week-old history for the `offset 1w` panels ---
             var prometheusPort = ChildProcess.FreePort();
             var prometheus = $"http://127.0.0.1:{prometheusPort}";
-            var alertmanagerPort = ChildProcess.FreePort();
             var alertmanager = $"http://127.0.0.1:{alertmanagerPort}";
             var tsdb = temp.File("prometheus");
             await BackfillLastWeekAsync(promtool, temp.File("last-week.om"), tsdb);
@@ -199,6 +203,10 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
             await RetryUntilAsync(async () => (await http.GetStringAsync(new Uri($"{api}/metrics"))).Contains("modelmonitor_shadow_join_predictors 2", StringComparison.Ordinal),
                 TimeSpan.FromSeconds(30), "the shadow join did not compare the two registered predictors", children);
 
+            // --- Names a browser must show as text: a model and a feature named as markup (a predictor of their own) ---
+            var hostile = $$"""[{"sent_at":"{{DateTimeOffset.UtcNow.AddMinutes(-2):yyyy-MM-ddTHH:mm:ssZ}}","prediction_id":"h-1","predictor_name":"{{HostilePredictor}}","model_id":"<b>bold</b>","features":{"<script>alert('mm')</script>":1},"prediction_result":1}]""";
+            Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(http, api, hostile)).StatusCode);
+
             // --- Traffic: the last completed minute at once (published at once), then live records ---
             var now = DateTimeOffset.UtcNow;
             var currentWindow = new DateTimeOffset(now.Ticks - (now.Ticks % Window.Ticks), TimeSpan.Zero);
@@ -249,23 +257,73 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
                 Assert.True(failures.Count == 0, $"{failures.Count} README examples failed:\n{string.Join("\n\n", failures)}");
                 Log(clock, "every README example ran and printed what it promises");
 
-                // --- The console's overview in a real browser (headless Chromium): the models listed with their roles, a
-                // 48-point sparkline each, the always-defaulted feature flagged; a screenshot kept with the test's output ---
+                // --- The console in a real browser (headless Chromium), each page as a person sees it; screenshots kept with the
+                // test's output ---
                 var chromium = ExternalTool.Require("chromium", "chromium");
-                var (domExit, dom) = await ExternalTool.RunAsync(chromium,
-                    ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom", $"{api}/"]);
-                Assert.True(domExit == 0, dom);
-                Assert.Contains($"data-model=\"{Predictor}/{Model}\"><td>{Predictor}</td><td>{Model}</td><td>primary</td>", dom, StringComparison.Ordinal);
-                Assert.Contains($"data-model=\"{Predictor}/{ShadowModel}\"><td>{Predictor}</td><td>{ShadowModel}</td><td>shadow</td>", dom, StringComparison.Ordinal);
-                Assert.Matches($"data-model=\"{Predictor}/{Model}\">.*?<polyline[^>]* points=\"(\\S+ ){{47}}\\S+\"", dom);
-                Assert.Matches($"data-model=\"{Predictor}/{Model}\">.*?<span class=\"problem\" title=\"[^\"]*{DefaultedFeature}", dom);
-                var screenshot = Path.Combine(AppContext.BaseDirectory, "artifacts", "console-overview.png");
-                Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
-                File.Delete(screenshot);
-                var (shotExit, shot) = await ExternalTool.RunAsync(chromium,
-                    ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,800", $"--screenshot={screenshot}", $"{api}/"]);
-                Assert.True(shotExit == 0 && new FileInfo(screenshot).Length > 10_000, shot);
-                Log(clock, $"the console's overview rendered in Chromium ({screenshot})");
+                var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
+                Directory.CreateDirectory(artifacts);
+                async Task<string> DomAsync(string path)
+                {
+                    var (exit, dom) = await ExternalTool.RunAsync(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom", $"{api}{path}"]);
+                    Assert.True(exit == 0, dom);
+                    return dom;
+                }
+                async Task ScreenshotAsync(string name, string path, int height)
+                {
+                    var file = Path.Combine(artifacts, $"console-{name}.png");
+                    File.Delete(file);
+                    var (exit, output) = await ExternalTool.RunAsync(chromium,
+                        ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", $"--window-size=1280,{height}", $"--screenshot={file}", $"{api}{path}"]);
+                    Assert.True(exit == 0 && new FileInfo(file).Length > 10_000, output);
+                }
+
+                // The overview: the models with their roles and a 48-point sparkline, the defaulted feature flagged, the alert
+                // firing in Alertmanager named on its model's row, a Grafana link, the hostile names as text.
+                var overview = "";
+                await RetryUntilAsync(async () => (overview = await DomAsync("/")).Contains("ModelMonitorFeatureDefaultRatioHigh", StringComparison.Ordinal),
+                    TimeSpan.FromSeconds(30), "the console's overview did not show the alert firing in Alertmanager", children);
+                Assert.Contains($"data-model=\"{Predictor}/{Model}\"><td>{Predictor}</td><td><a href=\"/model?predictor={Predictor}&amp;model={Model}\">{Model}</a></td><td>primary</td>", overview, StringComparison.Ordinal);
+                Assert.Contains($"data-model=\"{Predictor}/{ShadowModel}\"><td>{Predictor}</td><td><a href=\"/model?predictor={Predictor}&amp;model={ShadowModel}\">{ShadowModel}</a></td><td>shadow</td>", overview, StringComparison.Ordinal);
+                Assert.Matches($"data-model=\"{Predictor}/{Model}\">.*?<polyline[^>]* points=\"(\\S+ ){{47}}\\S+\"", overview);
+                Assert.Matches($"data-model=\"{Predictor}/{Model}\">.*?<span class=\"problem\" title=\"[^\"]*{DefaultedFeature}", overview);
+                Assert.Matches($"data-model=\"{Predictor}/{Model}\">.*?⚠ \\d+: [^<]*ModelMonitorFeatureDefaultRatioHigh", overview);
+                Assert.Contains($"href=\"http://localhost:3000/d/modelmonitor-overview?var-predictor={Predictor}&amp;var-model={Model}\"", overview, StringComparison.Ordinal);
+                Assert.Contains("&lt;b&gt;bold&lt;/b&gt;", overview, StringComparison.Ordinal);
+                Assert.DoesNotContain("<b>bold</b>", WithoutAttributes(overview), StringComparison.Ordinal); // no element: text and attribute values only
+                await ScreenshotAsync("overview", "/", 800);
+
+                // The model page: the result's quantile chart with a point per 1-minute window that has predictions, the
+                // defaulted feature flagged in the feature table, the evaluation and the shadow comparison, the alert.
+                var modelPath = $"/model?predictor={Predictor}&model={Model}&range=6h&window=60";
+                var modelDom = await DomAsync(modelPath);
+                await using (var connection = await database.DataSource.OpenConnectionAsync())
+                {
+                    var windows = await connection.ExecuteScalarAsync<int>(
+                        "SELECT count(*) FROM model_window_stats WHERE window_seconds = 60 AND predictor_name = @p AND model_id = @m AND window_start >= now() - interval '6 hours'",
+                        new { p = Predictor, m = Model });
+                    var charted = int.Parse(Regex.Match(modelDom, "<figure class=\"chart\" id=\"result\"><svg [^>]*data-points=\"(\\d+)\"").Groups[1].Value, CultureInfo.InvariantCulture);
+                    Assert.True(windows >= 2 && Math.Abs(charted - windows) <= 1, $"the result chart has {charted} points, Postgres {windows} windows");
+                }
+                Assert.Matches($"<tr data-feature=\"{DefaultedFeature}\"><th scope=\"row\"><a [^>]*>{DefaultedFeature}</a> <span class=\"problem\">⚠ problem</span>", modelDom);
+                Assert.Contains("id=\"evaluation\"", modelDom, StringComparison.Ordinal);
+                Assert.Contains($"{Model} − {ShadowModel}", modelDom, StringComparison.Ordinal);
+                Assert.Contains("data-alert=\"ModelMonitorFeatureDefaultRatioHigh\"", modelDom, StringComparison.Ordinal);
+                await ScreenshotAsync("model", modelPath, 1500);
+
+                // The feature page: the always-defaulted feature's ratio chart; a feature of the training reference against it.
+                var featurePath = $"/feature?predictor={Predictor}&model={Model}&feature=distance_km&range=6h&window=60";
+                var featureDom = await DomAsync(featurePath);
+                Assert.Matches("id=\"quantiles\"><svg [^>]*data-points=\"[1-9]", featureDom);
+                Assert.Contains("<th scope=\"row\">training (uploaded)</th>", featureDom, StringComparison.Ordinal);
+                var defaultedDom = await DomAsync($"/feature?predictor={Predictor}&model={Model}&feature={DefaultedFeature}&range=1h&window=60");
+                Assert.Contains("<span class=\"problem\">⚠ 100%</span>", defaultedDom, StringComparison.Ordinal);
+                await ScreenshotAsync("feature", featurePath, 1300);
+
+                // Hostile names, in the browser's own DOM: text, never markup.
+                var hostileDom = await DomAsync($"/model?predictor={HostilePredictor}&model={Uri.EscapeDataString("<b>bold</b>")}");
+                Assert.Contains("&lt;script&gt;alert('mm')&lt;/script&gt;", hostileDom, StringComparison.Ordinal);
+                Assert.DoesNotContain("<script>", WithoutAttributes(hostileDom), StringComparison.Ordinal);
+                Log(clock, $"the console's pages rendered in Chromium ({artifacts})");
 
                 // --- No secret in the whole run's log: not the key (used by every write, and refused once with a wrong
                 // secret), not the metrics token (every scrape), not the database password ---
@@ -477,6 +535,10 @@ public sealed partial class EndToEndTests(ITestOutputHelper output)
             }
         }
     }
+
+    /// <summary>A serialized DOM with every attribute value emptied: what is left of a name written as markup can only be an
+    /// element (a DOM serializer writes '&lt;' as is inside an attribute value, and as &amp;lt; in text).</summary>
+    private static string WithoutAttributes(string dom) => Regex.Replace(dom, "=\"[^\"]*\"", "=\"\"");
 
     private static Task<HttpResponseMessage> PostAsync(HttpClient http, string api, string json, CancellationToken cancellationToken = default) =>
         PostAsync(http, api, json, "/v1/predictions", cancellationToken);

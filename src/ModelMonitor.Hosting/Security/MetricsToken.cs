@@ -40,8 +40,28 @@ public sealed class MetricsToken
             : new MetricsToken(token.Trim());
     }
 
-    /// <summary>Whether a request's path is one the token protects: the metrics, readiness, and the console's pages (/).</summary>
-    public static bool Protects(PathString path) => path.StartsWithSegments("/metrics") || path.StartsWithSegments("/readyz") || path == "/";
+    /// <summary>The console's pages (issue 19): a browser that lacks the token is sent to <see cref="LoginPath"/>.</summary>
+    public static bool IsConsolePage(PathString path) => path == "/" || path == "/model" || path == "/feature";
+
+    /// <summary>Where a person signs in to the console with the token (served by the console; open).</summary>
+    public const string LoginPath = "/login";
+
+    /// <summary>The console's session cookie: HMAC-SHA256 of a fixed text keyed by the token, so the cookie is not the token,
+    /// and changing the token ends every session.</summary>
+    public const string CookieName = "modelmonitor_console";
+
+    public static readonly TimeSpan SessionLifetime = TimeSpan.FromHours(12);
+
+    /// <summary>Whether a request's path is one the token protects: the metrics, readiness, and the console's pages.</summary>
+    public static bool Protects(PathString path) => path.StartsWithSegments("/metrics") || path.StartsWithSegments("/readyz") || IsConsolePage(path);
+
+    /// <summary>Whether <paramref name="candidate"/> is the token (constant time).</summary>
+    public bool Matches(string candidate) => _token is not null && ApiKeyHash.FixedTimeEquals(candidate.Trim(), _token);
+
+    /// <summary>The session cookie's value for the current token.</summary>
+    public string SessionValue() => _token is null ? "" : Convert.ToBase64String(
+        System.Security.Cryptography.HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(_token), "modelmonitor console session v1"u8))
+        .TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     public bool Accepts(HttpContext context)
     {
@@ -50,7 +70,13 @@ public sealed class MetricsToken
             return true;
         }
         var header = context.Request.Headers.Authorization.ToString();
-        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && ApiKeyHash.FixedTimeEquals(header[7..].Trim(), _token);
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return ApiKeyHash.FixedTimeEquals(header[7..].Trim(), _token);
+        }
+        // A signed-in browser, on the console's pages only.
+        return IsConsolePage(context.Request.Path) && context.Request.Cookies[CookieName] is { Length: > 0 } cookie
+            && ApiKeyHash.FixedTimeEquals(cookie, SessionValue());
     }
 }
 
@@ -67,6 +93,13 @@ internal static class MetricsTokenMiddleware
         {
             if (MetricsToken.Protects(context.Request.Path) && !token.Accepts(context))
             {
+                if (MetricsToken.IsConsolePage(context.Request.Path) && HttpMethods.IsGet(context.Request.Method)
+                    && context.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase))
+                {
+                    // A person with a browser: the sign-in page, then back here.
+                    context.Response.Redirect($"{MetricsToken.LoginPath}?return={Uri.EscapeDataString(context.Request.Path + context.Request.QueryString)}");
+                    return;
+                }
                 context.Response.StatusCode = StatusCodes.Status401Unauthorized;
                 context.Response.Headers.WWWAuthenticate = "Bearer realm=\"ModelMonitor metrics\"";
                 await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 
+using ModelMonitor.WebConsole.Shared;
+
 namespace ModelMonitor.WebConsole.Overview;
 
 /// <summary>
@@ -25,10 +27,4 @@ public static class Sparkline
         return string.Create(CultureInfo.InvariantCulture,
             $"<svg class=\"spark\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" role=\"img\" aria-label=\"{Html.Encode(label)}\"><title>{Html.Encode(label)}</title><polyline fill=\"none\" stroke=\"currentColor\" stroke-width=\"1.5\" points=\"{points}\"/></svg>");
     }
-}
-
-/// <summary>HTML escaping of any text (feature and model names are any text).</summary>
-public static class Html
-{
-    public static string Encode(string text) => System.Text.Encodings.Web.HtmlEncoder.Default.Encode(text);
 }

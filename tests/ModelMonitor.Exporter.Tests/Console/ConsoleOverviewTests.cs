@@ -4,7 +4,7 @@ using Dapper;
 using ModelMonitor.Testing.Postgres;
 using ModelMonitor.WebConsole.Overview;
 
-namespace ModelMonitor.Exporter.Tests;
+namespace ModelMonitor.Exporter.Tests.Console;
 
 /// <summary>The console's overview page (issue 19, first page): rendering and escaping, and the page from Postgres through
 /// the exporter host.</summary>
@@ -92,7 +92,7 @@ public sealed partial class ConsoleOverviewTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
         Assert.Contains("<caption>2 predictors, 3 models", html, StringComparison.Ordinal); // 'gone' was retired since
-        Assert.Matches("data-model=\"eta/v1\"><td>eta</td><td>v1</td><td>primary</td><td class=\"number\">40</td>", html);
+        Assert.Contains("data-model=\"eta/v1\"><td>eta</td><td><a href=\"/model?predictor=eta&amp;model=v1\">v1</a></td><td>primary</td><td class=\"number\">40</td>", html, StringComparison.Ordinal);
         Assert.Contains("<td>shadow</td>", html, StringComparison.Ordinal);
         Assert.Contains("⚠ 2: traffic, weather", html, StringComparison.Ordinal); // drifting; 30 of 40 defaulted
         Assert.Contains("⚠ 2: distance, tenure", html, StringComparison.Ordinal); // v2: 30 of 40 missing; a schema anomaly
