@@ -110,7 +110,7 @@ public static class ModelPage
         }
         var at = view.FeatureWindow is { } w ? $"in the {TimeChart.Duration(TimeSpan.FromSeconds(view.Window))} window starting {Layout.Time(w)}" : "in this range";
         html.Append(CultureInfo.InvariantCulture,
-            $"<table><caption>{view.Features.Count} features, {(problems == 0 ? "<span class=\"ok\">✓ none with a problem</span>" : $"<span class=\"problem\">⚠ {problems} with a problem</span>")} {at}; sorted by {Html.Encode(sort)}</caption><thead><tr>");
+            $"<div class=\"table-scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Features\"><table><caption>{view.Features.Count} features, {(problems == 0 ? "<span class=\"ok\">✓ none with a problem</span>" : $"<span class=\"problem\">⚠ {problems} with a problem</span>")} {at}; sorted by {Html.Encode(sort)}</caption><thead><tr>");
         html.Append(Header("Feature", "name", sort, false, Sorted(view, "name")));
         html.Append(Header("Drift", "drift", sort, false, Sorted(view, "drift")));
         html.Append(Header("Missing", "missing", sort, true, Sorted(view, "missing")));
@@ -128,7 +128,7 @@ public static class ModelPage
             html.Append(CultureInfo.InvariantCulture, $"<td class=\"number\">{Ratio(feature.NonfiniteRatio, 0)}</td>");
             html.Append(CultureInfo.InvariantCulture, $"<td class=\"optional\">{Sparkline(view, feature)}</td></tr>");
         }
-        html.Append("</tbody></table>");
+        html.Append("</tbody></table></div>");
         html.Append(Layout.Sql(view.Sql["features"] + ";\n\n-- The sparklines:\n" + view.Sql["spark"]));
         html.Append("</section>");
         return html.ToString();

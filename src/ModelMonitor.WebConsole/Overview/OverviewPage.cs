@@ -30,7 +30,7 @@ public static class OverviewPage
         {
             var predictors = models.Select(m => m.PredictorName).Distinct(StringComparer.Ordinal).Count();
             html.Append(CultureInfo.InvariantCulture,
-                $"<table><caption>{predictors} predictors, {models.Count} models; predictions per hour over the last {span.TotalHours:0} hours</caption>");
+                $"<div class=\"table-scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Models\"><table><caption>{predictors} predictors, {models.Count} models; predictions per hour over the last {span.TotalHours:0} hours</caption>");
             html.Append("<thead><tr><th scope=\"col\">Predictor</th><th scope=\"col\">Model</th><th scope=\"col\">Role</th>" +
                 "<th scope=\"col\" class=\"number\">Predictions, last hour</th><th scope=\"col\" class=\"optional\">Traffic</th>" +
                 "<th scope=\"col\">Last prediction</th><th scope=\"col\">Features with a problem</th>");
@@ -67,7 +67,7 @@ public static class OverviewPage
                 }
                 html.Append("</tr>");
             }
-            html.Append("</tbody></table>");
+            html.Append("</tbody></table></div>");
             html.Append("<p>A feature has a problem when, in the model's latest complete window, more than half of its values are missing or defaulted, or any is NaN or infinite (the thresholds of the feature alerts), or when it drifts beyond its threshold or shows a schema anomaly against the model's reference. Choose a model for its charts and features.</p>");
         }
         return Layout.Page("Overview", [("Overview", null)], html.ToString(), now);

@@ -26,6 +26,7 @@ public static class Layout
         a:focus-visible, button:focus-visible, select:focus-visible, input:focus-visible, summary:focus-visible { outline: 3px solid #f59e0b; outline-offset: 2px; }
         .skip { position: absolute; left: -999px; } .skip:focus { left: 1rem; top: .5rem; background: #fff; padding: .3rem; z-index: 1; }
         table { border-collapse: collapse; width: 100%; }
+        .table-scroll { overflow-x: auto; }
         caption { text-align: left; font-weight: 600; margin-bottom: .5rem; }
         thead th { overflow-wrap: normal; }
         th, td { padding: .35rem .6rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: middle; overflow-wrap: anywhere; }
@@ -56,7 +57,7 @@ public static class Layout
         .alerts { border-left: 4px solid var(--bad); padding: .3rem .8rem; background: #fff7ed; margin: .6rem 0; }
         .note { border-left: 4px solid var(--line); padding: .2rem .8rem; color: var(--muted); }
         th a { color: inherit; } th[aria-sort] a { font-weight: 700; }
-        @media (max-width: 700px) { .spark { width: 80px; } th.optional, td.optional { display: none; } main { padding: 0 .5rem 1rem; } }
+        @media (max-width: 700px) { .spark { width: 80px; } th.optional, td.optional { display: none; } main { padding: 0 .5rem 1rem; } .table-scroll > table { min-width: 600px; } }
         """;
 
     /// <summary>A whole page: <paramref name="crumbs"/> are (text, href or null for the current page).</summary>
