@@ -3,18 +3,19 @@ using ModelMonitor.Benchmarks;
 
 // tests/ModelMonitor.Benchmarks/run.sh [scenario...] [--runs N] [--seconds S] [--memory-minutes M] [--freshness-seconds S] [--batches 1,100,1000]
 // Scenarios: codec ingest aggregate sql-baseline exporter freshness memory memory-services (default: all, the memory ones last), fuzz, drift, flush,
-// evaluation, shadow ([--shadow-ids 100000] [--runs 3]) and cardinality (only when named; cardinality: [--grid 10x50,100x50,1000x50,1000x200]
-// [--cardinality-seconds 120] [--rate 3000] [--set Aggregator:Key=value]...).
+// evaluation, shadow ([--shadow-ids 100000] [--runs 3]), auth, console (issue 19: the web console's pages on 500 models × 300 features) and
+// cardinality (only when named; cardinality: [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000]
+// [--set Aggregator:Key=value]...).
 if (args is ["exporter-child", .. var childArgs])
 {
     return await ExporterBenchmark.RunChildAsync(childArgs);
 }
 
 var all = new[] { "codec", "ingest", "aggregate", "sql-baseline", "exporter", "freshness", "memory", "memory-services" };
-var options = BenchmarkOptions.Parse(args, all, extra: ["fuzz", "cardinality", "drift", "flush", "evaluation", "shadow", "auth"]);
+var options = BenchmarkOptions.Parse(args, all, extra: ["fuzz", "cardinality", "drift", "flush", "evaluation", "shadow", "auth", "console"]);
 if (options is null)
 {
-    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000] | fuzz [--fuzz-requests 10000] | drift | flush | evaluation [--runs 3] [--seconds 8] | shadow [--shadow-ids 100000] [--runs 3] | auth [--runs 3] [--seconds 8] | cardinality [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000] [--set Aggregator:Key=value]");
+    Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000] | fuzz [--fuzz-requests 10000] | drift | flush | evaluation [--runs 3] [--seconds 8] | shadow [--shadow-ids 100000] [--runs 3] | auth [--runs 3] [--seconds 8] | console | cardinality [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000] [--set Aggregator:Key=value]");
     return 1;
 }
 
@@ -43,6 +44,7 @@ foreach (var scenario in options.Scenarios)
         "evaluation" => EvaluationBenchmark.RunAsync(context),
         "shadow" => ShadowBenchmark.RunAsync(context),
         "auth" => AuthBenchmark.RunAsync(context),
+        "console" => ConsoleBenchmark.RunAsync(context),
         _ => throw new InvalidOperationException(scenario),
     };
     await task;

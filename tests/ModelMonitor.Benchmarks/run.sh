@@ -10,6 +10,7 @@
 #   tests/ModelMonitor.Benchmarks/run.sh evaluation [--runs 3] [--seconds 8] (only when named; BENCHMARKS.md section 13, ~6 min)
 #   tests/ModelMonitor.Benchmarks/run.sh shadow [--shadow-ids 100000] [--runs 3]  (only when named; issue 17's shadow join, off vs on)
 #   tests/ModelMonitor.Benchmarks/run.sh auth [--runs 3] [--seconds 8]     (only when named; issue 18: the API with Auth:Mode=ApiKeys vs None)
+#   tests/ModelMonitor.Benchmarks/run.sh console                           (only when named; issue 19: console pages on 500 models × 300 features, ~15 min)
 # No scenario = all of them (memory and memory-services last: 10 minutes each by default). Builds Release, starts a private
 # Postgres (initdb, random port), librdkafka's mock Kafka cluster and the services as child processes,
 # prints the machine and per scenario the figures of each run and their median. Needs the Debian

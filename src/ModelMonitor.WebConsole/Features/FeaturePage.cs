@@ -23,7 +23,8 @@ public static class FeaturePage
         var (from, to) = (view.Range.From, view.Range.To);
         var points = view.Points;
         var times = points.Select(p => p.Start).ToList();
-        var latest = points.Count > 0 ? points[^1] : null;
+        // The latest complete window (the current one is still filling), else the latest there is.
+        var latest = points.LastOrDefault(p => p.Start + step <= to) ?? (points.Count > 0 ? points[^1] : null);
         var numeric = points.Any(p => p.NumericCount > 0);
         var categorical = points.Any(p => p.CategoricalCount > 0);
 
@@ -35,7 +36,7 @@ public static class FeaturePage
         body.Append(CultureInfo.InvariantCulture, $"<dt>Values</dt><dd>{(numeric && categorical ? "numeric and categorical (mixed)" : numeric ? "numeric" : categorical ? "categorical" : "none in this range")}</dd>");
         if (latest is not null)
         {
-            body.Append(CultureInfo.InvariantCulture, $"<dt>Latest window</dt><dd>{Layout.Time(latest.Start)}, {Html.Number(latest.Predictions)} predictions</dd>");
+            body.Append(CultureInfo.InvariantCulture, $"<dt>Latest complete window</dt><dd>{Layout.Time(latest.Start)}, {Html.Number(latest.Predictions)} predictions</dd>");
             if (latest.Mean is { } mean)
             {
                 body.Append(CultureInfo.InvariantCulture, $"<dt>Mean ± stddev</dt><dd>{TimeChart.FormatValue(mean, ValueFormat.Number)} ± {(latest.Stddev is { } sd ? TimeChart.FormatValue(sd, ValueFormat.Number) : "–")}</dd>");
