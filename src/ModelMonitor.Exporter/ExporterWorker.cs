@@ -13,6 +13,7 @@ using ModelMonitor.Storage.Predictors;
 using ModelMonitor.Storage.References;
 using ModelMonitor.Storage.Shadows;
 using ModelMonitor.Storage.Statistics;
+using ModelMonitor.WebConsole.Shared;
 
 namespace ModelMonitor.Exporter;
 
@@ -31,6 +32,7 @@ internal sealed class ExporterWorker(
     PredictorRegistryStore registry,
     ShadowStore shadows,
     IOptions<ShadowOptions> shadowOptions,
+    LatestWindow latestWindow,
     TimeProvider time,
     ILogger<ExporterWorker> logger) : BackgroundService
 {
@@ -78,6 +80,7 @@ internal sealed class ExporterWorker(
             }
 
             var snapshot = await reader.ReadAsync(now, settings.ToSnapshotQuery(sketches: driftInput is not null && _references.Current.Count > 0), cancellationToken);
+            latestWindow.Publish(LatestWindowSummary.From(snapshot)); // the console's problem features and feature names
             // Room for the previous statistics (the first segment; the drift families have their own) and 1/8 more: one
             // allocation of about the right size, no growth.
             var previous = cache.Current.Segments.Count > 0 ? cache.Current.Segments[0].Length : 0;

@@ -34,6 +34,7 @@ public static class WebConsoleExtensions
             .Validate(o => o.AlertmanagerUrl is null || o.AlertmanagerUrl.IsAbsoluteUri, "Console:AlertmanagerUrl must be an absolute URL.")
             .Validate(o => o.GrafanaUrl is null || o.GrafanaUrl.IsAbsoluteUri, "Console:GrafanaUrl must be an absolute URL.")
             .ValidateOnStart();
+        services.TryAddSingleton<LatestWindow>(); // published by the exporter's refresh
         services.TryAddSingleton<OverviewReader>();
         services.TryAddSingleton<ModelReader>();
         services.TryAddSingleton<FeatureReader>();

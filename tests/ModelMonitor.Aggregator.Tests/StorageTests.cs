@@ -81,13 +81,13 @@ public sealed class StorageTests
         }
         var before = await StoredRowsAsync(database);
 
-        Assert.Equal(6, await database.MigrateAsync()); // V1 and V2 not re-applied over the existing tables, V3 to V8 applied
+        Assert.Equal(7, await database.MigrateAsync()); // V1 and V2 not re-applied over the existing tables, V3 to V9 applied
         Assert.Equal(0, await database.MigrateAsync()); // and the start version is set once, not again
 
         Assert.Equal(before, await StoredRowsAsync(database));
         await using var check = await database.DataSource.OpenConnectionAsync();
         Assert.Equal("3", await check.ExecuteScalarAsync<string>($"SELECT version FROM {SchemaMigrator.MetadataTable} WHERE type = 3"));
-        Assert.Equal(["3", "4", "5", "6", "7", "8"], (await check.QueryAsync<string>($"SELECT version FROM {SchemaMigrator.MetadataTable} WHERE type = 0 AND success")).Order());
+        Assert.Equal(["3", "4", "5", "6", "7", "8", "9"], (await check.QueryAsync<string>($"SELECT version FROM {SchemaMigrator.MetadataTable} WHERE type = 0 AND success")).Order());
 
         // The old offset row is kept as the start of every window size (window_seconds 0) until each writes its own.
         var store = new StatisticsStore(database.DataSource, 50);

@@ -11,7 +11,7 @@ namespace ModelMonitor.WebConsole.Models;
 /// table's latest window with the latest drift, and the features' sparklines. Each is bounded by the range and by the
 /// window size chosen for the point budget.
 /// </summary>
-public sealed class ModelReader(NpgsqlDataSource dataSource)
+public sealed class ModelReader(NpgsqlDataSource dataSource, LatestWindow latestWindow)
 {
     /// <summary>The most points a feature's sparkline has.</summary>
     public const int SparkBudget = 48;
@@ -70,7 +70,7 @@ public sealed class ModelReader(NpgsqlDataSource dataSource)
             SELECT f.feature, f.window_start, f.numeric_count + f.nonfinite_count > 0 AS numeric,
                    f.missing_ratio, f.default_ratio, f.nonfinite_ratio
             FROM feature_stats f JOIN latest l USING (window_start)
-            WHERE f.window_seconds = @window AND f.predictor_name = @predictor AND f.model_id = @model)
+            WHERE f.window_seconds = @window AND f.predictor_name = @predictor AND f.model_id = @model AND f.feature = ANY (@features))
         SELECT coalesce(s.feature, d.feature) AS feature, s.window_start, s.numeric, s.missing_ratio, s.default_ratio, s.nonfinite_ratio,
                d.reference, d.alert_method, d.distance, d.alert_threshold, d.drifting, d.schema_anomaly
         FROM stats s FULL JOIN drift d ON d.feature = s.feature
@@ -83,7 +83,7 @@ public sealed class ModelReader(NpgsqlDataSource dataSource)
                     ELSE (SELECT max(value::bigint) FROM jsonb_each_text(categories) WHERE key <> '__other__')::double precision
                          / NULLIF(categorical_count, 0) END AS value
         FROM feature_window_stats
-        WHERE window_seconds = @window AND predictor_name = @predictor AND model_id = @model
+        WHERE window_seconds = @window AND predictor_name = @predictor AND model_id = @model AND feature = ANY (@features)
           AND window_start >= @from AND window_start < @to
         ORDER BY feature, window_start
         """;
@@ -98,6 +98,7 @@ public sealed class ModelReader(NpgsqlDataSource dataSource)
         }
         var window = range.ChooseWindow(header.Windows, pointBudget);
         range = range.Clamp(window, pointBudget);
+        var features = latestWindow.Current?.Models.GetValueOrDefault((predictor, model))?.Features.ToArray() ?? [];
         var spark = new ConsoleRange(range.RangeName, range.Range, range.To, range.ToGiven, null).ChooseWindow(header.Windows, SparkBudget);
         Dictionary<string, object?> Parameters(int size) => new()
         {
@@ -106,6 +107,10 @@ public sealed class ModelReader(NpgsqlDataSource dataSource)
             ["window"] = size,
             ["from"] = range.From.UtcDateTime,
             ["to"] = range.To.UtcDateTime,
+            // The model's features (those of the exporter's latest complete window and its lookback): each is then a
+            // primary-key lookup, where without them the key's order (feature before window_start) would make Postgres
+            // read every window the model has kept of every feature.
+            ["features"] = features,
         };
         var parameters = Parameters(window);
         var sparkParameters = Parameters(spark);
@@ -121,7 +126,7 @@ public sealed class ModelReader(NpgsqlDataSource dataSource)
             .GroupBy(r => r.Other, StringComparer.Ordinal)
             .Select(g => new ShadowComparison(g.Key, [.. g.Select(r => new ShadowPoint(Utc(r.Start), r.Pairs, r.DiffMean, r.AbsDiffMean, r.AbsDiffP95))]))
             .ToList();
-        var features = (await connection.QueryAsync<(string Feature, DateTime? Start, bool? Numeric, double? Missing, double? Default, double? Nonfinite,
+        var featureRows = (await connection.QueryAsync<(string Feature, DateTime? Start, bool? Numeric, double? Missing, double? Default, double? Nonfinite,
                 string? Reference, string? Method, double? Distance, double? Threshold, bool? Drifting, string? Anomaly)>(
                 new CommandDefinition(FeaturesSql, parameters, cancellationToken: cancellationToken))).ToList();
         var sparkRows = (await connection.QueryAsync<(string Feature, DateTime Start, double? Value)>(
@@ -138,8 +143,8 @@ public sealed class ModelReader(NpgsqlDataSource dataSource)
             }
             return (IReadOnlyList<double?>)values;
         }, StringComparer.Ordinal);
-        var featureWindow = features.Select(f => f.Start).FirstOrDefault(s => s is not null);
-        var rows = features.Select(f => new FeatureRow(f.Feature, f.Numeric ?? true,
+        var featureWindow = featureRows.Select(f => f.Start).FirstOrDefault(s => s is not null);
+        var rows = featureRows.Select(f => new FeatureRow(f.Feature, f.Numeric ?? true,
                 // A feature seen in the range but not in the latest window was missing from every prediction of it.
                 f.Start is null && featureWindow is not null ? 1 : f.Missing, f.Default, f.Nonfinite,
                 f.Reference is null ? null : new FeatureDrift(f.Reference, f.Method, f.Distance, f.Threshold, f.Drifting ?? false, f.Anomaly),

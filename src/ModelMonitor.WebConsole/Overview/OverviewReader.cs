@@ -1,19 +1,22 @@
 using Dapper;
+using ModelMonitor.WebConsole.Shared;
 using Npgsql;
 using static ModelMonitor.Storage.PostgresValues;
 
 namespace ModelMonitor.WebConsole.Overview;
 
 /// <summary>
-/// What the overview shows, in four bounded queries whatever the number of models (no query per model): the models seen
-/// within the span and not retired since, with their roles; predictions per hour over the span (from the largest window
-/// size up to an hour); predictions in the last hour (from the smallest size); and the features with a problem: in each
-/// model's latest complete window of the smallest size, more than half missing or defaulted, or any non-finite value; in
-/// its latest drift window (feature_drift), drift over its threshold against the active reference or a schema anomaly.
+/// What the overview shows, in five bounded queries whatever the number of models (no query per model): the window sizes
+/// stored lately; the models seen within the span and not retired since, with their roles; predictions per hour over the
+/// span (from the largest window size up to an hour); predictions in the last hour (from the smallest size); the features
+/// drifting beyond their threshold or with a schema anomaly in the latest drift window. The features more than half missing
+/// or defaulted, or with a non-finite value, in the latest complete window come from the exporter's refresh
+/// (<see cref="LatestWindow"/>), which reads that whole window anyway: at 500 models × 300 features reading it again here
+/// took seconds per view (BENCHMARKS.md §16).
 /// </summary>
-public sealed class OverviewReader(NpgsqlDataSource dataSource)
+public sealed class OverviewReader(NpgsqlDataSource dataSource, LatestWindow latestWindow)
 {
-    public const double RatioThreshold = 0.5;
+    public const double RatioThreshold = LatestWindowSummary.RatioThreshold;
 
     public async Task<IReadOnlyList<OverviewModel>> ReadAsync(DateTimeOffset now, TimeSpan span, CancellationToken cancellationToken)
     {
@@ -63,36 +66,29 @@ public sealed class OverviewReader(NpgsqlDataSource dataSource)
             """,
             new { size = smallest, from = (now - TimeSpan.FromHours(1)).UtcDateTime }, cancellationToken: cancellationToken)))
             .ToDictionary(r => (r.Predictor, r.Model), r => r.Count);
-        var problems = (await connection.QueryAsync<(string Predictor, string Model, string Feature)>(new CommandDefinition(
+        // Drift over its threshold, or a schema anomaly, in the latest drift window of the smallest size (a partial index
+        // holds those rows alone: V9).
+        var drifting = (await connection.QueryAsync<(string Predictor, string Model, string Feature)>(new CommandDefinition(
             """
-            WITH latest AS (
-                SELECT predictor_name, model_id, max(window_start) AS window_start FROM model_window_stats
-                WHERE window_seconds = @size AND window_start >= @from AND window_start + make_interval(secs => @size) <= @now
-                GROUP BY 1, 2)
-            SELECT f.predictor_name, f.model_id, f.feature
-            FROM feature_stats f JOIN latest l USING (predictor_name, model_id, window_start)
-            WHERE f.window_seconds = @size
-              AND (f.missing_ratio > @ratio OR f.default_ratio > @ratio OR f.nonfinite_ratio > 0)
-            UNION
-            -- Drift over its threshold, or a schema anomaly, in the model's latest drift window (its smallest size).
-            SELECT d.predictor_name, d.model_id, d.feature
-            FROM feature_drift d
-            JOIN (SELECT DISTINCT ON (predictor_name, model_id) predictor_name, model_id, window_seconds, window_start
-                  FROM feature_drift WHERE window_start >= @from
-                  ORDER BY predictor_name, model_id, window_seconds, window_start DESC) w
-              USING (predictor_name, model_id, window_seconds, window_start)
+            WITH w AS (
+                SELECT window_seconds, window_start FROM drift_windows WHERE window_start >= @from
+                ORDER BY window_seconds, window_start DESC LIMIT 1)
+            SELECT DISTINCT d.predictor_name, d.model_id, d.feature
+            FROM feature_drift d JOIN w USING (window_seconds, window_start)
             WHERE d.drifting OR d.schema_anomaly IS NOT NULL
-            ORDER BY 1, 2, 3
             """,
-            new { size = smallest, from = from.UtcDateTime, now = now.UtcDateTime, ratio = RatioThreshold }, cancellationToken: cancellationToken)))
+            new { from = from.UtcDateTime }, cancellationToken: cancellationToken)))
             .ToLookup(r => (r.Predictor, r.Model), r => r.Feature);
+        // More than half missing or defaulted, or any non-finite value, in the latest complete window: from the exporter's
+        // refresh, which reads that whole window anyway (null before its first refresh).
+        var window = latestWindow.Current;
 
         return [.. models.Select(m =>
         {
             var key = (m.Predictor, m.Model);
             var counts = hourly[key].ToDictionary(r => Utc(r.Hour), r => r.Count);
             var series = Enumerable.Range(0, hours).Select(h => counts.GetValueOrDefault(firstHour.AddHours(h))).ToList();
-            var features = problems[key].ToList();
+            var features = (window?.Models.GetValueOrDefault(key)?.Problems ?? []).Union(drifting[key], StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
             return new OverviewModel(m.Predictor, m.Model, m.Role, lastHour.GetValueOrDefault(key), series, Utc(m.LastSeen), features.Count, [.. features.Take(50)]);
         })];
     }

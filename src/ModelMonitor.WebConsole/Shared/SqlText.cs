@@ -19,6 +19,7 @@ public static partial class SqlText
         DateTime time => $"timestamptz '{time.ToUniversalTime():yyyy-MM-dd HH:mm:ss}+00'",
         DateTimeOffset time => $"timestamptz '{time.UtcDateTime:yyyy-MM-dd HH:mm:ss}+00'",
         IFormattable number => number.ToString(null, CultureInfo.InvariantCulture),
+        string[] texts => "ARRAY[" + string.Join(", ", texts.Select(Literal)) + "]::text[]",
         _ => "'" + value.ToString()!.Replace("'", "''", StringComparison.Ordinal) + "'",
     };
 

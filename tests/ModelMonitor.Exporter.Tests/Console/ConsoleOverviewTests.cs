@@ -52,7 +52,7 @@ public sealed partial class ConsoleOverviewTests
     {
         await using var database = await PostgresDatabaseFixture.CreateMigratedAsync("console");
         var now = DateTimeOffset.UtcNow;
-        var window = new DateTimeOffset(now.UtcTicks - now.UtcTicks % TimeSpan.TicksPerMinute, TimeSpan.Zero).AddMinutes(-2); // complete
+        var window = new DateTimeOffset(now.UtcTicks - now.UtcTicks % TimeSpan.TicksPerMinute, TimeSpan.Zero).AddMinutes(-1); // the latest complete window at the host's (stopped) clock
         await using (var connection = await database.DataSource.OpenConnectionAsync())
         {
             await connection.ExecuteAsync("""
@@ -70,6 +70,7 @@ public sealed partial class ConsoleOverviewTests
                     (60, @window, 'eta', 'v2', 'distance', 10, 0, 0, 0, 10, 0, 0),
                     (60, @window, '<b>bold</b>', 'x', '<script>x</script>', 7, 0, 0, 1, 7, 0, 0);
                 -- Drift: v1's traffic drifts in its latest drift window (60 s); an older window's drift of distance does not count.
+                INSERT INTO drift_windows (window_seconds, window_start, prediction_count) VALUES (60, @earlier, 80), (60, @window, 80);
                 INSERT INTO feature_drift (window_seconds, window_start, predictor_name, model_id, feature, reference, drifting, schema_anomaly) VALUES
                     (60, @window, 'eta', 'v1', 'traffic', 'training', true, NULL),
                     (60, @window, 'eta', 'v1', 'distance', 'training', false, NULL),
@@ -83,8 +84,9 @@ public sealed partial class ConsoleOverviewTests
                 hour = new DateTime(now.Year, now.Month, now.Day, now.Hour, 0, 0, DateTimeKind.Utc),
             });
         }
-        await using var factory = ExporterHost.On(database.ConnectionString);
+        await using var factory = ExporterHost.On(database.ConnectionString, new FixedTime(now));
         using var client = factory.CreateClient();
+        await ExporterHost.ReadyAsync(client); // the problem features come from the exporter's refresh
 
         using var response = await client.GetAsync("/");
         var html = await response.Content.ReadAsStringAsync();

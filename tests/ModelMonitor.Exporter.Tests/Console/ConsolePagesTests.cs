@@ -21,12 +21,15 @@ public sealed partial class ConsolePagesTests(ConsolePagesTests.Data data) : ICl
     {
         public PostgresDatabaseFixture Database { get; private set; } = null!;
         public DateTimeOffset LastWindow { get; private set; }
+
+        /// <summary>The hosts' clock: the data is written relative to it.</summary>
+        public DateTimeOffset Now { get; private set; }
         public int Windows { get; } = 89;
 
         public async Task InitializeAsync()
         {
             Database = await PostgresDatabaseFixture.CreateMigratedAsync("console_pages");
-            var now = DateTimeOffset.UtcNow;
+            var now = Now = DateTimeOffset.UtcNow;
             LastWindow = new DateTimeOffset(now.UtcTicks - (now.UtcTicks % TimeSpan.TicksPerMinute), TimeSpan.Zero).AddMinutes(-1);
             await using var connection = await Database.DataSource.OpenConnectionAsync();
             await connection.ExecuteAsync($$"""
@@ -71,14 +74,16 @@ public sealed partial class ConsolePagesTests(ConsolePagesTests.Data data) : ICl
         public async Task DisposeAsync() => await Database.DisposeAsync();
     }
 
+    /// <summary>The exporter on the class's data, on the data's clock.</summary>
     private WebApplicationFactory<Program> Host(params (string Key, string Value)[] settings) =>
-        ExporterHost.On(data.Database.ConnectionString, settings);
+        ExporterHost.On(data.Database.ConnectionString, new FixedTime(data.Now), [.. ConsoleServer.Settings, .. settings]);
 
     [Fact]
     public async Task The_model_page_charts_every_window_and_lists_every_feature_sorted_by_drift()
     {
         await using var factory = Host();
         using var client = factory.CreateClient();
+        await ExporterHost.ReadyAsync(client);
         using var response = await client.GetAsync("/model?predictor=eta&model=v1&range=6h&window=60");
         var html = await response.Content.ReadAsStringAsync();
 
@@ -115,6 +120,7 @@ public sealed partial class ConsolePagesTests(ConsolePagesTests.Data data) : ICl
     {
         await using var factory = Host();
         using var client = factory.CreateClient();
+        await ExporterHost.ReadyAsync(client);
         var html = await client.GetStringAsync("/feature?predictor=eta&model=v1&feature=distance&range=6h&window=60");
 
         Assert.Equal(data.Windows, ChartPoints(html, "quantiles"));
@@ -152,6 +158,7 @@ public sealed partial class ConsolePagesTests(ConsolePagesTests.Data data) : ICl
     {
         await using var factory = Host();
         using var client = factory.CreateClient();
+        await ExporterHost.ReadyAsync(client);
         foreach (var (url, status, says) in new[]
         {
             ("/model?predictor=eta", HttpStatusCode.BadRequest, "model: required"),
@@ -180,6 +187,11 @@ public sealed partial class ConsolePagesTests(ConsolePagesTests.Data data) : ICl
     {
         await using var factory = Host(("Metrics:RequireToken", "true"), ("Metrics:Token", "console-test-token"));
         using var client = factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+        using (var probe = factory.CreateClient())
+        {
+            probe.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "console-test-token");
+            await ExporterHost.ReadyAsync(probe);
+        }
 
         using (var page = new HttpRequestMessage(HttpMethod.Get, "/model?predictor=eta&model=v1"))
         {
@@ -219,6 +231,7 @@ public sealed partial class ConsolePagesTests(ConsolePagesTests.Data data) : ICl
     {
         await using var factory = Host();
         using var client = factory.CreateClient();
+        await ExporterHost.ReadyAsync(client);
         var random = new Random(19);
         string[] pieces = ["eta", "v1", "v2", "distance", "weather", Hostile, "", "'; DROP TABLE models; --", "%", "\"><img src=x>", "1h", "6h", "24h", "7d", "30d",
             "60", "3600", "0", "-1", "99999999999", "2026-12-07T00:00:00Z", "9999-12-31T23:59:59Z", "drift", "name", "\u0000", "é/ü", new string('x', 2000)];
