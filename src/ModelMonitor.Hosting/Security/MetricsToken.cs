@@ -48,7 +48,7 @@ public sealed class MetricsToken
 
     /// <summary>The console's session cookie: HMAC-SHA256 of a fixed text keyed by the token, so the cookie is not the token,
     /// and changing the token ends every session.</summary>
-    public const string CookieName = "modelmonitor_console";
+    public const string CookieName = "modelmonitor-console";
 
     public static readonly TimeSpan SessionLifetime = TimeSpan.FromHours(12);
 
