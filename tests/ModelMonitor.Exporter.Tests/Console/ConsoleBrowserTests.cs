@@ -74,14 +74,17 @@ public sealed class ConsoleBrowserTests(ConsolePagesTests.Data data) : IClassFix
         await page.Keyboard.PressAsync("ArrowDown");
         Assert.Equal("24h", await page.EvaluateAsync<string>("() => document.activeElement.value"));
         await TabUntilAsync(page, "form.controls button");
+        // Waiting from before the key press: the navigation may be over before a wait started after it would begin.
+        var submitted = page.WaitForURLAsync(url => url.Contains("range=24h", StringComparison.Ordinal));
         await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(url => url.Contains("range=24h", StringComparison.Ordinal));
+        await submitted;
         Assert.Contains("predictor=eta", page.Url, StringComparison.Ordinal);
 
         // Tab to a feature's link in the table, Enter: the feature's page.
         await TabUntilAsync(page, "tr[data-feature] a");
+        var followed = page.WaitForURLAsync(url => url.Contains("/feature?", StringComparison.Ordinal));
         await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(url => url.Contains("/feature?", StringComparison.Ordinal));
+        await followed;
         Assert.Equal("distance", await page.TextContentAsync("h1"));
     }
 
