@@ -42,7 +42,7 @@ public static class FeaturePage
                 body.Append(CultureInfo.InvariantCulture, $"<dt>Mean ± stddev</dt><dd>{TimeChart.FormatValue(mean, ValueFormat.Number)} ± {(latest.Stddev is { } sd ? TimeChart.FormatValue(sd, ValueFormat.Number) : "–")}</dd>");
             }
             body.Append(CultureInfo.InvariantCulture,
-                $"<dt>Missing / defaulted / NaN</dt><dd>{Ratio(latest.MissingRatio, Overview.OverviewReader.RatioThreshold)} / {Ratio(latest.DefaultRatio, Overview.OverviewReader.RatioThreshold)} / {Ratio(latest.NonfiniteRatio, 0)}</dd>");
+                $"<dt>Missing / defaulted / NaN</dt><dd>{Layout.Ratio(latest.MissingRatio, LatestWindowSummary.RatioThreshold, "–")} / {Layout.Ratio(latest.DefaultRatio, LatestWindowSummary.RatioThreshold, "–")} / {Layout.Ratio(latest.NonfiniteRatio, 0, "–")}</dd>");
         }
         if (Links.Grafana(grafana, "modelmonitor-features", ("predictor", h.PredictorName), ("model", h.ModelId), ("feature", view.Feature)) is { } dashboard)
         {
@@ -149,7 +149,4 @@ public static class FeaturePage
         return html.ToString();
     }
 
-    private static string Ratio(double? ratio, double threshold) => ratio is not { } r ? "–"
-        : r > threshold ? $"<span class=\"problem\">⚠ {TimeChart.FormatValue(r, ValueFormat.Ratio)}</span>"
-        : TimeChart.FormatValue(r, ValueFormat.Ratio);
 }

@@ -32,14 +32,12 @@ public sealed class FeatureReader(NpgsqlDataSource dataSource)
         """;
 
     /// <summary>The chart's window size when drift is computed for it, else the smallest drift size within the budget.</summary>
-    public const string DriftSql = """
+    public const string DriftSql = $$"""
         WITH size AS (
             SELECT window_seconds FROM drift_windows WHERE window_start >= @from AND window_start < @to
             GROUP BY window_seconds HAVING count(*) <= @budget
             ORDER BY window_seconds = @window DESC, window_seconds LIMIT 1)
-        SELECT d.window_seconds, d.window_start, d.reference, d.alert_method,
-               CASE d.alert_method WHEN 'psi' THEN d.psi WHEN 'jensen_shannon' THEN d.jensen_shannon WHEN 'ks' THEN d.ks
-                    WHEN 'wasserstein' THEN d.wasserstein WHEN 'linf' THEN d.linf END AS distance,
+        SELECT d.window_seconds, d.window_start, d.reference, d.alert_method, {{Models.ModelReader.AlertDistanceSql}} AS distance,
                d.alert_threshold, coalesce(d.drifting, false) AS drifting, d.schema_anomaly
         FROM feature_drift d JOIN size USING (window_seconds)
         WHERE d.predictor_name = @predictor AND d.model_id = @model AND d.feature = @feature
@@ -55,8 +53,7 @@ public sealed class FeatureReader(NpgsqlDataSource dataSource)
         {
             return null;
         }
-        var window = range.ChooseWindow(header.Windows, pointBudget);
-        range = range.Clamp(window, pointBudget);
+        (var window, range) = header.WindowFor(range, pointBudget);
         var parameters = new Dictionary<string, object?>
         {
             ["predictor"] = predictor,

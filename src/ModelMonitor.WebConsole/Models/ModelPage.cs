@@ -123,9 +123,9 @@ public static class ModelPage
             html.Append(CultureInfo.InvariantCulture,
                 $"<tr data-feature=\"{Html.Encode(feature.Name)}\"><th scope=\"row\"><a href=\"{Links.Feature(view.Header.PredictorName, view.Header.ModelId, feature.Name, view.Range, view.Window)}\">{Html.Encode(feature.Name)}</a>{(feature.HasProblem ? " <span class=\"problem\">⚠ problem</span>" : "")}</th>");
             html.Append(CultureInfo.InvariantCulture, $"<td>{DriftCell(feature.Drift)}</td>");
-            html.Append(CultureInfo.InvariantCulture, $"<td class=\"number\">{Ratio(feature.MissingRatio, OverviewThreshold)}</td>");
-            html.Append(CultureInfo.InvariantCulture, $"<td class=\"number\">{Ratio(feature.DefaultRatio, OverviewThreshold)}</td>");
-            html.Append(CultureInfo.InvariantCulture, $"<td class=\"number\">{Ratio(feature.NonfiniteRatio, 0)}</td>");
+            html.Append(CultureInfo.InvariantCulture, $"<td class=\"number\">{Layout.Ratio(feature.MissingRatio, LatestWindowSummary.RatioThreshold)}</td>");
+            html.Append(CultureInfo.InvariantCulture, $"<td class=\"number\">{Layout.Ratio(feature.DefaultRatio, LatestWindowSummary.RatioThreshold)}</td>");
+            html.Append(CultureInfo.InvariantCulture, $"<td class=\"number\">{Layout.Ratio(feature.NonfiniteRatio, 0)}</td>");
             html.Append(CultureInfo.InvariantCulture, $"<td class=\"optional\">{Sparkline(view, feature)}</td></tr>");
         }
         html.Append("</tbody></table></div>");
@@ -133,8 +133,6 @@ public static class ModelPage
         html.Append("</section>");
         return html.ToString();
     }
-
-    private const double OverviewThreshold = Overview.OverviewReader.RatioThreshold;
 
     private static string Sorted(ModelView view, string key) =>
         Links.Model(view.Header.PredictorName, view.Header.ModelId, view.Range, view.Range.RequestedWindow is null ? null : view.Window, key);
@@ -163,10 +161,6 @@ public static class ModelPage
             ? $"<span class=\"problem\">⚠ drifting: {measure}</span> <span class=\"muted\">({Html.Encode(drift.Reference)})</span>"
             : $"{measure} <span class=\"muted\">({Html.Encode(drift.Reference)})</span>";
     }
-
-    private static string Ratio(double? ratio, double threshold) => ratio is not { } r ? "<span class=\"muted\">–</span>"
-        : r > threshold ? $"<span class=\"problem\">⚠ {TimeChart.FormatValue(r, ValueFormat.Ratio)}</span>"
-        : TimeChart.FormatValue(r, ValueFormat.Ratio);
 
     /// <summary>A feature's sparkline: its values over the range (a gap where a window has none), scaled to its own range.</summary>
     private static string Sparkline(ModelView view, FeatureRow feature)

@@ -16,6 +16,12 @@ public sealed class ModelReader(NpgsqlDataSource dataSource, LatestWindow latest
     /// <summary>The most points a feature's sparkline has.</summary>
     public const int SparkBudget = 48;
 
+    /// <summary>The distance of the method the alerts use (feature_drift.alert_method), from a row aliased d.</summary>
+    public const string AlertDistanceSql = """
+        CASE d.alert_method WHEN 'psi' THEN d.psi WHEN 'jensen_shannon' THEN d.jensen_shannon WHEN 'ks' THEN d.ks
+             WHEN 'wasserstein' THEN d.wasserstein WHEN 'linf' THEN d.linf END
+        """;
+
     public const string ResultSql = """
         SELECT window_start, prediction_count, p05, p25, p50, p75, p95, mean
         FROM model_window_stats
@@ -44,7 +50,7 @@ public sealed class ModelReader(NpgsqlDataSource dataSource, LatestWindow latest
 
     /// <summary>The latest complete window's ratios (the latest window at all when none is complete yet), and each
     /// feature's drift in the model's latest drift window, against the reference where it is worst.</summary>
-    public const string FeaturesSql = """
+    public const string FeaturesSql = $$"""
         WITH latest AS (
             SELECT window_start FROM model_window_stats
             WHERE window_seconds = @window AND predictor_name = @predictor AND model_id = @model
@@ -57,15 +63,12 @@ public sealed class ModelReader(NpgsqlDataSource dataSource, LatestWindow latest
                           AND d.model_id = @model AND d.window_start = w.window_start)
             ORDER BY w.window_seconds, w.window_start DESC LIMIT 1),
         drift AS (
-            SELECT DISTINCT ON (d.feature) d.feature, d.reference, d.alert_method,
-                   CASE d.alert_method WHEN 'psi' THEN d.psi WHEN 'jensen_shannon' THEN d.jensen_shannon WHEN 'ks' THEN d.ks
-                        WHEN 'wasserstein' THEN d.wasserstein WHEN 'linf' THEN d.linf END AS distance,
+            SELECT DISTINCT ON (d.feature) d.feature, d.reference, d.alert_method, {{AlertDistanceSql}} AS distance,
                    d.alert_threshold, coalesce(d.drifting, false) AS drifting, d.schema_anomaly
             FROM feature_drift d JOIN drift_window w USING (window_seconds, window_start)
             WHERE d.predictor_name = @predictor AND d.model_id = @model
             ORDER BY d.feature, d.schema_anomaly IS NOT NULL DESC, coalesce(d.drifting, false) DESC,
-                     CASE d.alert_method WHEN 'psi' THEN d.psi WHEN 'jensen_shannon' THEN d.jensen_shannon WHEN 'ks' THEN d.ks
-                          WHEN 'wasserstein' THEN d.wasserstein WHEN 'linf' THEN d.linf END / NULLIF(d.alert_threshold, 0) DESC NULLS LAST),
+                     {{AlertDistanceSql}} / NULLIF(d.alert_threshold, 0) DESC NULLS LAST),
         stats AS (
             SELECT f.feature, f.window_start, f.numeric_count + f.nonfinite_count > 0 AS numeric,
                    f.missing_ratio, f.default_ratio, f.nonfinite_ratio
@@ -96,10 +99,9 @@ public sealed class ModelReader(NpgsqlDataSource dataSource, LatestWindow latest
         {
             return null;
         }
-        var window = range.ChooseWindow(header.Windows, pointBudget);
-        range = range.Clamp(window, pointBudget);
+        (var window, range) = header.WindowFor(range, pointBudget);
         var features = latestWindow.Current?.Models.GetValueOrDefault((predictor, model))?.Features.ToArray() ?? [];
-        var spark = new ConsoleRange(range.RangeName, range.Range, range.To, range.ToGiven, null).ChooseWindow(header.Windows, SparkBudget);
+        var spark = (range with { RequestedWindow = null }).ChooseWindow(header.Windows, SparkBudget);
         Dictionary<string, object?> Parameters(int size) => new()
         {
             ["predictor"] = predictor,

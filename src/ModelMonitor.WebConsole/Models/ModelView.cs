@@ -29,7 +29,7 @@ public sealed record FeatureDrift(string Reference, string? Method, double? Dist
 public sealed record FeatureRow(string Name, bool Numeric, double? MissingRatio, double? DefaultRatio, double? NonfiniteRatio,
     FeatureDrift? Drift, IReadOnlyList<double?> Spark)
 {
-    public bool HasProblem => MissingRatio > Overview.OverviewReader.RatioThreshold || DefaultRatio > Overview.OverviewReader.RatioThreshold
+    public bool HasProblem => MissingRatio > LatestWindowSummary.RatioThreshold || DefaultRatio > LatestWindowSummary.RatioThreshold
         || NonfiniteRatio > 0 || Drift is { Drifting: true } || Drift?.SchemaAnomaly is not null;
 }
 

@@ -72,7 +72,4 @@ public static class OverviewPage
         }
         return Layout.Page("Overview", [("Overview", null)], html.ToString(), now);
     }
-
-    /// <summary>"12 s ago", "5 min ago", "3 h ago", "2 d ago".</summary>
-    public static string Ago(TimeSpan elapsed) => Layout.Ago(elapsed);
 }

@@ -16,7 +16,6 @@ namespace ModelMonitor.WebConsole.Overview;
 /// </summary>
 public sealed class OverviewReader(NpgsqlDataSource dataSource, LatestWindow latestWindow)
 {
-    public const double RatioThreshold = LatestWindowSummary.RatioThreshold;
 
     public async Task<IReadOnlyList<OverviewModel>> ReadAsync(DateTimeOffset now, TimeSpan span, CancellationToken cancellationToken)
     {

@@ -143,6 +143,12 @@ public static class Layout
         return html.ToString();
     }
 
+    /// <summary>A ratio as a percentage, flagged (⚠ and words' colour) above <paramref name="threshold"/>; <paramref name="none"/>
+    /// when there is none.</summary>
+    public static string Ratio(double? ratio, double threshold, string none = "<span class=\"muted\">–</span>") => ratio is not { } r ? none
+        : r > threshold ? $"<span class=\"problem\">⚠ {Charts.TimeChart.FormatValue(r, Charts.ValueFormat.Ratio)}</span>"
+        : Charts.TimeChart.FormatValue(r, Charts.ValueFormat.Ratio);
+
     /// <summary>A chart's SQL, runnable in psql as shown (the page ran it with the same values as parameters).</summary>
     public static string Sql(string sql) =>
         $"<details class=\"sql\"><summary>SQL</summary><pre><code>{Html.Encode(sql)}</code></pre></details>";

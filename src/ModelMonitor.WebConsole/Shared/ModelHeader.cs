@@ -15,6 +15,14 @@ public sealed record ModelHeader(
     DateTimeOffset? TrainedAt,
     IReadOnlyList<int> Windows)
 {
+    /// <summary>The window size a chart of <paramref name="range"/> uses among this model's, and the range shortened to the
+    /// point budget when even that size needs more (<see cref="ConsoleRange.ChooseWindow"/>, <see cref="ConsoleRange.Clamp"/>).</summary>
+    public (int Window, ConsoleRange Range) WindowFor(ConsoleRange range, int pointBudget)
+    {
+        var window = range.ChooseWindow(Windows, pointBudget);
+        return (window, range.Clamp(window, pointBudget));
+    }
+
     /// <summary>One query: the model (null when unknown), its role as the overview names it, and the window sizes with a
     /// row for it in the range (a loose index scan over the sizes, then one primary-key probe per size).</summary>
     public static async Task<ModelHeader?> ReadAsync(NpgsqlConnection connection, string predictor, string model, ConsoleRange range, CancellationToken cancellationToken)
