@@ -67,4 +67,30 @@ public sealed class ShadowStoreTests
             "SELECT model_id, prediction_count FROM shadow_model_window_stats WHERE predictor_name = 'eta' ORDER BY model_id")).ToList();
         Assert.Equal([("p", 3L), ("s", 3L)], counts); // a, b, c of each; the repeat not counted
     }
+
+    [Fact]
+    public async Task A_waiting_prediction_is_found_whether_the_waiting_rows_are_read_whole_or_the_ids_looked_up()
+    {
+        await using var database = await PostgresDatabaseFixture.CreateMigratedAsync("shadow_store_waiting");
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        ShadowPrediction P(string id, string model, double result) => new("eta", id, model, T0, result);
+
+        // Ten ids wait for s, p's predictions stored.
+        await WriteAsync(database, [.. Enumerable.Range(0, 10).Select(i => P($"w{i}", "p", i))]);
+
+        // Two complete ids, one of them waiting: more rows wait (10) than half the complete ids, so the ids are looked up.
+        var lookedUp = await WriteAsync(database, P("w3", "p", 99), P("w3", "s", 3 + 2), P("n1", "p", 0), P("n1", "s", 2));
+        Assert.Equal((3, 1, 2L), (lookedUp.Stored, lookedUp.Repeated, lookedUp.Pairs)); // w3's waiting p counts, not the batch's 99
+
+        // Thirty complete ids, one of them waiting: the 9 waiting rows are fewer than half of them, so they are read whole.
+        var readWhole = await WriteAsync(database,
+            [.. Enumerable.Range(0, 29).SelectMany(i => new[] { P($"m{i}", "p", 0), P($"m{i}", "s", 2) }), P("w5", "p", 99), P("w5", "s", 5 + 2)]);
+        Assert.Equal((59, 1, 30L), (readWhole.Stored, readWhole.Repeated, readWhole.Pairs));
+
+        var row = await connection.QuerySingleAsync<(long Pairs, double DiffMean)>(
+            "SELECT pairs, diff_mean FROM shadow_window_stats WHERE predictor_name = 'eta' AND model_a = 'p' AND model_b = 's'");
+        Assert.Equal(32, row.Pairs);
+        Assert.Equal(2.0, row.DiffMean, 12); // every pair differs by 2 only if w3 and w5 paired with their stored p
+        Assert.Equal(8, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM shadow_predictions")); // w3 and w5 complete: deleted
+    }
 }

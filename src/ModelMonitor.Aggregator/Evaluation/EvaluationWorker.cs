@@ -68,7 +68,7 @@ internal sealed class EvaluationWorker(
     private readonly Dictionary<(string, string, string), PendingPrediction> _predictions = [];
     private readonly Dictionary<(string, string), Outcome> _pendingOutcomes = [];
     private readonly Dictionary<string, EvaluatedPredictor> _switchedOn = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string, string, string), ShadowPrediction> _shadowPredictions = [];
+    private readonly ShadowBatch _shadowBatch = new();
     // Predictors the shadow join compares, as last reloaded.
     private Dictionary<string, ShadowPredictor> _compared = new(StringComparer.Ordinal);
     private ShadowWriteResult _shadowResult = ShadowWriteResult.Nothing;
@@ -447,8 +447,7 @@ internal sealed class EvaluationWorker(
         {
             shadowMetrics.PredictionsSkipped.WithLabels("non_finite").Inc();
         }
-        else if (_shadowPredictions.TryAdd((log.PredictorName, log.PredictionId, log.ModelId),
-            new ShadowPrediction(log.PredictorName, log.PredictionId, log.ModelId, log.SentAt, log.PredictionResult)))
+        else if (_shadowBatch.Add(new ShadowPrediction(log.PredictorName, log.PredictionId, log.ModelId, log.SentAt, log.PredictionResult)))
         {
             _held++;
         }
@@ -505,11 +504,10 @@ internal sealed class EvaluationWorker(
         var started = Stopwatch.GetTimestamp();
         try
         {
-            var shadowPredictions = _shadowPredictions.Values.ToList();
             var compared = _compared;
             _shadowResult = ShadowWriteResult.Nothing;
             var result = await store.WriteAsync(_options.ConsumerGroup, batch, _windows, SettingsOf, _options.HorizonOf, cancellationToken,
-                async (connection, transaction, token) => _shadowResult = await ShadowStore.WriteAsync(connection, transaction, shadowPredictions, _windows,
+                async (connection, transaction, token) => _shadowResult = await ShadowStore.WriteAsync(connection, transaction, _shadowBatch, _shadowBatch.Predictions, _windows,
                     _shadow.JoinWindow, compared, token));
             if (result.Fenced)
             {
@@ -576,7 +574,7 @@ internal sealed class EvaluationWorker(
         _predictions.Clear();
         _pendingOutcomes.Clear();
         _switchedOn.Clear();
-        _shadowPredictions.Clear();
+        _shadowBatch.Clear();
         _held = 0;
         _identicalInBatch = 0;
         _replacedInBatch = 0;

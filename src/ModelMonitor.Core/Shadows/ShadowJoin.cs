@@ -47,58 +47,160 @@ public static class ShadowJoin
     public static ShadowContributions Contribute(IEnumerable<ShadowPrediction> stored, Func<ShadowPrediction, bool> inserted,
         IReadOnlyList<WindowSize> windows, TimeSpan joinWindow, Func<string, int> joinedModels, Func<string, double?> thresholdOf)
     {
-        var result = new ShadowContributions();
-        var isNew = new List<bool>();
+        var groups = new List<ShadowIdGroup>();
         foreach (var group in stored.GroupBy(p => (p.PredictorName, p.PredictionId)))
         {
+            var idGroup = new ShadowIdGroup(group.Key.PredictorName, group.Key.PredictionId, stored: true);
+            foreach (var prediction in group)
+            {
+                idGroup.Entries.Add(new ShadowEntry(prediction, inserted(prediction)));
+            }
+            groups.Add(idGroup);
+        }
+        return Contribute(groups, windows, joinWindow, joinedModels, thresholdOf);
+    }
+
+    /// <summary>The join of groups of one (predictor, prediction_id) each (<see cref="ShadowBatch"/>, or stored ones). A group
+    /// not <see cref="ShadowIdGroup.Stored"/> is never listed in <see cref="ShadowContributions.Complete"/>: nothing of it
+    /// waits in the table. The entries of a group are sorted by model (in place).</summary>
+    public static ShadowContributions Contribute(IEnumerable<ShadowIdGroup> groups, IReadOnlyList<WindowSize> windows, TimeSpan joinWindow,
+        Func<string, int> joinedModels, Func<string, double?> thresholdOf)
+    {
+        var result = new ShadowContributions();
+        var blocks = new Blocks(windows);
+        string? current = null; // one instance per run of a predictor's groups: the blocks compare it by reference
+        var (threshold, joined) = ((double?)null, 0);
+        foreach (var group in groups)
+        {
+            var predictor = current is not null && string.Equals(group.PredictorName, current, StringComparison.Ordinal) ? current : group.PredictorName;
+            if (!ReferenceEquals(predictor, current))
+            {
+                current = predictor;
+                (threshold, joined) = (thresholdOf(predictor), joinedModels(predictor));
+            }
             // Ordinal model order: each pair is (a, b) with a before b, its difference b − a.
-            var predictions = group.ToArray();
-            if (predictions.Length > 1)
+            var entries = group.Entries;
+            if (entries.Count > 1)
             {
-                Array.Sort(predictions, static (x, y) => string.CompareOrdinal(x.ModelId, y.ModelId));
+                entries.Sort(static (x, y) => string.CompareOrdinal(x.Prediction.ModelId, y.Prediction.ModelId));
             }
-            var threshold = thresholdOf(group.Key.PredictorName);
-            var pairsBefore = result.PairCount;
-            isNew.Clear();
-            foreach (var prediction in predictions)
+            var (predictions, pairs) = (0L, 0L);
+            for (var i = 0; i < entries.Count; i++)
             {
-                isNew.Add(inserted(prediction));
-            }
-            for (var i = 0; i < predictions.Length; i++)
-            {
-                var a = predictions[i];
-                if (isNew[i])
+                var (a, aNew) = entries[i];
+                if (aNew)
                 {
-                    foreach (var window in windows)
+                    predictions++;
+                    for (var w = 0; w < windows.Count; w++)
                     {
-                        CollectionsMarshal.GetValueRefOrAddDefault(result.Predictions,
-                            new ShadowModelKey(window.Seconds, window.WindowStart(a.SentAt), a.PredictorName, a.ModelId), out _)++;
+                        blocks.Of(w, a.SentAt, predictor).Count(a.ModelId);
                     }
                 }
-                for (var j = i + 1; j < predictions.Length; j++)
+                for (var j = i + 1; j < entries.Count; j++)
                 {
-                    var b = predictions[j];
-                    if ((!isNew[i] && !isNew[j]) || (a.SentAt - b.SentAt).Duration() > joinWindow)
+                    var (b, bNew) = entries[j];
+                    if ((!aNew && !bNew) || (a.SentAt - b.SentAt).Duration() > joinWindow)
                     {
                         continue; // counted when the later of them was stored, or too far apart
                     }
                     var earlier = a.SentAt <= b.SentAt ? a.SentAt : b.SentAt;
-                    foreach (var window in windows)
+                    for (var w = 0; w < windows.Count; w++)
                     {
-                        ref var accumulator = ref CollectionsMarshal.GetValueRefOrAddDefault(result.Pairs,
-                            new ShadowPairKey(window.Seconds, window.WindowStart(earlier), a.PredictorName, a.ModelId, b.ModelId), out _);
-                        (accumulator ??= new ShadowAccumulator()).Add(a.PredictionResult, b.PredictionResult, threshold);
+                        blocks.Of(w, earlier, predictor).Pair(a.ModelId, b.ModelId).Add(a.PredictionResult, b.PredictionResult, threshold);
                     }
-                    result.PairCount++;
+                    pairs++;
                 }
             }
-            ref var counts = ref CollectionsMarshal.GetValueRefOrAddDefault(result.PerPredictor, group.Key.PredictorName, out _);
-            counts = (counts.Predictions + isNew.Count(n => n), counts.Pairs + (result.PairCount - pairsBefore));
-            if (predictions.Length >= joinedModels(group.Key.PredictorName))
+            result.PairCount += pairs;
+            ref var counts = ref CollectionsMarshal.GetValueRefOrAddDefault(result.PerPredictor, predictor, out _);
+            counts = (counts.Predictions + predictions, counts.Pairs + pairs);
+            if (group.Stored && entries.Count >= joined)
             {
-                result.Complete.Add(group.Key);
+                result.Complete.Add((group.PredictorName, group.PredictionId));
             }
         }
+        blocks.CopyTo(result);
         return result;
+    }
+
+    /// <summary>The counts and pairs of one (window size, window start, predictor), its models by position: the ids of a
+    /// batch mostly share their windows, so a prediction costs a comparison with the last block of its size rather than a
+    /// hash of its key's strings per window and per pair.</summary>
+    private sealed class Block(int windowSeconds, DateTimeOffset start, string predictor)
+    {
+        private readonly List<string> _models = new(4);
+        private readonly List<long> _counts = new(4);
+        private readonly Dictionary<(int A, int B), ShadowAccumulator> _pairs = [];
+
+        public int WindowSeconds { get; } = windowSeconds;
+
+        public DateTimeOffset Start { get; } = start;
+
+        public string Predictor { get; } = predictor;
+
+        public void Count(string model) => _counts[IndexOf(model)]++;
+
+        public ShadowAccumulator Pair(string a, string b)
+        {
+            ref var accumulator = ref CollectionsMarshal.GetValueRefOrAddDefault(_pairs, (IndexOf(a), IndexOf(b)), out _);
+            return accumulator ??= new ShadowAccumulator();
+        }
+
+        private int IndexOf(string model)
+        {
+            for (var i = 0; i < _models.Count; i++)
+            {
+                if (string.Equals(_models[i], model, StringComparison.Ordinal))
+                {
+                    return i;
+                }
+            }
+            _models.Add(model);
+            _counts.Add(0);
+            return _models.Count - 1;
+        }
+
+        public void CopyTo(ShadowContributions result)
+        {
+            for (var i = 0; i < _models.Count; i++)
+            {
+                if (_counts[i] > 0)
+                {
+                    result.Predictions[new ShadowModelKey(WindowSeconds, Start, Predictor, _models[i])] = _counts[i];
+                }
+            }
+            foreach (var ((a, b), accumulator) in _pairs)
+            {
+                result.Pairs[new ShadowPairKey(WindowSeconds, Start, Predictor, _models[a], _models[b])] = accumulator;
+            }
+        }
+    }
+
+    /// <summary>Every block of a batch, with the last one used per window size.</summary>
+    private sealed class Blocks(IReadOnlyList<WindowSize> windows)
+    {
+        private readonly Dictionary<(int WindowSeconds, DateTimeOffset Start, string Predictor), Block> _all = [];
+        private readonly Block?[] _last = new Block?[windows.Count];
+
+        public Block Of(int window, DateTimeOffset sentAt, string predictor)
+        {
+            var size = windows[window];
+            var start = size.WindowStart(sentAt);
+            var last = _last[window];
+            if (last is not null && last.Start == start && ReferenceEquals(last.Predictor, predictor))
+            {
+                return last;
+            }
+            ref var block = ref CollectionsMarshal.GetValueRefOrAddDefault(_all, (size.Seconds, start, predictor), out _);
+            return _last[window] = block ??= new Block(size.Seconds, start, predictor);
+        }
+
+        public void CopyTo(ShadowContributions result)
+        {
+            foreach (var block in _all.Values)
+            {
+                block.CopyTo(result);
+            }
+        }
     }
 }

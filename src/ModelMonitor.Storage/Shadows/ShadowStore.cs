@@ -34,10 +34,24 @@ public sealed record ShadowWindowRow(int WindowSeconds, DateTimeOffset WindowSta
 /// </summary>
 public sealed class ShadowStore(NpgsqlDataSource dataSource)
 {
-    public static async Task<ShadowWriteResult> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<ShadowPrediction> predictions,
+    /// <summary>The join of a flat list of predictions (grouped here; a repeat of a (predictor, id, model) counts as
+    /// repeated). The worker hands its <see cref="ShadowBatch"/> as it read it.</summary>
+    public static Task<ShadowWriteResult> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<ShadowPrediction> predictions,
         IReadOnlyList<WindowSize> windows, TimeSpan joinWindow, IReadOnlyDictionary<string, ShadowPredictor> predictors, CancellationToken cancellationToken)
     {
-        if (predictions.Count == 0)
+        var batch = new ShadowBatch();
+        foreach (var prediction in predictions)
+        {
+            batch.Add(prediction);
+        }
+        return WriteAsync(connection, transaction, batch, predictions.Count, windows, joinWindow, predictors, cancellationToken);
+    }
+
+    /// <param name="read">Predictions the batch read, its repeats included (those not counted are reported repeated).</param>
+    public static async Task<ShadowWriteResult> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ShadowBatch batch, int read,
+        IReadOnlyList<WindowSize> windows, TimeSpan joinWindow, IReadOnlyDictionary<string, ShadowPredictor> predictors, CancellationToken cancellationToken)
+    {
+        if (batch.Predictions == 0)
         {
             return ShadowWriteResult.Nothing;
         }
@@ -45,69 +59,36 @@ public sealed class ShadowStore(NpgsqlDataSource dataSource)
 
         // An id whose every compared model is in this batch (the usual case: a primary and its shadows score one request
         // within milliseconds) pairs here and is complete at once: it is never stored, unless a prediction of it already
-        // waits (then it takes the stored path, whose ON CONFLICT ignores the repeat). The batch holds one prediction per
-        // (predictor, id, model) already.
-        var whole = predictions.GroupBy(p => (p.PredictorName, p.PredictionId)).Where(g => g.Count() == ModelsOf(g.Key.PredictorName))
-            .Select(g => g.Key).ToHashSet();
+        // waits (then it takes the stored path, whose ON CONFLICT ignores the repeat).
+        var whole = new List<ShadowIdGroup>(batch.Groups.Count);
+        var rest = new List<ShadowIdGroup>();
+        foreach (var group in batch.Groups)
+        {
+            (group.Entries.Count == ModelsOf(group.PredictorName) ? whole : rest).Add(group);
+        }
         if (whole.Count > 0)
         {
-            var waiting = await connection.QueryAsync<(string, string)>(new CommandDefinition(
-                """
-                SELECT DISTINCT k.p, k.id FROM unnest(@predictors, @ids) AS k(p, id)
-                JOIN shadow_predictions s ON s.predictor_name = k.p AND s.prediction_id = k.id
-                """,
-                new { predictors = whole.Select(w => w.PredictorName).ToArray(), ids = whole.Select(w => w.PredictionId).ToArray() },
-                transaction, cancellationToken: cancellationToken));
-            whole.ExceptWith(waiting);
-        }
-        var alone = predictions.Where(p => whole.Contains((p.PredictorName, p.PredictionId))).ToList();
-        var ordered = predictions.Where(p => !whole.Contains((p.PredictorName, p.PredictionId)))
-            .OrderBy(p => p.PredictorName, StringComparer.Ordinal).ThenBy(p => p.PredictionId, StringComparer.Ordinal)
-            .ThenBy(p => p.ModelId, StringComparer.Ordinal).ToList();
-
-        HashSet<(string, string, string)> inserted = [];
-        IEnumerable<ShadowPrediction> stored = [];
-        if (ordered.Count > 0)
-        {
-            inserted = (await connection.QueryAsync<(string, string, string)>(new CommandDefinition(
-                """
-                INSERT INTO shadow_predictions (predictor_name, prediction_id, model_id, sent_at, prediction_result)
-                SELECT * FROM unnest(@predictors, @ids, @models, @sentAt, @results)
-                ON CONFLICT DO NOTHING
-                RETURNING predictor_name, prediction_id, model_id
-                """,
-                new
-                {
-                    predictors = ordered.Select(p => p.PredictorName).ToArray(),
-                    ids = ordered.Select(p => p.PredictionId).ToArray(),
-                    models = ordered.Select(p => p.ModelId).ToArray(),
-                    sentAt = ordered.Select(p => p.SentAt.UtcDateTime).ToArray(),
-                    results = ordered.Select(p => p.PredictionResult).ToArray(),
-                },
-                transaction, cancellationToken: cancellationToken))).ToHashSet();
-            var touched = inserted.Select(k => (k.Item1, k.Item2)).Distinct().ToList();
-            if (touched.Count > 0)
+            var waiting = await WaitingAsync(connection, transaction, whole, cancellationToken);
+            if (waiting.Count > 0)
             {
-                stored = (await connection.QueryAsync<(string Predictor, string Id, string Model, DateTime SentAt, double Result)>(new CommandDefinition(
-                    """
-                    SELECT p.predictor_name, p.prediction_id, p.model_id, p.sent_at, p.prediction_result
-                    FROM unnest(@predictors, @ids) AS k(p, id)
-                    JOIN shadow_predictions p ON p.predictor_name = k.p AND p.prediction_id = k.id
-                    """,
-                    new { predictors = touched.Select(t => t.Item1).ToArray(), ids = touched.Select(t => t.Item2).ToArray() },
-                    transaction, cancellationToken: cancellationToken))).Select(r => new ShadowPrediction(r.Predictor, r.Id, r.Model, Utc(r.SentAt), r.Result));
+                var free = new List<ShadowIdGroup>(whole.Count);
+                foreach (var group in whole)
+                {
+                    (waiting.Contains((group.PredictorName, group.PredictionId)) ? rest : free).Add(group);
+                }
+                whole = free;
             }
         }
 
-        var contributions = ShadowJoin.Contribute(
-            stored.Concat(alone),
-            p => whole.Contains((p.PredictorName, p.PredictionId)) || inserted.Contains((p.PredictorName, p.PredictionId, p.ModelId)),
-            windows, joinWindow, ModelsOf,
+        var (inserted, stored) = rest.Count > 0
+            ? await StoreAndReadAsync(connection, transaction, rest, cancellationToken)
+            : (0, new List<ShadowIdGroup>());
+        var contributions = ShadowJoin.Contribute(stored.Concat(whole), windows, joinWindow, ModelsOf,
             predictor => predictors.TryGetValue(predictor, out var p) ? p.Threshold : null);
 
         await AddModelCountsAsync(connection, transaction, contributions.Predictions, cancellationToken);
         await MergePairsAsync(connection, transaction, contributions.Pairs, cancellationToken);
-        var complete = contributions.Complete.Where(c => !whole.Contains(c)).ToList(); // the whole ones were never stored
+        var complete = contributions.Complete; // stored ids only: the whole ones were never stored
         if (complete.Count > 0)
         {
             await connection.ExecuteAsync(new CommandDefinition(
@@ -118,9 +99,84 @@ public sealed class ShadowStore(NpgsqlDataSource dataSource)
                 new { predictors = complete.Select(c => c.PredictorName).ToArray(), ids = complete.Select(c => c.PredictionId).ToArray() },
                 transaction, cancellationToken: cancellationToken));
         }
-        var counted = inserted.Count + alone.Count;
-        return new ShadowWriteResult(counted, predictions.Count - counted, contributions.PairCount, contributions.Complete.Count,
+        var counted = inserted + whole.Sum(g => g.Entries.Count);
+        return new ShadowWriteResult(counted, read - counted, contributions.PairCount, complete.Count + whole.Count,
             contributions.Pairs.Count + contributions.Predictions.Count, contributions.PerPredictor);
+    }
+
+    /// <summary>The (predictor, id)s among <paramref name="ids"/> with a prediction waiting in the table. The waiting rows of
+    /// their predictors are few when models score together (an id waits only while its models straddle two batches), so
+    /// they are read whole, up to half as many as the ids; past that the ids are looked up one by one instead.</summary>
+    private static async Task<HashSet<(string, string)>> WaitingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<ShadowIdGroup> ids,
+        CancellationToken cancellationToken)
+    {
+        var limit = (ids.Count / 2) + 1;
+        var predictors = ids.Select(g => g.PredictorName).Distinct(StringComparer.Ordinal).ToArray();
+        var rows = (await connection.QueryAsync<(string, string)>(new CommandDefinition(
+            "SELECT predictor_name, prediction_id FROM shadow_predictions WHERE predictor_name = ANY(@predictors) LIMIT @limit",
+            new { predictors, limit }, transaction, cancellationToken: cancellationToken))).AsList();
+        if (rows.Count < limit)
+        {
+            return [.. rows];
+        }
+        return (await connection.QueryAsync<(string, string)>(new CommandDefinition(
+            """
+            SELECT DISTINCT k.p, k.id FROM unnest(@predictors, @ids) AS k(p, id)
+            JOIN shadow_predictions s ON s.predictor_name = k.p AND s.prediction_id = k.id
+            """,
+            new { predictors = ids.Select(g => g.PredictorName).ToArray(), ids = ids.Select(g => g.PredictionId).ToArray() },
+            transaction, cancellationToken: cancellationToken))).ToHashSet();
+    }
+
+    /// <summary>Inserts the new predictions of <paramref name="groups"/> in key order (<c>ON CONFLICT DO NOTHING</c>: the
+    /// first of a (predictor, id, model) counts) and reads every stored prediction of the ids that gained one, grouped, each
+    /// flagged inserted or not. Returns how many were inserted.</summary>
+    private static async Task<(int Inserted, List<ShadowIdGroup> Stored)> StoreAndReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        List<ShadowIdGroup> groups, CancellationToken cancellationToken)
+    {
+        var ordered = groups.SelectMany(g => g.Entries.Select(e => e.Prediction))
+            .OrderBy(p => p.PredictorName, StringComparer.Ordinal).ThenBy(p => p.PredictionId, StringComparer.Ordinal)
+            .ThenBy(p => p.ModelId, StringComparer.Ordinal).ToList();
+        var inserted = (await connection.QueryAsync<(string, string, string)>(new CommandDefinition(
+            """
+            INSERT INTO shadow_predictions (predictor_name, prediction_id, model_id, sent_at, prediction_result)
+            SELECT * FROM unnest(@predictors, @ids, @models, @sentAt, @results)
+            ON CONFLICT DO NOTHING
+            RETURNING predictor_name, prediction_id, model_id
+            """,
+            new
+            {
+                predictors = ordered.Select(p => p.PredictorName).ToArray(),
+                ids = ordered.Select(p => p.PredictionId).ToArray(),
+                models = ordered.Select(p => p.ModelId).ToArray(),
+                sentAt = ordered.Select(p => p.SentAt.UtcDateTime).ToArray(),
+                results = ordered.Select(p => p.PredictionResult).ToArray(),
+            },
+            transaction, cancellationToken: cancellationToken))).ToHashSet();
+        var touched = inserted.Select(k => (k.Item1, k.Item2)).Distinct().ToList();
+        if (touched.Count == 0)
+        {
+            return (0, []);
+        }
+        var rows = await connection.QueryAsync<(string Predictor, string Id, string Model, DateTime SentAt, double Result)>(new CommandDefinition(
+            """
+            SELECT p.predictor_name, p.prediction_id, p.model_id, p.sent_at, p.prediction_result
+            FROM unnest(@predictors, @ids) AS k(p, id)
+            JOIN shadow_predictions p ON p.predictor_name = k.p AND p.prediction_id = k.id
+            """,
+            new { predictors = touched.Select(t => t.Item1).ToArray(), ids = touched.Select(t => t.Item2).ToArray() },
+            transaction, cancellationToken: cancellationToken));
+        var stored = new Dictionary<(string, string), ShadowIdGroup>();
+        foreach (var row in rows)
+        {
+            if (!stored.TryGetValue((row.Predictor, row.Id), out var group))
+            {
+                stored[(row.Predictor, row.Id)] = group = new ShadowIdGroup(row.Predictor, row.Id, stored: true);
+            }
+            group.Entries.Add(new ShadowEntry(new ShadowPrediction(row.Predictor, row.Id, row.Model, Utc(row.SentAt), row.Result),
+                inserted.Contains((row.Predictor, row.Id, row.Model))));
+        }
+        return (inserted.Count, [.. stored.Values]);
     }
 
     private static async Task AddModelCountsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Dictionary<ShadowModelKey, long> counts,

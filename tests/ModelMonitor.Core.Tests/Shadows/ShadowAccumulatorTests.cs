@@ -143,4 +143,51 @@ public class ShadowJoinTests
         Assert.Equal(["a|b", "a|c", "b|c"], result.Pairs.Keys.Select(k => $"{k.ModelA}|{k.ModelB}").Order());
         Assert.Equal([("eta", "9")], result.Complete);
     }
+
+    [Fact]
+    public void A_batch_read_into_groups_joins_to_the_counts_and_differences_computed_from_its_raw_predictions()
+    {
+        // Two predictors, ids predicted by some of their models a few seconds apart across three minutes, read in arrival
+        // order with repeats (the first counts).
+        var random = new Random(17);
+        var models = new Dictionary<string, string[]> { ["eta"] = ["v3", "v1", "v2"], ["fraud"] = ["f2", "f1"] };
+        var read = new List<ShadowPrediction>();
+        for (var i = 0; i < 2_000; i++)
+        {
+            var predictor = i % 3 == 0 ? "fraud" : "eta";
+            var sentAt = T0.AddSeconds(random.Next(180));
+            foreach (var model in models[predictor].Where(_ => random.NextDouble() < 0.8))
+            {
+                read.Add(new ShadowPrediction(predictor, $"{i}", model, sentAt.AddSeconds(random.Next(3)), Math.Round(random.NextDouble() * 100, 3)));
+            }
+        }
+        var distinct = read.Count;
+        read.AddRange(read.Where((_, k) => k % 50 == 0).Select(p => p with { PredictionResult = -1 }).ToList());
+        var batch = new ShadowBatch();
+        var kept = read.Where(batch.Add).ToList();
+        Assert.Equal(distinct, kept.Count); // the repeats refused
+        Assert.Equal(distinct, batch.Predictions);
+        Assert.All(kept, p => Assert.NotEqual(-1, p.PredictionResult));
+
+        var minute = new WindowSize(60);
+        var result = ShadowJoin.Contribute(batch.Groups, [minute], TimeSpan.FromMinutes(10), p => models[p].Length, _ => null);
+
+        var expected = kept.GroupBy(p => (p.PredictorName, p.PredictionId))
+            .SelectMany(g => g.SelectMany(a => g.Where(b => string.CompareOrdinal(a.ModelId, b.ModelId) < 0).Select(b => (a, b))))
+            .GroupBy(x => new ShadowPairKey(60, minute.WindowStart(x.a.SentAt <= x.b.SentAt ? x.a.SentAt : x.b.SentAt), x.a.PredictorName, x.a.ModelId, x.b.ModelId))
+            .ToDictionary(g => g.Key, g => (Pairs: (long)g.Count(), DiffMean: g.Average(x => x.b.PredictionResult - x.a.PredictionResult)));
+        Assert.Equal(expected.Count, result.Pairs.Count);
+        foreach (var (key, (pairs, diffMean)) in expected)
+        {
+            var summary = result.Pairs[key].Summarize();
+            Assert.Equal(pairs, summary.Pairs);
+            Assert.Equal(diffMean, summary.DiffMean!.Value, 9);
+        }
+        Assert.Equal(expected.Values.Sum(v => v.Pairs), result.PairCount);
+        var counts = kept.GroupBy(p => new ShadowModelKey(60, minute.WindowStart(p.SentAt), p.PredictorName, p.ModelId)).ToDictionary(g => g.Key, g => (long)g.Count());
+        Assert.Equal(counts.Count, result.Predictions.Count);
+        Assert.All(counts, c => Assert.Equal(c.Value, result.Predictions[c.Key]));
+        Assert.Empty(result.Complete); // nothing of a batch's own ids waits in the table
+        Assert.Equal(kept.Count(p => p.PredictorName == "eta"), result.PerPredictor["eta"].Predictions);
+    }
 }
