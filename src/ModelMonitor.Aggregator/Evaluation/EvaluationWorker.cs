@@ -447,7 +447,7 @@ internal sealed class EvaluationWorker(
         {
             shadowMetrics.PredictionsSkipped.WithLabels("non_finite").Inc();
         }
-        else if (_shadowBatch.Add(new ShadowPrediction(log.PredictorName, log.PredictionId, log.ModelId, log.SentAt, log.PredictionResult)))
+        else if (_shadowBatch.Add(new ShadowPrediction(log.PredictorName, log.PredictionId, log.ModelId, log.SentAt, log.PredictionResult), compared.Models.Count))
         {
             _held++;
         }

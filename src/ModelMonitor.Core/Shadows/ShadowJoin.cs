@@ -3,8 +3,9 @@ using ModelMonitor.Core.Windows;
 
 namespace ModelMonitor.Core.Shadows;
 
-/// <summary>A prediction of a model of a predictor the shadow join compares.</summary>
-public sealed record ShadowPrediction(string PredictorName, string PredictionId, string ModelId, DateTimeOffset SentAt, double PredictionResult);
+/// <summary>A prediction of a model of a predictor the shadow join compares (a value: a batch holds it inline in its id's
+/// group, not as an object of its own that would outlive the young generation with the batch).</summary>
+public readonly record struct ShadowPrediction(string PredictorName, string PredictionId, string ModelId, DateTimeOffset SentAt, double PredictionResult);
 
 /// <summary>A window row of the comparison of models <paramref name="ModelA"/> and <paramref name="ModelB"/> (ordinal
 /// order: A before B).</summary>
@@ -53,7 +54,7 @@ public static class ShadowJoin
             var idGroup = new ShadowIdGroup(group.Key.PredictorName, group.Key.PredictionId, stored: true);
             foreach (var prediction in group)
             {
-                idGroup.Entries.Add(new ShadowEntry(prediction, inserted(prediction)));
+                idGroup.Add(prediction, inserted(prediction));
             }
             groups.Add(idGroup);
         }
@@ -80,12 +81,12 @@ public static class ShadowJoin
             }
             // Ordinal model order: each pair is (a, b) with a before b, its difference b − a.
             var entries = group.Entries;
-            if (entries.Count > 1)
+            if (entries.Length > 1)
             {
                 entries.Sort(static (x, y) => string.CompareOrdinal(x.Prediction.ModelId, y.Prediction.ModelId));
             }
             var (predictions, pairs) = (0L, 0L);
-            for (var i = 0; i < entries.Count; i++)
+            for (var i = 0; i < entries.Length; i++)
             {
                 var (a, aNew) = entries[i];
                 if (aNew)
@@ -96,7 +97,7 @@ public static class ShadowJoin
                         blocks.Of(w, a.SentAt, predictor).Count(a.ModelId);
                     }
                 }
-                for (var j = i + 1; j < entries.Count; j++)
+                for (var j = i + 1; j < entries.Length; j++)
                 {
                     var (b, bNew) = entries[j];
                     if ((!aNew && !bNew) || (a.SentAt - b.SentAt).Duration() > joinWindow)
@@ -114,7 +115,7 @@ public static class ShadowJoin
             result.PairCount += pairs;
             ref var counts = ref CollectionsMarshal.GetValueRefOrAddDefault(result.PerPredictor, predictor, out _);
             counts = (counts.Predictions + predictions, counts.Pairs + pairs);
-            if (group.Stored && entries.Count >= joined)
+            if (group.Stored && entries.Length >= joined)
             {
                 result.Complete.Add((group.PredictorName, group.PredictionId));
             }

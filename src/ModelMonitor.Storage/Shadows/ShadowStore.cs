@@ -64,7 +64,7 @@ public sealed class ShadowStore(NpgsqlDataSource dataSource)
         var rest = new List<ShadowIdGroup>();
         foreach (var group in batch.Groups)
         {
-            (group.Entries.Count == ModelsOf(group.PredictorName) ? whole : rest).Add(group);
+            (group.Count == ModelsOf(group.PredictorName) ? whole : rest).Add(group);
         }
         if (whole.Count > 0)
         {
@@ -99,7 +99,7 @@ public sealed class ShadowStore(NpgsqlDataSource dataSource)
                 new { predictors = complete.Select(c => c.PredictorName).ToArray(), ids = complete.Select(c => c.PredictionId).ToArray() },
                 transaction, cancellationToken: cancellationToken));
         }
-        var counted = inserted + whole.Sum(g => g.Entries.Count);
+        var counted = inserted + whole.Sum(g => g.Count);
         return new ShadowWriteResult(counted, read - counted, contributions.PairCount, complete.Count + whole.Count,
             contributions.Pairs.Count + contributions.Predictions.Count, contributions.PerPredictor);
     }
@@ -134,7 +134,7 @@ public sealed class ShadowStore(NpgsqlDataSource dataSource)
     private static async Task<(int Inserted, List<ShadowIdGroup> Stored)> StoreAndReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
         List<ShadowIdGroup> groups, CancellationToken cancellationToken)
     {
-        var ordered = groups.SelectMany(g => g.Entries.Select(e => e.Prediction))
+        var ordered = groups.SelectMany(g => g.Predictions)
             .OrderBy(p => p.PredictorName, StringComparer.Ordinal).ThenBy(p => p.PredictionId, StringComparer.Ordinal)
             .ThenBy(p => p.ModelId, StringComparer.Ordinal).ToList();
         var inserted = (await connection.QueryAsync<(string, string, string)>(new CommandDefinition(
@@ -173,8 +173,7 @@ public sealed class ShadowStore(NpgsqlDataSource dataSource)
             {
                 stored[(row.Predictor, row.Id)] = group = new ShadowIdGroup(row.Predictor, row.Id, stored: true);
             }
-            group.Entries.Add(new ShadowEntry(new ShadowPrediction(row.Predictor, row.Id, row.Model, Utc(row.SentAt), row.Result),
-                inserted.Contains((row.Predictor, row.Id, row.Model))));
+            group.Add(new ShadowPrediction(row.Predictor, row.Id, row.Model, Utc(row.SentAt), row.Result), inserted.Contains((row.Predictor, row.Id, row.Model)));
         }
         return (inserted.Count, [.. stored.Values]);
     }
