@@ -47,6 +47,10 @@ internal sealed class ExporterWorker(
     private IReadOnlyList<EvaluationBaseline> _baselines = [];
     private DateTimeOffset _baselinesAt = DateTimeOffset.MinValue;
 
+    /// <summary>The next refresh renders the drift families of a window size (null: of all) even if nothing they depend on
+    /// changed (benchmarks).</summary>
+    internal void ForgetDriftText(int? windowSeconds = null) => _driftText.Forget(windowSeconds);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;

@@ -1,4 +1,4 @@
-using System.IO.Compression;
+using ModelMonitor.Exporter.Text;
 using Prometheus;
 
 namespace ModelMonitor.Exporter;
@@ -16,6 +16,10 @@ public sealed class ExpositionCache
     private readonly Gauge _series;
     private readonly Counter _dropped;
     private Published _current = new(Exposition.Empty, []);
+
+    // The gzip form, where a segment unchanged since the last refresh keeps its compressed bytes (Publish is called by the
+    // refresh worker only).
+    private readonly SegmentedGzip _gzip = new();
 
     public ExpositionCache(IMetricFactory registry)
     {
@@ -40,7 +44,7 @@ public sealed class ExpositionCache
 
     public void Publish(Exposition exposition, TimeSpan duration, DateTimeOffset now)
     {
-        Volatile.Write(ref _current, new Published(exposition, Compress(exposition.Segments)));
+        Volatile.Write(ref _current, new Published(exposition, _gzip.Compress(exposition.Segments)));
         HasRefreshed = true;
         _refreshDuration.Set(duration.TotalSeconds);
         _lastRefresh.Set(now.ToUnixTimeMilliseconds() / 1000.0);
@@ -49,19 +53,6 @@ public sealed class ExpositionCache
         {
             _dropped.WithLabels(reason).Inc(count);
         }
-    }
-
-    private static byte[] Compress(IReadOnlyList<ReadOnlyMemory<byte>> segments)
-    {
-        using var buffer = new MemoryStream((int)Math.Min(segments.Sum(s => (long)s.Length) / 8 + 64, Array.MaxLength));
-        using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
-        {
-            foreach (var segment in segments)
-            {
-                gzip.Write(segment.Span);
-            }
-        }
-        return buffer.ToArray();
     }
 
     private sealed record Published(Exposition Exposition, byte[] Gzip);

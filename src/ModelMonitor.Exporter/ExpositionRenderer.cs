@@ -105,8 +105,8 @@ public static partial class ExpositionRenderer
             return new Exposition([buffer.WrittenMemory], writer.Series, prepared.Dropped);
         }
 
-        var (text, series) = DriftText(drift, prepared.Features, prepared.Models);
-        return new Exposition([buffer.WrittenMemory, text], writer.Series + series, prepared.Dropped);
+        var (segments, series) = DriftText(drift, prepared.Features, prepared.Models);
+        return new Exposition([buffer.WrittenMemory, .. segments], writer.Series + series, prepared.Dropped);
     }
 
     public static RenderSummary Render(StatisticsSnapshot snapshot, ExporterOptions options, IStatisticsSink sink, DriftInput? drift = null)

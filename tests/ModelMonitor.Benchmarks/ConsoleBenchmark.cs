@@ -420,8 +420,13 @@ internal static partial class ConsoleBenchmark
     private sealed record SketchRow(string Kind, int WindowSeconds, int Variant, long N, double Mean, double M2, double Stddev, double Min, double Max,
         double P05, double P25, double P50, double P75, double P95, byte[] Sketch);
 
-    private static async Task SeedAsync(NpgsqlDataSource dataSource, NpgsqlConnection db, DateTimeOffset now)
+    /// <summary>Seeds the fleet (<see cref="ConsoleBenchmark"/>), with <paramref name="sizes"/> (window size, windows stored,
+    /// predictions per model and window; default the console's) and drift rows for the latest <paramref name="driftWindows"/>
+    /// completed windows of each size.</summary>
+    internal static async Task SeedAsync(NpgsqlDataSource dataSource, NpgsqlConnection db, DateTimeOffset now,
+        (int Seconds, int Windows, long Predictions)[]? sizes = null, int driftWindows = DriftWindows)
     {
+        sizes ??= Sizes;
         var total = Stopwatch.StartNew();
         var random = new Random(19);
         await db.ExecuteAsync(
@@ -432,7 +437,7 @@ internal static partial class ConsoleBenchmark
                 PRIMARY KEY (kind, window_seconds, variant))
             """);
         var sketches = new List<SketchRow>();
-        foreach (var (seconds, _, predictions) in Sizes)
+        foreach (var (seconds, _, predictions) in sizes)
         {
             for (var v = 0; v < 8; v++)
             {
@@ -475,7 +480,7 @@ internal static partial class ConsoleBenchmark
             """);
         await db.ExecuteAsync("INSERT INTO evaluation_predictors (predictor_name, task, source) SELECT predictor_name, 'regression', 'configured' FROM predictors");
 
-        foreach (var (seconds, windows, predictions) in Sizes)
+        foreach (var (seconds, windows, predictions) in sizes)
         {
             var current = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds() / seconds * seconds).UtcDateTime;
             var window = new { size = seconds, windows, current, predictions, models = Models, predictors = Predictors };
@@ -539,7 +544,7 @@ internal static partial class ConsoleBenchmark
         phase.Restart();
         var rebuild = await DropIndexesAsync(db, "feature_window_stats");
         var windowStatements = new List<(DateTime Start, string Sql, object Parameters)>();
-        foreach (var (seconds, windows, predictions) in Sizes)
+        foreach (var (seconds, windows, predictions) in sizes)
         {
             var current = now.ToUnixTimeSeconds() / seconds * seconds;
             for (var k = windows - 1; k >= 0; k--)
@@ -556,10 +561,10 @@ internal static partial class ConsoleBenchmark
         phase.Restart();
         rebuild = await DropIndexesAsync(db, "feature_drift");
         var statements = new List<(string, object)>();
-        foreach (var (seconds, _, predictions) in Sizes)
+        foreach (var (seconds, _, predictions) in sizes)
         {
             var current = now.ToUnixTimeSeconds() / seconds * seconds;
-            for (var k = DriftWindows; k >= 1; k--)
+            for (var k = driftWindows; k >= 1; k--)
             {
                 var start = DateTimeOffset.FromUnixTimeSeconds(current - ((long)k * seconds)).UtcDateTime;
                 statements.Add((FeatureDriftSql, new { size = seconds, start, k, models = Models, features = Features }));

@@ -12,7 +12,7 @@ if (args is ["exporter-child", .. var childArgs])
 }
 
 var all = new[] { "codec", "ingest", "aggregate", "sql-baseline", "exporter", "freshness", "memory", "memory-services" };
-var options = BenchmarkOptions.Parse(args, all, extra: ["fuzz", "cardinality", "drift", "flush", "evaluation", "shadow", "auth", "console"]);
+var options = BenchmarkOptions.Parse(args, all, extra: ["fuzz", "cardinality", "drift", "drift-refresh", "flush", "evaluation", "shadow", "auth", "console"]);
 if (options is null)
 {
     Console.Error.WriteLine($"usage: run.sh [{string.Join('|', all)}]... [--runs 3] [--seconds 8] [--memory-minutes 10] [--freshness-seconds 150] [--batches 1,100,1000] | fuzz [--fuzz-requests 10000] | drift | flush | evaluation [--runs 3] [--seconds 8] | shadow [--shadow-ids 100000] [--runs 3] | auth [--runs 3] [--seconds 8] | console | cardinality [--grid 10x50,100x50,1000x50,1000x200] [--cardinality-seconds 120] [--rate 3000] [--set Aggregator:Key=value]");
@@ -40,6 +40,7 @@ foreach (var scenario in options.Scenarios)
         "fuzz" => FuzzBenchmark.RunAsync(context),
         "cardinality" => CardinalityBenchmark.RunAsync(context),
         "drift" => DriftBenchmark.RunAsync(context),
+        "drift-refresh" => DriftRefreshBenchmark.RunAsync(context),
         "flush" => FlushBenchmark.RunAsync(context),
         "evaluation" => EvaluationBenchmark.RunAsync(context),
         "shadow" => ShadowBenchmark.RunAsync(context),

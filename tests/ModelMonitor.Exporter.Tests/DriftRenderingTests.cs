@@ -203,6 +203,45 @@ public sealed class DriftRenderingTests
         Assert.Equal((1L, 4L), (cache.Hits, cache.Misses));
     }
 
+    [Fact]
+    public void A_window_size_whose_windows_are_unchanged_keeps_its_drift_text_while_another_size_is_rendered()
+    {
+        var (fiveMinutes, _) = Snapshot();
+        var (hour, _) = Snapshot();
+        var snapshot = new StatisticsSnapshot(fiveMinutes.Models, [fiveMinutes.Windows[0], hour.Windows[0] with { WindowSeconds = 3600 }]);
+        var options = new DriftOptions();
+        var references = new DriftReferences([Reference("training", ReferenceKinds.Uploaded)], options);
+        var cache = new DriftTextCache();
+        Exposition Cached(StatisticsSnapshot s) => ExpositionRenderer.Render(s, Defaults, drift: new DriftInput(references, options, cache));
+        string Fresh(StatisticsSnapshot s) =>
+            Encoding.UTF8.GetString(ExpositionRenderer.Render(s, Defaults, drift: new DriftInput(references, options)).Bytes.Span);
+
+        var first = Cached(snapshot);
+        Assert.Equal((0L, 2L), (cache.Hits, cache.Misses));
+        Assert.Equal(Fresh(snapshot), Encoding.UTF8.GetString(first.Bytes.Span));
+
+        // The next 5m window: its part is rendered, the hour's part is the same memory as before (and so keeps its gzip).
+        var next = new StatisticsSnapshot(snapshot.Models, [snapshot.Windows[0] with { WindowStart = snapshot.Windows[0].WindowStart.AddSeconds(300) }, snapshot.Windows[1]]);
+        var second = Cached(next);
+        Assert.Equal((1L, 3L), (cache.Hits, cache.Misses));
+        var text = Encoding.UTF8.GetString(second.Bytes.Span);
+        Assert.Equal(Fresh(next), text);
+        var kept = first.Segments.Skip(1).Where(s => Encoding.UTF8.GetString(s.Span).Contains("window=\"1h\"", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(kept);
+        Assert.All(kept, segment => Assert.Contains(second.Segments, s => s.Equals(segment)));
+        Assert.DoesNotContain(second.Segments.Skip(1), s => Encoding.UTF8.GetString(s.Span).Contains("window=\"5m\"", StringComparison.Ordinal) && first.Segments.Contains(s));
+
+        // Each family once, its header first, both sizes' samples under it (the text format's rule), as promtool would check.
+        foreach (var family in new[] { "modelmonitor_feature_drift", "modelmonitor_feature_drift_threshold", "modelmonitor_model_drifting_features" })
+        {
+            Assert.Single(text.Split('\n'), l => l == $"# TYPE {family} gauge");
+            var lines = text.Split('\n').Select((l, i) => (l, i)).Where(x => x.l.StartsWith(family + "{", StringComparison.Ordinal)).Select(x => x.i).ToList();
+            Assert.Equal(lines.Count - 1, lines[^1] - lines[0]); // contiguous
+            Assert.Contains(text.Split('\n'), l => l.StartsWith(family + "{", StringComparison.Ordinal) && l.Contains("window=\"1h\"", StringComparison.Ordinal));
+            Assert.Contains(text.Split('\n'), l => l.StartsWith(family + "{", StringComparison.Ordinal) && l.Contains("window=\"5m\"", StringComparison.Ordinal));
+        }
+    }
+
     private static List<SketchPoint> Points(NumericDistribution distribution)
     {
         var points = new List<SketchPoint>();

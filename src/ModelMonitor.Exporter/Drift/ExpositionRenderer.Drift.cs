@@ -11,32 +11,40 @@ namespace ModelMonitor.Exporter;
 public sealed record DriftInput(DriftReferences References, DriftOptions Options, DriftTextCache? Cache = null);
 
 /// <summary>
-/// The drift families as last rendered, and what they were rendered from: a refresh whose windows, rows and references are
-/// unchanged serves them again instead of comparing and rendering every (feature, reference) anew. They change when a
-/// window completes (every 1m, 5m, 1h…), when a late record lands in a window or when a reference changes: with a 15 s
-/// refresh and 5m windows, one refresh in twenty renders them (BENCHMARKS.md §12). One per exporter (not thread-safe:
-/// the refresh worker is its only user).
+/// The drift families as last rendered, per window size, and what each size's part was rendered from: a refresh whose
+/// windows of a size, rows and references are unchanged serves that size's part again instead of comparing and rendering
+/// every (feature, reference) anew. A size's part changes when its window completes (every 1m, 5m, 1h…), when a late
+/// record lands in it or when a reference changes: with a 15 s refresh, the 1m part is rendered at one refresh in four,
+/// the 5m part at one in twenty, the 1h part at one in 240 (BENCHMARKS.md §12). One per exporter (not thread-safe: the
+/// refresh worker is its only user).
 /// </summary>
 public sealed class DriftTextCache
 {
-    internal (ulong Fingerprint, DriftReferences References, DriftOptions Options)? Key { get; private set; }
+    internal Dictionary<int, DriftPart> Parts { get; } = [];
 
-    internal ReadOnlyMemory<byte> Text { get; private set; }
-
-    internal long Series { get; private set; }
-
-    /// <summary>Refreshes that served the kept drift families.</summary>
+    /// <summary>Window sizes whose drift families were served again (summed over refreshes).</summary>
     public long Hits { get; internal set; }
 
-    /// <summary>Refreshes that rendered them.</summary>
+    /// <summary>Window sizes whose drift families were rendered (summed over refreshes).</summary>
     public long Misses { get; internal set; }
 
-    internal void Keep(ulong fingerprint, DriftReferences references, DriftOptions options, ReadOnlyMemory<byte> text, long series)
+    /// <summary>Drops the kept families of one window size, or of all: the next refresh renders them (the refresh
+    /// benchmark's "at a window end").</summary>
+    internal void Forget(int? windowSeconds = null)
     {
-        Key = (fingerprint, references, options);
-        (Text, Series) = (text, series);
+        if (windowSeconds is { } size)
+        {
+            Parts.Remove(size);
+        }
+        else
+        {
+            Parts.Clear();
+        }
     }
 }
+
+/// <summary>One window size's drift families: each family's samples (no header), and what they were rendered from.</summary>
+internal sealed record DriftPart(ulong Fingerprint, DriftReferences References, DriftOptions Options, Dictionary<string, ReadOnlyMemory<byte>> Families, long Series);
 
 /// <summary>
 /// The drift families (README "Drift"): each exported feature and each model's prediction_result in each latest
@@ -60,27 +68,88 @@ public static partial class ExpositionRenderer
             : models.SelectMany(m => drift.References.For(m.PredictorName, m.ModelId)
                 .SelectMany(r => r.Features.Keys.Select(f => new ModelFeature(m.PredictorName, m.ModelId, f))));
 
-    /// <summary>The drift families in text: those of the last refresh when nothing they depend on changed, else rendered.</summary>
-    private static (ReadOnlyMemory<byte> Text, long Series) DriftText(DriftInput drift, List<FeatureEntry> features, List<ModelEntry> models)
+    /// <summary>
+    /// The drift families as segments, family by family (the text format keeps a family's samples together): its header, then
+    /// its samples of each window size in turn, each size's part either kept from the last refresh (nothing it depends on
+    /// changed) or rendered; then the active references (cheap: one series per model, rendered every time).
+    /// </summary>
+    private static (List<ReadOnlyMemory<byte>> Segments, long Series) DriftText(DriftInput drift, List<FeatureEntry> features, List<ModelEntry> models)
     {
-        var fingerprint = Fingerprint(features, models);
-        if (drift.Cache is { Key: { } key } hit && key.Fingerprint == fingerprint
-            && ReferenceEquals(key.References, drift.References) && ReferenceEquals(key.Options, drift.Options))
+        var sizes = features.Select(f => f.WindowSeconds).Concat(models.Select(m => m.WindowSeconds)).Distinct().Order().ToList();
+        var parts = new List<DriftPart>(sizes.Count);
+        foreach (var size in sizes)
         {
-            hit.Hits++;
-            return (hit.Text, hit.Series);
+            var (sizeFeatures, sizeModels) = (features.Where(f => f.WindowSeconds == size).ToList(), models.Where(m => m.WindowSeconds == size).ToList());
+            var fingerprint = Fingerprint(sizeFeatures, sizeModels);
+            if (drift.Cache?.Parts.GetValueOrDefault(size) is { } kept && kept.Fingerprint == fingerprint
+                && ReferenceEquals(kept.References, drift.References) && ReferenceEquals(kept.Options, drift.Options))
+            {
+                drift.Cache.Hits++;
+                parts.Add(kept);
+                continue;
+            }
+
+            var sink = new FamilySink(drift.Cache?.Parts.GetValueOrDefault(size));
+            var writer = new CountingWriter(sink);
+            WriteWindowDrift(writer, drift, sizeFeatures, sizeModels);
+            sink.Flush();
+            var part = new DriftPart(fingerprint, drift.References, drift.Options, sink.Families, writer.Series);
+            if (drift.Cache is { } cache)
+            {
+                cache.Misses++;
+                cache.Parts[size] = part;
+            }
+            parts.Add(part);
+        }
+        foreach (var gone in drift.Cache?.Parts.Keys.Except(sizes).ToList() ?? [])
+        {
+            drift.Cache!.Parts.Remove(gone);
         }
 
-        var buffer = new ArrayBufferWriter<byte>(Math.Max(drift.Cache?.Text.Length + (drift.Cache?.Text.Length / 8) ?? 0, 64 * 1024));
-        var writer = new CountingWriter(new TextSink(new PrometheusTextWriter(buffer)));
-        WriteDrift(writer, drift, features, models);
-        if (drift.Cache is { } cache)
+        var segments = new List<ReadOnlyMemory<byte>>();
+        foreach (var (name, header) in DriftFamilyHeaders)
         {
-            cache.Misses++;
-            cache.Keep(fingerprint, drift.References, drift.Options, buffer.WrittenMemory, writer.Series);
+            segments.Add(header);
+            segments.AddRange(parts.Select(p => p.Families.GetValueOrDefault(name)).Where(t => !t.IsEmpty));
+        }
+        var active = new ArrayBufferWriter<byte>(4096 + (models.Count * 128));
+        var activeWriter = new CountingWriter(new TextSink(new PrometheusTextWriter(active)));
+        WriteActiveReferences(activeWriter, drift, models);
+        segments.Add(active.WrittenMemory);
+        return (segments, parts.Sum(p => p.Series) + activeWriter.Series);
+    }
+
+    /// <summary>Writes each family's samples into a buffer of its own (the headers are written once, <see
+    /// cref="DriftFamilyHeaders"/>), each sized from the same family's last part of the size.</summary>
+    private sealed class FamilySink(DriftPart? previous) : IStatisticsSink
+    {
+        private PrometheusTextWriter? _writer;
+        private ArrayBufferWriter<byte>? _buffer;
+        private string _name = "";
+        private string[] _labelNames = [];
+
+        public Dictionary<string, ReadOnlyMemory<byte>> Families { get; } = new(StringComparer.Ordinal);
+
+        public void BeginFamily(string name, string help, string[] labelNames)
+        {
+            Close();
+            var size = previous?.Families.GetValueOrDefault(name).Length ?? 0;
+            _buffer = new ArrayBufferWriter<byte>(Math.Max(size + (size / 8), 1024));
+            _writer = new PrometheusTextWriter(_buffer);
+            (_name, _labelNames) = (name, labelNames);
         }
 
-        return (buffer.WrittenMemory, writer.Series);
+        public void Sample(string[] labelValues, double value) => _writer!.WriteSample(_name, _labelNames, labelValues, value);
+
+        private void Close()
+        {
+            if (_buffer is not null)
+            {
+                Families[_name] = _buffer.WrittenMemory;
+            }
+        }
+
+        public void Flush() => Close();
     }
 
     /// <summary>
@@ -123,7 +192,38 @@ public static partial class ExpositionRenderer
     /// <summary>One (row, reference) comparison: the entry, the reference, the distances and schema findings.</summary>
     private readonly record struct Comparison(int Entry, PreparedReference Reference, FeatureDrift? Drift, SchemaAnomalies Anomalies);
 
+    /// <summary>The drift families' headers, in the order <see cref="WriteWindowDrift"/> writes the families.</summary>
+    private static readonly List<(string Name, ReadOnlyMemory<byte> Header)> DriftFamilyHeaders = Headers();
+
+    private static List<(string Name, ReadOnlyMemory<byte> Header)> Headers()
+    {
+        var sink = new HeaderSink();
+        WriteWindowDrift(new CountingWriter(sink), new DriftInput(new DriftReferences([], new DriftOptions()), new DriftOptions()), [], []);
+        return sink.Headers;
+    }
+
+    private sealed class HeaderSink : IStatisticsSink
+    {
+        public List<(string Name, ReadOnlyMemory<byte> Header)> Headers { get; } = [];
+
+        public void BeginFamily(string name, string help, string[] labelNames)
+        {
+            var buffer = new ArrayBufferWriter<byte>(256);
+            new PrometheusTextWriter(buffer).WriteFamilyHeader(name, help, MetricType.Gauge);
+            Headers.Add((name, buffer.WrittenMemory));
+        }
+
+        public void Sample(string[] labelValues, double value) => throw new InvalidOperationException("Headers only.");
+    }
+
     private static void WriteDrift(CountingWriter w, DriftInput drift, List<FeatureEntry> features, List<ModelEntry> models)
+    {
+        WriteWindowDrift(w, drift, features, models);
+        WriteActiveReferences(w, drift, models);
+    }
+
+    /// <summary>Every drift family of the entries' windows but the active references (one per model, whatever the size).</summary>
+    private static void WriteWindowDrift(CountingWriter w, DriftInput drift, List<FeatureEntry> features, List<ModelEntry> models)
     {
         var compare = new WindowDrift();
         var windows = drift.Options.ParsedWindows;
@@ -283,7 +383,11 @@ public static partial class ExpositionRenderer
         {
             w.Sample([predictor, model, window, reference], count);
         }
+    }
 
+    private static void WriteActiveReferences(CountingWriter w, DriftInput drift, List<ModelEntry> models)
+    {
+        var options = drift.Options;
         w.Header("modelmonitor_drift_reference_active", ActiveReferenceLabels,
             "1 for the reference the model's drift alerts use (Drift:Predictors:<name>:Reference, default training when present, else production).");
         foreach (var (predictor, model) in models.Select(m => (m.Labels[0], m.Labels[1])).Distinct())
