@@ -83,12 +83,23 @@ internal sealed class ExporterWorker(
                 driftInput = new DriftInput(loaded, drift, _driftText);
             }
 
-            var snapshot = await reader.ReadAsync(now, settings.ToSnapshotQuery(sketches: driftInput is not null && _references.Current.Count > 0), cancellationToken);
+            var snapshot = await reader.ReadAsync(now, settings.ToSnapshotQuery(), cancellationToken);
             latestWindow.Publish(LatestWindowSummary.From(snapshot)); // the console's problem features and feature names
+            var prepared = ExpositionRenderer.Prepare(snapshot, settings, driftInput);
+            if (driftInput is not null && _references.Current.Count > 0)
+            {
+                // The sketches (most of the bytes of a row) of the windows whose drift families change at this refresh only.
+                var sizes = ExpositionRenderer.DriftSizesToRender(prepared, driftInput);
+                foreach (var window in snapshot.Windows.Where(w => sizes.Contains(w.WindowSeconds)))
+                {
+                    await reader.ReadSketchesAsync(window, cancellationToken);
+                }
+            }
+
             // Room for the previous statistics (the first segment; the drift families have their own) and 1/8 more: one
             // allocation of about the right size, no growth.
             var previous = cache.Current.Segments.Count > 0 ? cache.Current.Segments[0].Length : 0;
-            var exposition = ExpositionRenderer.Render(snapshot, settings, sizeHint: previous == 0 ? 64 * 1024 : (int)Math.Min(previous + (previous / 8L), Array.MaxLength), driftInput);
+            var exposition = ExpositionRenderer.Render(prepared, previous == 0 ? 64 * 1024 : (int)Math.Min(previous + (previous / 8L), Array.MaxLength), driftInput);
             exposition = await WithEvaluationAsync(exposition, now, cancellationToken);
             exposition = await WithPredictorsAsync(exposition, snapshot, settings, now, cancellationToken);
             cache.Publish(exposition, Stopwatch.GetElapsedTime(started), now);

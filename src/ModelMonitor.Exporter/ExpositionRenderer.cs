@@ -84,18 +84,22 @@ public static partial class ExpositionRenderer
     private const int SeriesPerFeature = 14; // count, mean, stddev, min, max, 5 quantiles, 4 ratios
     private const int SeriesPerVanishedFeature = 4; // count 0, and the three ratios
 
-    private sealed record ModelEntry(string[] Labels, ModelWindowRow? Row, double WindowEnd, int WindowSeconds);
+    internal sealed record ModelEntry(string[] Labels, ModelWindowRow? Row, double WindowEnd, int WindowSeconds);
 
-    private sealed record FeatureEntry(string[] Labels, FeatureWindowRow? Row, double PredictionCount, List<KeyValuePair<string, long>> Categories, int WindowSeconds);
+    internal sealed record FeatureEntry(string[] Labels, FeatureWindowRow? Row, double PredictionCount, List<KeyValuePair<string, long>> Categories, int WindowSeconds);
 
     /// <summary>Renders into the Prometheus text format (what GET /metrics/statistics serves), into one buffer of
     /// <paramref name="sizeHint"/> bytes to begin with (the refresh passes a little more than the previous exposition) that
     /// is served as it is: at a million series, growing it by doubling from 64 KiB and copying the result out held up to
     /// three times the exposition while rendering (BENCHMARKS.md §11).</summary>
     /// <param name="drift">The references to measure drift against, with their settings; null: no drift series.</param>
-    public static Exposition Render(StatisticsSnapshot snapshot, ExporterOptions options, int sizeHint = 64 * 1024, DriftInput? drift = null)
+    public static Exposition Render(StatisticsSnapshot snapshot, ExporterOptions options, int sizeHint = 64 * 1024, DriftInput? drift = null) =>
+        Render(Prepare(snapshot, options, drift), sizeHint, drift);
+
+    /// <summary>Renders what <see cref="Prepare"/> chose (the refresh worker prepares first, to read the sketches of only the
+    /// windows whose drift families must be rendered: <see cref="DriftSizesToRender"/>).</summary>
+    internal static Exposition Render(Prepared prepared, int sizeHint, DriftInput? drift)
     {
-        var prepared = Prepare(snapshot, options, drift);
         var buffer = new ArrayBufferWriter<byte>(Math.Max(sizeHint, 4096));
         var writer = new CountingWriter(new TextSink(new PrometheusTextWriter(buffer)));
         WriteFeatures(writer, prepared.Features);
@@ -124,9 +128,9 @@ public static partial class ExpositionRenderer
     }
 
     /// <summary>The entries to write: the kept models and features of every window, sorted, and what the caps dropped.</summary>
-    private sealed record Prepared(List<FeatureEntry> Features, List<ModelEntry> Models, List<ModelRow> KeptModels, Dictionary<string, long> Dropped);
+    internal sealed record Prepared(List<FeatureEntry> Features, List<ModelEntry> Models, List<ModelRow> KeptModels, Dictionary<string, long> Dropped);
 
-    private static Prepared Prepare(StatisticsSnapshot snapshot, ExporterOptions options, DriftInput? drift)
+    internal static Prepared Prepare(StatisticsSnapshot snapshot, ExporterOptions options, DriftInput? drift)
     {
         var dropped = DropReasons.All.ToDictionary(r => r, _ => 0L, StringComparer.Ordinal);
 

@@ -174,6 +174,9 @@ public sealed class EvaluationThroughTheHostTests
         await host.PostAllAsync("/v1/outcomes", [Outcome(103)]);
         await Eventually.UntilAsync(async () => EvaluationHost.Sample(await host.Http.GetStringAsync("/metrics"), "modelmonitor_evaluation_outcomes_consumed_total") >= 1,
             TimeSpan.FromSeconds(60), () => $"the join reads the outcomes topic; host:\n{host.Process.Output(30)}");
+        // The horizon counts from here: reading the outcomes topic can take longer than the horizon on a busy machine, and
+        // records sent before would be refused as older than it.
+        now = DateTimeOffset.UtcNow;
         // 0-9 labelled, 10-16 never labelled, outcomes 100-103 for predictions that never come.
         await host.PostAllAsync("/v1/predictions", Enumerable.Range(0, 17).Select(Prediction));
         await host.PostAllAsync("/v1/outcomes", Enumerable.Range(0, 10).Concat(Enumerable.Range(100, 3)).Select(Outcome));

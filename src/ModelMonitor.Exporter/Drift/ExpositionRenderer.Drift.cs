@@ -75,16 +75,15 @@ public static partial class ExpositionRenderer
     /// </summary>
     private static (List<ReadOnlyMemory<byte>> Segments, long Series) DriftText(DriftInput drift, List<FeatureEntry> features, List<ModelEntry> models)
     {
-        var sizes = features.Select(f => f.WindowSeconds).Concat(models.Select(m => m.WindowSeconds)).Distinct().Order().ToList();
+        var sizes = Sizes(features, models);
         var parts = new List<DriftPart>(sizes.Count);
         foreach (var size in sizes)
         {
             var (sizeFeatures, sizeModels) = (features.Where(f => f.WindowSeconds == size).ToList(), models.Where(m => m.WindowSeconds == size).ToList());
             var fingerprint = Fingerprint(sizeFeatures, sizeModels);
-            if (drift.Cache?.Parts.GetValueOrDefault(size) is { } kept && kept.Fingerprint == fingerprint
-                && ReferenceEquals(kept.References, drift.References) && ReferenceEquals(kept.Options, drift.Options))
+            if (Kept(drift, size, fingerprint) is { } kept)
             {
-                drift.Cache.Hits++;
+                drift.Cache!.Hits++;
                 parts.Add(kept);
                 continue;
             }
@@ -118,6 +117,25 @@ public static partial class ExpositionRenderer
         segments.Add(active.WrittenMemory);
         return (segments, parts.Sum(p => p.Series) + activeWriter.Series);
     }
+
+    /// <summary>The window sizes whose drift families this refresh renders (not kept from the last one): the refresh reads
+    /// the sketches of their rows only (a size served again needs none; they are most of what the read would carry).</summary>
+    internal static IReadOnlyList<int> DriftSizesToRender(Prepared prepared, DriftInput drift)
+    {
+        var windows = drift.Options.ParsedWindows;
+        return [.. Sizes(prepared.Features, prepared.Models).Where(size => (windows is null || windows.Contains(size))
+            && Kept(drift, size, Fingerprint([.. prepared.Features.Where(f => f.WindowSeconds == size)], [.. prepared.Models.Where(m => m.WindowSeconds == size)])) is null)];
+    }
+
+    private static List<int> Sizes(List<FeatureEntry> features, List<ModelEntry> models) =>
+        [.. features.Select(f => f.WindowSeconds).Concat(models.Select(m => m.WindowSeconds)).Distinct().Order()];
+
+    /// <summary>The size's part of the last refresh if it was rendered from the same rows, references and settings.</summary>
+    private static DriftPart? Kept(DriftInput drift, int size, ulong fingerprint) =>
+        drift.Cache?.Parts.GetValueOrDefault(size) is { } kept && kept.Fingerprint == fingerprint
+            && ReferenceEquals(kept.References, drift.References) && ReferenceEquals(kept.Options, drift.Options)
+            ? kept
+            : null;
 
     /// <summary>Writes each family's samples into a buffer of its own (the headers are written once, <see
     /// cref="DriftFamilyHeaders"/>), each sized from the same family's last part of the size.</summary>
@@ -155,7 +173,8 @@ public static partial class ExpositionRenderer
     /// <summary>
     /// What the drift families are computed from, in 64 bits (FNV-1a over 32-bit hashes): every entry's labels and counts,
     /// and every window's end. Within one window values only accumulate, so a row whose sketch or categories changed has a
-    /// new value_count; a new window has a new end.
+    /// new value_count; a new window has a new end. Worked out before the sketches are read (they are read only for the
+    /// sizes this says changed).
     /// </summary>
     private static ulong Fingerprint(List<FeatureEntry> features, List<ModelEntry> models)
     {
@@ -171,7 +190,6 @@ public static partial class ExpositionRenderer
             Add(entry.Row?.ValueCount ?? -1);
             Add(entry.Row?.NumericCount ?? -1);
             Add(entry.Row?.CategoricalCount ?? -1);
-            Add(entry.Row?.Sketch?.Length ?? -1);
         }
 
         foreach (var entry in models)
@@ -183,7 +201,6 @@ public static partial class ExpositionRenderer
 
             Add(BitConverter.DoubleToInt64Bits(entry.WindowEnd));
             Add(entry.Row?.PredictionCount ?? -1);
-            Add(entry.Row?.Sketch?.Length ?? -1);
         }
 
         return hash;
