@@ -21,7 +21,9 @@ public sealed class SegmentedGzip
     // A final (BFINAL = 1) fixed-Huffman block holding only its end-of-block code: 3 bits, then 7, padded to 2 bytes.
     private static readonly byte[] FinalBlock = [0x03, 0x00];
 
-    private List<(ReadOnlyMemory<byte> Segment, byte[] Deflated)> _last = [];
+    // The last refresh's segments and their pieces, as slices of the gzip form it published (held anyway while it is
+    // served): keeping them costs no memory of its own.
+    private List<(ReadOnlyMemory<byte> Segment, ReadOnlyMemory<byte> Deflated)> _last = [];
 
     /// <summary>Segments whose compressed bytes were reused since start.</summary>
     public long Reused { get; private set; }
@@ -29,18 +31,20 @@ public sealed class SegmentedGzip
     /// <summary>The gzip form of the segments' concatenation.</summary>
     public byte[] Compress(IReadOnlyList<ReadOnlyMemory<byte>> segments)
     {
-        var pieces = new List<(ReadOnlyMemory<byte> Segment, byte[] Deflated)>(segments.Count);
+        var pieces = new List<(ReadOnlyMemory<byte> Segment, ReadOnlyMemory<byte> Deflated)>(segments.Count);
         var crc = new Crc32();
         long length = 0, size = Header.Length + FinalBlock.Length + 8;
         foreach (var segment in segments)
         {
-            var deflated = _last.Find(p => p.Segment.Equals(segment)).Deflated;
-            if (deflated is null)
+            var index = _last.FindIndex(p => p.Segment.Equals(segment));
+            ReadOnlyMemory<byte> deflated;
+            if (index < 0)
             {
                 deflated = Deflate(segment.Span);
             }
             else
             {
+                deflated = _last[index].Deflated;
                 Reused++;
             }
             pieces.Add((segment, deflated));
@@ -48,16 +52,18 @@ public sealed class SegmentedGzip
             length += segment.Length;
             size += deflated.Length;
         }
-        _last = pieces;
-
         var gzip = new byte[size];
         var output = gzip.AsSpan();
         Header.CopyTo(output);
         output = output[Header.Length..];
-        foreach (var (_, deflated) in pieces)
+        var offset = Header.Length;
+        _last = new(pieces.Count);
+        foreach (var (segment, deflated) in pieces)
         {
-            deflated.CopyTo(output);
+            deflated.Span.CopyTo(output);
             output = output[deflated.Length..];
+            _last.Add((segment, gzip.AsMemory(offset, deflated.Length)));
+            offset += deflated.Length;
         }
         FinalBlock.CopyTo(output);
         output = output[FinalBlock.Length..];
