@@ -31,7 +31,7 @@ public sealed class ExporterOptions
     public int MaxCategoriesPerFeature { get; set; } = 20;
 
     /// <summary>What each refresh reads.</summary>
-    public SnapshotQuery ToSnapshotQuery(bool sketches = false) => new(ModelRetention, CompletionDelay, MissingFeatureLookbackWindows, sketches);
+    public SnapshotQuery ToSnapshotQuery() => new(ModelRetention, CompletionDelay, MissingFeatureLookbackWindows);
 
     internal sealed class Validator : IValidateOptions<ExporterOptions>
     {

@@ -109,7 +109,7 @@ public static partial class ExpositionRenderer
             return new Exposition([buffer.WrittenMemory], writer.Series, prepared.Dropped);
         }
 
-        var (segments, series) = DriftText(drift, prepared.Features, prepared.Models);
+        var (segments, series) = DriftText(drift, prepared);
         return new Exposition([buffer.WrittenMemory, .. segments], writer.Series + series, prepared.Dropped);
     }
 
@@ -128,7 +128,12 @@ public static partial class ExpositionRenderer
     }
 
     /// <summary>The entries to write: the kept models and features of every window, sorted, and what the caps dropped.</summary>
-    internal sealed record Prepared(List<FeatureEntry> Features, List<ModelEntry> Models, List<ModelRow> KeptModels, Dictionary<string, long> Dropped);
+    internal sealed record Prepared(List<FeatureEntry> Features, List<ModelEntry> Models, List<ModelRow> KeptModels, Dictionary<string, long> Dropped)
+    {
+        /// <summary>The entries by window size with their drift fingerprints, worked out once per refresh (the worker asks
+        /// which sizes to read sketches for, then the renderer renders them).</summary>
+        public List<SizeSlice> SizeSlices => field ??= Slice(Features, Models);
+    }
 
     internal static Prepared Prepare(StatisticsSnapshot snapshot, ExporterOptions options, DriftInput? drift)
     {

@@ -73,34 +73,32 @@ public static partial class ExpositionRenderer
     /// its samples of each window size in turn, each size's part either kept from the last refresh (nothing it depends on
     /// changed) or rendered; then the active references (cheap: one series per model, rendered every time).
     /// </summary>
-    private static (List<ReadOnlyMemory<byte>> Segments, long Series) DriftText(DriftInput drift, List<FeatureEntry> features, List<ModelEntry> models)
+    private static (List<ReadOnlyMemory<byte>> Segments, long Series) DriftText(DriftInput drift, Prepared prepared)
     {
-        var sizes = Sizes(features, models);
-        var parts = new List<DriftPart>(sizes.Count);
-        foreach (var size in sizes)
+        var slices = prepared.SizeSlices;
+        var parts = new List<DriftPart>(slices.Count);
+        foreach (var slice in slices)
         {
-            var (sizeFeatures, sizeModels) = (features.Where(f => f.WindowSeconds == size).ToList(), models.Where(m => m.WindowSeconds == size).ToList());
-            var fingerprint = Fingerprint(sizeFeatures, sizeModels);
-            if (Kept(drift, size, fingerprint) is { } kept)
+            if (Kept(drift, slice) is { } kept)
             {
                 drift.Cache!.Hits++;
                 parts.Add(kept);
                 continue;
             }
 
-            var sink = new FamilySink(drift.Cache?.Parts.GetValueOrDefault(size));
+            var sink = new FamilySink(drift.Cache?.Parts.GetValueOrDefault(slice.Size));
             var writer = new CountingWriter(sink);
-            WriteWindowDrift(writer, drift, sizeFeatures, sizeModels);
+            WriteWindowDrift(writer, drift, slice.Features, slice.Models);
             sink.Flush();
-            var part = new DriftPart(fingerprint, drift.References, drift.Options, sink.Families, writer.Series);
+            var part = new DriftPart(slice.Fingerprint, drift.References, drift.Options, sink.Families, writer.Series);
             if (drift.Cache is { } cache)
             {
                 cache.Misses++;
-                cache.Parts[size] = part;
+                cache.Parts[slice.Size] = part;
             }
             parts.Add(part);
         }
-        foreach (var gone in drift.Cache?.Parts.Keys.Except(sizes).ToList() ?? [])
+        foreach (var gone in drift.Cache?.Parts.Keys.Except(slices.Select(s => s.Size)).ToList() ?? [])
         {
             drift.Cache!.Parts.Remove(gone);
         }
@@ -111,9 +109,9 @@ public static partial class ExpositionRenderer
             segments.Add(header);
             segments.AddRange(parts.Select(p => p.Families.GetValueOrDefault(name)).Where(t => !t.IsEmpty));
         }
-        var active = new ArrayBufferWriter<byte>(4096 + (models.Count * 128));
+        var active = new ArrayBufferWriter<byte>(4096 + (prepared.Models.Count * 128));
         var activeWriter = new CountingWriter(new TextSink(new PrometheusTextWriter(active)));
-        WriteActiveReferences(activeWriter, drift, models);
+        WriteActiveReferences(activeWriter, drift, prepared.Models);
         segments.Add(active.WrittenMemory);
         return (segments, parts.Sum(p => p.Series) + activeWriter.Series);
     }
@@ -123,16 +121,32 @@ public static partial class ExpositionRenderer
     internal static IReadOnlyList<int> DriftSizesToRender(Prepared prepared, DriftInput drift)
     {
         var windows = drift.Options.ParsedWindows;
-        return [.. Sizes(prepared.Features, prepared.Models).Where(size => (windows is null || windows.Contains(size))
-            && Kept(drift, size, Fingerprint([.. prepared.Features.Where(f => f.WindowSeconds == size)], [.. prepared.Models.Where(m => m.WindowSeconds == size)])) is null)];
+        return [.. prepared.SizeSlices.Where(s => (windows is null || windows.Contains(s.Size)) && Kept(drift, s) is null).Select(s => s.Size)];
     }
 
-    private static List<int> Sizes(List<FeatureEntry> features, List<ModelEntry> models) =>
-        [.. features.Select(f => f.WindowSeconds).Concat(models.Select(m => m.WindowSeconds)).Distinct().Order()];
+    /// <summary>The entries of one window size, and the fingerprint of what its drift families are computed from.</summary>
+    internal sealed record SizeSlice(int Size, List<FeatureEntry> Features, List<ModelEntry> Models, ulong Fingerprint);
+
+    /// <summary>The entries by window size, ascending, in one pass, each size's fingerprint with them.</summary>
+    private static List<SizeSlice> Slice(List<FeatureEntry> features, List<ModelEntry> models)
+    {
+        var bySize = new SortedDictionary<int, (List<FeatureEntry> Features, List<ModelEntry> Models)>();
+        (List<FeatureEntry>, List<ModelEntry>) Of(int size) =>
+            bySize.TryGetValue(size, out var lists) ? lists : bySize[size] = ([], []);
+        foreach (var feature in features)
+        {
+            Of(feature.WindowSeconds).Item1.Add(feature);
+        }
+        foreach (var model in models)
+        {
+            Of(model.WindowSeconds).Item2.Add(model);
+        }
+        return [.. bySize.Select(p => new SizeSlice(p.Key, p.Value.Features, p.Value.Models, Fingerprint(p.Value.Features, p.Value.Models)))];
+    }
 
     /// <summary>The size's part of the last refresh if it was rendered from the same rows, references and settings.</summary>
-    private static DriftPart? Kept(DriftInput drift, int size, ulong fingerprint) =>
-        drift.Cache?.Parts.GetValueOrDefault(size) is { } kept && kept.Fingerprint == fingerprint
+    private static DriftPart? Kept(DriftInput drift, SizeSlice slice) =>
+        drift.Cache?.Parts.GetValueOrDefault(slice.Size) is { } kept && kept.Fingerprint == slice.Fingerprint
             && ReferenceEquals(kept.References, drift.References) && ReferenceEquals(kept.Options, drift.Options)
             ? kept
             : null;

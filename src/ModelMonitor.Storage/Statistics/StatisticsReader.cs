@@ -7,8 +7,7 @@ namespace ModelMonitor.Storage.Statistics;
 /// <param name="ModelRetention">Models whose last prediction is older are left out.</param>
 /// <param name="CompletionDelay">A window is complete this long after its end.</param>
 /// <param name="MissingFeatureLookbackWindows">Windows before the latest searched for features that vanished.</param>
-/// <param name="Sketches">Read each row's serialized sketch too (drift is measured on it).</param>
-public sealed record SnapshotQuery(TimeSpan ModelRetention, TimeSpan CompletionDelay, int MissingFeatureLookbackWindows, bool Sketches = false);
+public sealed record SnapshotQuery(TimeSpan ModelRetention, TimeSpan CompletionDelay, int MissingFeatureLookbackWindows);
 
 /// <summary>Reads a <see cref="StatisticsSnapshot"/> from the aggregator's tables (schema: Migrations/). One repeatable-read transaction, so the windows and the
 /// models are one consistent picture even while the aggregator flushes.</summary>
@@ -78,7 +77,7 @@ public sealed class StatisticsReader(NpgsqlDataSource dataSource)
             var parameters = new
             {
                 size,
-                sketches = options.Sketches,
+                sketches = false, // read for the windows that need them only: ReadSketchesAsync
                 start = start.UtcDateTime,
                 since = start.AddSeconds(-(double)size * options.MissingFeatureLookbackWindows).UtcDateTime,
             };
