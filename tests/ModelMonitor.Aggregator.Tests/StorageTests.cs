@@ -138,6 +138,49 @@ public sealed class StorageTests
         Assert.Equal(expectedRows, await check.ExecuteScalarAsync<long>("SELECT count(*) FROM feature_window_stats WHERE feature = 'distance_km'"));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // the 5m rows' copies: same xmin as before the move, so only the key tells a row from another
+    public async Task Rows_moved_by_vacuum_full_between_flushes_each_get_their_own_delta(bool reuse)
+    {
+        // Locked rows are updated by ctid. VACUUM FULL rewrites the table between two flushes: every row moves and keeps its
+        // xmin (the rows of one flush all share it), so a ctid remembered across transactions would name another row.
+        await using var database = await MigratedDatabaseAsync(reuse ? "moved-reuse" : "moved");
+        var store = new StatisticsStore(database.DataSource, 50);
+        var logs = TestData.Generate(300, seed: 13, TestData.BaseHour());
+        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", Flushes(logs.Take(150), 0, 0, new Dictionary<int, long>(), reuse), CancellationToken.None)).Outcome);
+        await using (var connection = await database.DataSource.OpenConnectionAsync())
+        {
+            var before = (await connection.QueryAsync<string>("SELECT ctid::text FROM feature_window_stats ORDER BY window_seconds, predictor_name, model_id, feature, window_start")).ToList();
+            // Rows deleted from the front of the table so the rest move down, then the rewrite.
+            Assert.True(await connection.ExecuteAsync("DELETE FROM feature_window_stats WHERE ctid IN (SELECT ctid FROM feature_window_stats ORDER BY ctid LIMIT 7)") == 7);
+            await connection.ExecuteAsync("VACUUM FULL feature_window_stats");
+            var after = (await connection.QueryAsync<string>("SELECT ctid::text FROM feature_window_stats ORDER BY window_seconds, predictor_name, model_id, feature, window_start")).ToList();
+            Assert.NotEqual(before.Take(after.Count), after); // the rows did move
+        }
+
+        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", Flushes(logs.Skip(150), 0, 150, new Dictionary<int, long> { [0] = 150 }, reuse), CancellationToken.None)).Outcome);
+
+        // Each stored row holds exactly what the records of its own key gave it, less the deleted rows' first halves.
+        await using var check = await database.DataSource.OpenConnectionAsync();
+        var stored = (await check.QueryAsync<(int WindowSeconds, DateTime Start, string Model, string Feature, long Values)>(
+            "SELECT window_seconds, window_start, model_id, feature, value_count FROM feature_window_stats")).ToList();
+        var deletedFirstHalves = 0L;
+        foreach (var row in stored)
+        {
+            var window = Windows.Single(w => w.Seconds == row.WindowSeconds);
+            long Count(IEnumerable<PredictionLog> part) => part
+                .Where(l => l.ModelId == row.Model && window.WindowStart(l.SentAt).UtcDateTime == row.Start)
+                .Sum(l => l.Features.Count(f => f.Key == row.Feature && !f.Value.IsNull));
+            var all = Count(logs);
+            var second = Count(logs.Skip(150));
+            Assert.True(row.Values == all || row.Values == second, $"{row.WindowSeconds} {row.Start:O} {row.Model} {row.Feature}: {row.Values}, expected {all} (or {second} if deleted)");
+            deletedFirstHalves += all - row.Values;
+        }
+
+        Assert.True(deletedFirstHalves > 0, "some deleted row was created again by the second flush");
+    }
+
     [Fact]
     public async Task A_consumer_that_lost_its_partition_cannot_write_late()
     {
