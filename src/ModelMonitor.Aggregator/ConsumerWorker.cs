@@ -32,9 +32,12 @@ internal sealed class ConsumerWorker(
     private readonly AggregatorOptions _options = aggregatorOptions.Value;
     private readonly string _topic = kafkaOptions.Value.Topic;
     private readonly List<WindowSink> _sinks = WindowSink.ForEachSize(aggregatorOptions.Value, time.GetUtcNow());
-    // The records every window size still needs, counted once in the shortest size's windows and merged into each size
-    // when any is written (RollUp); null when a size is not a multiple of the shortest (its windows would not nest).
+    // The records every window size still needs, counted once in the shortest size's windows and handed to the sizes when
+    // any is written (RollUp); null when a size is not a multiple of the shortest (its windows would not nest).
     private readonly AggregationDelta? _staging = WindowSink.Staging(aggregatorOptions.Value);
+    // With three sizes or more: the staged records the shortest size took that the longer sizes still need, in windows of
+    // the second size, handed to the longer sizes when one of them is written (RollUp); null otherwise.
+    private readonly AggregationDelta? _rolled = WindowSink.Rolled(aggregatorOptions.Value);
     private readonly List<PredictionLog> _decoded = [];
     private readonly List<string> _decodeErrors = [];
     private readonly PoisonReplay _replay = new();
@@ -301,29 +304,54 @@ internal sealed class ConsumerWorker(
         delta.Advance(partition, offset + 1, records);
     }
 
-    /// <summary>Merges the staged records into every window size (before any is written), and empties the staging delta.</summary>
-    private void RollUp()
+    /// <summary>
+    /// Hands the staged records to the window sizes before a write, and empties the staging delta: the shortest size takes
+    /// them as they are; the longer sizes get them merged into <see cref="_rolled"/> when there is one, and from there only
+    /// when one of them is written (<paramref name="intoLonger"/>): the 1m rows are written every few seconds and the 5m and
+    /// 1h rows every half minute or minute, so each staged accumulator is merged once at each write of the 1m rows instead
+    /// of once per longer size (the merges were a tenth of the aggregator's CPU at 1,000 × 50, BENCHMARKS.md §11).
+    /// </summary>
+    private void RollUp(bool intoLonger)
     {
-        if (_staging is null || _staging.IsEmpty)
+        if (_staging is { IsEmpty: false })
         {
-            return;
+            if (_rolled is not null)
+            {
+                _staging.MergeInto(_rolled);
+            }
+            else
+            {
+                for (var i = _sinks.Count - 1; i > 0; i--)
+                {
+                    _staging.MergeInto(_sinks[i].Delta);
+                }
+            }
+
+            // The shortest size last: it takes the staged windows as they are when it holds nothing (the usual case).
+            _staging.MoveInto(_sinks[0].Delta);
         }
 
-        // The shortest size last: it takes the staged windows as they are when it holds nothing (the usual case).
-        for (var i = _sinks.Count - 1; i > 0; i--)
+        if (intoLonger && _rolled is { IsEmpty: false })
         {
-            _staging.MergeInto(_sinks[i].Delta);
-        }
+            for (var i = _sinks.Count - 1; i > 1; i--)
+            {
+                _rolled.MergeInto(_sinks[i].Delta);
+            }
 
-        _staging.MoveInto(_sinks[0].Delta);
+            _rolled.MoveInto(_sinks[1].Delta);
+        }
     }
 
-    private bool AllEmpty => _sinks.TrueForAll(s => s.Delta.IsEmpty) && _staging is not { IsEmpty: false };
+    /// <summary>What a size still has to receive besides its own delta: the staged records, and for a longer size the
+    /// rolled-up ones.</summary>
+    private AggregationDelta? Rolled(WindowSink sink) => ReferenceEquals(sink, _sinks[0]) ? null : _rolled;
 
-    private int HeldRows => _sinks.Sum(s => s.Delta.RowCount) + (_staging?.RowCount ?? 0);
+    private bool AllEmpty => _sinks.TrueForAll(s => s.Delta.IsEmpty) && _staging is not { IsEmpty: false } && _rolled is not { IsEmpty: false };
+
+    private int HeldRows => _sinks.Sum(s => s.Delta.RowCount) + (_staging?.RowCount ?? 0) + (_rolled?.RowCount ?? 0);
 
     /// <summary>Records read since the oldest unflushed point of any window size.</summary>
-    private int HeldRecords => _sinks.Max(s => s.Delta.RecordCount) + (_staging?.RecordCount ?? 0);
+    private int HeldRecords => _sinks.Max(s => s.Delta.RecordCount + (Rolled(s)?.RecordCount ?? 0)) + (_staging?.RecordCount ?? 0);
 
     private bool OverMemory => _deltaBytes >= _options.MaxDeltaBytes;
 
@@ -352,7 +380,7 @@ internal sealed class ConsumerWorker(
 
         var all = force || OverMemory;
         // Checked for every message read: the shortest due size, if any (one size per write, see below).
-        var due = all ? null : _sinks.Find(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords, _staging));
+        var due = all ? null : _sinks.Find(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords, _staging, Rolled(s)));
         if (!all && due is null)
         {
             return;
@@ -399,7 +427,7 @@ internal sealed class ConsumerWorker(
         var scaled = (long)(rows * _bytesPerRow);
         if (now >= _nextMemoryWalk || _bytesPerRow == 0 || scaled >= _options.MaxDeltaBytes / 2)
         {
-            _deltaBytes = _sinks.Sum(s => s.Delta.EstimatedBytes()) + (_staging?.EstimatedBytes() ?? 0);
+            _deltaBytes = _sinks.Sum(s => s.Delta.EstimatedBytes()) + (_staging?.EstimatedBytes() ?? 0) + (_rolled?.EstimatedBytes() ?? 0);
             _bytesPerRow = rows == 0 ? 0 : (double)_deltaBytes / rows;
             _nextMemoryWalk = now + TimeSpan.FromMinutes(1);
         }
@@ -419,6 +447,7 @@ internal sealed class ConsumerWorker(
         }
 
         _staging?.Clear();
+        _rolled?.Clear();
         _deltaBytes = 0;
         metrics.OpenWindowRows.Set(0);
         metrics.DeltaBytes.Set(0);
@@ -447,7 +476,7 @@ internal sealed class ConsumerWorker(
     private bool Launch(IReadOnlyList<WindowSink> sinks, CancellationToken cancellationToken)
     {
         Debug.Assert(_flight is null, "one write at a time");
-        RollUp();
+        RollUp(intoLonger: sinks.Any(s => !ReferenceEquals(s, _sinks[0])));
         var flushing = sinks.Where(s => !s.Delta.IsEmpty).ToList();
         if (flushing.Count == 0)
         {
@@ -544,7 +573,7 @@ internal sealed class ConsumerWorker(
             _flight = null;
             metrics.FlushErrors.Inc();
             var until = new Dictionary<int, long>();
-            foreach (var (partition, next) in _sinks.Select(s => s.Delta).Append(_staging).OfType<AggregationDelta>().SelectMany(d => d.NextOffsets))
+            foreach (var (partition, next) in _sinks.Select(s => s.Delta).Append(_staging).Append(_rolled).OfType<AggregationDelta>().SelectMany(d => d.NextOffsets))
             {
                 until[partition] = Math.Max(next, until.GetValueOrDefault(partition));
             }
@@ -669,7 +698,7 @@ internal sealed class ConsumerWorker(
         var partition = result.Partition.Value;
         var offset = result.Offset.Value;
         Process(result);
-        RollUp();
+        RollUp(intoLonger: true);
         _replay.Passed(partition, offset);
         var holding = _sinks.Where(s => !s.Delta.IsEmpty).Select(s => s.Delta).ToList();
         if (holding.Count == 0)

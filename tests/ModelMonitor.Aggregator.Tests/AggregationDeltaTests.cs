@@ -141,6 +141,12 @@ public sealed class AggregationDeltaTests
         var staging = Consuming.WindowSink.Staging(new AggregatorOptions { Windows = "1h,1m,5m" });
         Assert.NotNull(staging);
         Assert.Equal([WindowSize.Parse("1m")], staging.WindowSizes);
+
+        // The longer sizes take the staged records through a delta of the second size only when they all nest in it.
+        Assert.Equal([WindowSize.Parse("5m")], Consuming.WindowSink.Rolled(new AggregatorOptions { Windows = "1h,1m,5m" })!.WindowSizes);
+        Assert.Null(Consuming.WindowSink.Rolled(new AggregatorOptions { Windows = "5m,1h" })); // two sizes: merged at once
+        Assert.Null(Consuming.WindowSink.Rolled(new AggregatorOptions { Windows = "1m,5m,7m" })); // 7m windows straddle 5m ones
+        Assert.Null(Consuming.WindowSink.Rolled(new AggregatorOptions { Windows = "2m,3m,6m" })); // nothing is staged
     }
 
     [Fact]

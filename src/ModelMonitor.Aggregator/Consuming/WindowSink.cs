@@ -35,6 +35,19 @@ internal sealed class WindowSink(WindowSize window, TimeSpan interval, int categ
             : null;
     }
 
+    /// <summary>
+    /// With three window sizes or more, each longer one a multiple of the second: the delta that holds, in windows of the
+    /// second size, the staged records the shortest size has taken and the longer sizes have not yet (they take them when
+    /// one of them is written). Null otherwise: the staged records are merged into every size at once.
+    /// </summary>
+    public static AggregationDelta? Rolled(AggregatorOptions options)
+    {
+        var windows = options.ParsedWindows;
+        return windows.Count >= 3 && Staging(options) is not null && windows.Skip(2).All(w => w.Seconds % windows[1].Seconds == 0)
+            ? new AggregationDelta([windows[1]], options.CategoryCapacity)
+            : null;
+    }
+
     public WindowSize Window => window;
 
     public int Seconds => window.Seconds;
@@ -55,18 +68,24 @@ internal sealed class WindowSink(WindowSize window, TimeSpan interval, int categ
     /// records, or it holds a window that has ended (complete but for late records: the exporter publishes complete
     /// windows, so they are written within <paramref name="flushInterval"/> of their end, and late records at most once
     /// per <paramref name="flushInterval"/>). <paramref name="pending"/>: records every size still has to receive (the
-    /// shortest size's windows, merged into each size when it is written; see <see cref="AggregationDelta.MergeInto"/>).
+    /// shortest size's windows, merged into each size when it is written; see <see cref="AggregationDelta.MergeInto"/>);
+    /// <paramref name="rolled"/>: for a longer size, records the shortest size took that it still has to receive.
     /// </summary>
-    public bool IsDue(DateTimeOffset now, TimeSpan flushInterval, int maxRecords, AggregationDelta? pending = null)
+    public bool IsDue(DateTimeOffset now, TimeSpan flushInterval, int maxRecords, AggregationDelta? pending = null, AggregationDelta? rolled = null)
     {
         var staged = pending is { IsEmpty: false } ? pending : null;
-        if (Delta.IsEmpty && staged is null)
+        var waiting = rolled is { IsEmpty: false } ? rolled : null;
+        if (Delta.IsEmpty && staged is null && waiting is null)
         {
             return false;
         }
 
-        var records = Delta.RecordCount + (staged?.RecordCount ?? 0);
-        var earliestEnd = Math.Min(Delta.EarliestWindowEnd, staged is null ? long.MaxValue : EndOfWindowHolding(staged.EarliestWindowStart));
+        var records = Delta.RecordCount + (staged?.RecordCount ?? 0) + (waiting?.RecordCount ?? 0);
+        var earliestEnd = Math.Min(
+            Delta.EarliestWindowEnd,
+            Math.Min(
+                staged is null ? long.MaxValue : EndOfWindowHolding(staged.EarliestWindowStart),
+                waiting is null ? long.MaxValue : EndOfWindowHolding(waiting.EarliestWindowStart)));
         return now >= DueAt
             || records >= maxRecords
             || (now.ToUnixTimeSeconds() >= earliestEnd && now >= LastFlushAt + flushInterval);
