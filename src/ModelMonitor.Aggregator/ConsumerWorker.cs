@@ -344,14 +344,33 @@ internal sealed class ConsumerWorker(
 
     /// <summary>What a size still has to receive besides its own delta: the staged records, and for a longer size the
     /// rolled-up ones.</summary>
-    private AggregationDelta? Rolled(WindowSink sink) => ReferenceEquals(sink, _sinks[0]) ? null : _rolled;
+    private AggregationDelta? RolledFor(WindowSink sink) => ReferenceEquals(sink, _sinks[0]) ? null : _rolled;
 
-    private bool AllEmpty => _sinks.TrueForAll(s => s.Delta.IsEmpty) && _staging is not { IsEmpty: false } && _rolled is not { IsEmpty: false };
+    /// <summary>Every delta holding records not yet written: each size's, the staging one and the rolled-up one.</summary>
+    private IEnumerable<AggregationDelta> HeldDeltas()
+    {
+        foreach (var sink in _sinks)
+        {
+            yield return sink.Delta;
+        }
 
-    private int HeldRows => _sinks.Sum(s => s.Delta.RowCount) + (_staging?.RowCount ?? 0) + (_rolled?.RowCount ?? 0);
+        if (_staging is not null)
+        {
+            yield return _staging;
+        }
+
+        if (_rolled is not null)
+        {
+            yield return _rolled;
+        }
+    }
+
+    private bool AllEmpty => HeldDeltas().All(d => d.IsEmpty);
+
+    private int HeldRows => HeldDeltas().Sum(d => d.RowCount);
 
     /// <summary>Records read since the oldest unflushed point of any window size.</summary>
-    private int HeldRecords => _sinks.Max(s => s.Delta.RecordCount + (Rolled(s)?.RecordCount ?? 0)) + (_staging?.RecordCount ?? 0);
+    private int HeldRecords => _sinks.Max(s => s.Delta.RecordCount + (RolledFor(s)?.RecordCount ?? 0)) + (_staging?.RecordCount ?? 0);
 
     private bool OverMemory => _deltaBytes >= _options.MaxDeltaBytes;
 
@@ -380,7 +399,7 @@ internal sealed class ConsumerWorker(
 
         var all = force || OverMemory;
         // Checked for every message read: the shortest due size, if any (one size per write, see below).
-        var due = all ? null : _sinks.Find(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords, _staging, Rolled(s)));
+        var due = all ? null : _sinks.Find(s => s.IsDue(now, _options.FlushInterval, _options.MaxBufferedRecords, _staging, RolledFor(s)));
         if (!all && due is null)
         {
             return;
@@ -427,7 +446,7 @@ internal sealed class ConsumerWorker(
         var scaled = (long)(rows * _bytesPerRow);
         if (now >= _nextMemoryWalk || _bytesPerRow == 0 || scaled >= _options.MaxDeltaBytes / 2)
         {
-            _deltaBytes = _sinks.Sum(s => s.Delta.EstimatedBytes()) + (_staging?.EstimatedBytes() ?? 0) + (_rolled?.EstimatedBytes() ?? 0);
+            _deltaBytes = HeldDeltas().Sum(d => d.EstimatedBytes());
             _bytesPerRow = rows == 0 ? 0 : (double)_deltaBytes / rows;
             _nextMemoryWalk = now + TimeSpan.FromMinutes(1);
         }
@@ -441,13 +460,11 @@ internal sealed class ConsumerWorker(
 
     private void ClearAll()
     {
-        foreach (var sink in _sinks)
+        foreach (var delta in HeldDeltas())
         {
-            sink.Delta.Clear();
+            delta.Clear();
         }
 
-        _staging?.Clear();
-        _rolled?.Clear();
         _deltaBytes = 0;
         metrics.OpenWindowRows.Set(0);
         metrics.DeltaBytes.Set(0);
@@ -573,7 +590,7 @@ internal sealed class ConsumerWorker(
             _flight = null;
             metrics.FlushErrors.Inc();
             var until = new Dictionary<int, long>();
-            foreach (var (partition, next) in _sinks.Select(s => s.Delta).Append(_staging).Append(_rolled).OfType<AggregationDelta>().SelectMany(d => d.NextOffsets))
+            foreach (var (partition, next) in HeldDeltas().SelectMany(d => d.NextOffsets))
             {
                 until[partition] = Math.Max(next, until.GetValueOrDefault(partition));
             }

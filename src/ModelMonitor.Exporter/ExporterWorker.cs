@@ -90,10 +90,7 @@ internal sealed class ExporterWorker(
             {
                 // The sketches (most of the bytes of a row) of the windows whose drift families change at this refresh only.
                 var sizes = ExpositionRenderer.DriftSizesToRender(prepared, driftInput);
-                foreach (var window in snapshot.Windows.Where(w => sizes.Contains(w.WindowSeconds)))
-                {
-                    await reader.ReadSketchesAsync(window, cancellationToken);
-                }
+                await reader.ReadSketchesAsync([.. snapshot.Windows.Where(w => sizes.Contains(w.WindowSeconds))], cancellationToken);
             }
 
             // Room for the previous statistics (the first segment; the drift families have their own) and 1/8 more: one

@@ -73,19 +73,22 @@ internal sealed class WindowSink(WindowSize window, TimeSpan interval, int categ
     /// </summary>
     public bool IsDue(DateTimeOffset now, TimeSpan flushInterval, int maxRecords, AggregationDelta? pending = null, AggregationDelta? rolled = null)
     {
-        var staged = pending is { IsEmpty: false } ? pending : null;
-        var waiting = rolled is { IsEmpty: false } ? rolled : null;
-        if (Delta.IsEmpty && staged is null && waiting is null)
+        var (empty, records, earliestEnd) = (Delta.IsEmpty, Delta.RecordCount, Delta.EarliestWindowEnd);
+        foreach (var waiting in (ReadOnlySpan<AggregationDelta?>)[pending, rolled])
+        {
+            if (waiting is { IsEmpty: false })
+            {
+                empty = false;
+                records += waiting.RecordCount;
+                earliestEnd = Math.Min(earliestEnd, EndOfWindowHolding(waiting.EarliestWindowStart));
+            }
+        }
+
+        if (empty)
         {
             return false;
         }
 
-        var records = Delta.RecordCount + (staged?.RecordCount ?? 0) + (waiting?.RecordCount ?? 0);
-        var earliestEnd = Math.Min(
-            Delta.EarliestWindowEnd,
-            Math.Min(
-                staged is null ? long.MaxValue : EndOfWindowHolding(staged.EarliestWindowStart),
-                waiting is null ? long.MaxValue : EndOfWindowHolding(waiting.EarliestWindowStart)));
         return now >= DueAt
             || records >= maxRecords
             || (now.ToUnixTimeSeconds() >= earliestEnd && now >= LastFlushAt + flushInterval);

@@ -115,34 +115,42 @@ public sealed class StatisticsReader(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Reads the sketches of <paramref name="window"/>'s rows (read without them) into the rows: the exporter reads them only
-    /// for the windows whose drift it renders at this refresh. Read after the window's rows, in a transaction of its own: a
-    /// late record written in between is in the sketch before its row's counts show it (the next refresh sees the new
+    /// Reads the sketches of the rows of <paramref name="windows"/> (read without them) into the rows, in one transaction:
+    /// the exporter reads them only for the windows whose drift it renders at this refresh. Read after the windows' rows:
+    /// a late record written in between is in the sketch before its row's counts show it (the next refresh sees the new
     /// counts and renders the window's drift again).
     /// </summary>
-    public async Task ReadSketchesAsync(WindowSnapshot window, CancellationToken cancellationToken)
+    public async Task ReadSketchesAsync(IReadOnlyCollection<WindowSnapshot> windows, CancellationToken cancellationToken)
     {
+        if (windows.Count == 0)
+        {
+            return;
+        }
+
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        var parameters = new { size = window.WindowSeconds, start = window.WindowStart.UtcDateTime };
-        var models = window.Models.ToDictionary(m => (m.PredictorName, m.ModelId));
-        foreach (var (predictor, model, sketch) in await connection.QueryAsync<(string, string, byte[]?)>(new CommandDefinition(
-            "SELECT predictor_name, model_id, sketch FROM model_window_stats WHERE window_seconds = @size AND window_start = @start AND sketch IS NOT NULL",
-            parameters, transaction, cancellationToken: cancellationToken)))
+        foreach (var window in windows)
         {
-            if (models.TryGetValue((predictor, model), out var row))
+            var parameters = new { size = window.WindowSeconds, start = window.WindowStart.UtcDateTime };
+            var models = window.Models.ToDictionary(m => (m.PredictorName, m.ModelId));
+            foreach (var (predictor, model, sketch) in await connection.QueryAsync<(string, string, byte[]?)>(new CommandDefinition(
+                "SELECT predictor_name, model_id, sketch FROM model_window_stats WHERE window_seconds = @size AND window_start = @start AND sketch IS NOT NULL",
+                parameters, transaction, cancellationToken: cancellationToken)))
             {
-                row.Sketch = sketch;
+                if (models.TryGetValue((predictor, model), out var row))
+                {
+                    row.Sketch = sketch;
+                }
             }
-        }
-        var features = window.Features.ToDictionary(f => (f.PredictorName, f.ModelId, f.Feature));
-        foreach (var (predictor, model, feature, sketch) in await connection.QueryAsync<(string, string, string, byte[]?)>(new CommandDefinition(
-            "SELECT predictor_name, model_id, feature, sketch FROM feature_window_stats WHERE window_seconds = @size AND window_start = @start AND sketch IS NOT NULL",
-            parameters, transaction, cancellationToken: cancellationToken)))
-        {
-            if (features.TryGetValue((predictor, model, feature), out var row))
+            var features = window.Features.ToDictionary(f => (f.PredictorName, f.ModelId, f.Feature));
+            foreach (var (predictor, model, feature, sketch) in await connection.QueryAsync<(string, string, string, byte[]?)>(new CommandDefinition(
+                "SELECT predictor_name, model_id, feature, sketch FROM feature_window_stats WHERE window_seconds = @size AND window_start = @start AND sketch IS NOT NULL",
+                parameters, transaction, cancellationToken: cancellationToken)))
             {
-                row.Sketch = sketch;
+                if (features.TryGetValue((predictor, model, feature), out var row))
+                {
+                    row.Sketch = sketch;
+                }
             }
         }
         await transaction.CommitAsync(cancellationToken);

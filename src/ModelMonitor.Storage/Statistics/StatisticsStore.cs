@@ -571,16 +571,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         update.Parameters.Add(new NpgsqlParameter<int[]>("to", [.. tids.Select(t => (int)t.OffsetNumber)]));
         columns.AddParameters(update);
         var updated = 0;
-        await using var reader = await update.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            updated++;
-            if (context is not null)
-            {
-                context.Xmin ??= reader.GetFieldValue<uint>(0);
-            }
-        }
-
+        await ReadUpdatedAsync(update, context, _ => updated++, cancellationToken);
         return updated;
     }
 
@@ -607,7 +598,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
                  WITH ORDINALITY AS u(ws, st, p, m, f, {FeatureUpdateNames}, x, i)
             WHERE t.window_seconds = u.ws AND t.window_start = u.st AND t.predictor_name = u.p AND t.model_id = u.m AND t.feature = u.f
               AND t.xmin = u.x
-            RETURNING u.i, t.xmin
+            RETURNING t.xmin, u.i
             """,
             connection,
             transaction);
@@ -616,17 +607,24 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         columns.AddParameters(update);
         update.Parameters.Add(new NpgsqlParameter<uint[]>("x", xmins) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Xid });
         var updated = new bool[keys.Length];
+        await ReadUpdatedAsync(update, context, reader => updated[(int)reader.GetInt64(1) - 1] = true, cancellationToken);
+        return updated;
+    }
+
+    /// <summary>Runs an update whose RETURNING starts with the updated row's new xmin: the writing transaction's id, kept in
+    /// the flush's context (what the cache's copies are checked against); <paramref name="row"/> sees each updated row.</summary>
+    private static async Task ReadUpdatedAsync(NpgsqlCommand update, FlushContext? context, Action<NpgsqlDataReader> row, CancellationToken cancellationToken)
+    {
         await using var reader = await update.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            updated[(int)reader.GetInt64(0) - 1] = true;
             if (context is not null)
             {
-                context.Xmin ??= reader.GetFieldValue<uint>(1);
+                context.Xmin ??= reader.GetFieldValue<uint>(0);
             }
-        }
 
-        return updated;
+            row(reader);
+        }
     }
 
     // The statistics columns an update of feature rows sets from unnest(...) AS u: their assignments, parameters and names.
