@@ -138,6 +138,48 @@ public sealed class StorageTests
         Assert.Equal(expectedRows, await check.ExecuteScalarAsync<long>("SELECT count(*) FROM feature_window_stats WHERE feature = 'distance_km'"));
     }
 
+    [Fact]
+    public async Task A_write_reusing_an_earlier_writes_columns_stores_only_its_own_rows_values()
+    {
+        // The store reuses the parameter columns (and the sketches' buffers) of its last write. Rows without numbers after
+        // rows with them at the same positions must store NULL statistics and no sketch, nothing left from before.
+        await using var database = await MigratedDatabaseAsync("reused-columns");
+        var store = new StatisticsStore(database.DataSource, 50);
+        var hour = TestData.BaseHour();
+        PredictionLog Log(int i, string model, string feature, FeatureValue value) =>
+            new(hour.AddSeconds(i), $"{model}-{i}", "reuse", model, [new(feature, value)], i, []);
+        var numbers = Enumerable.Range(0, 40).Select(i => Log(i, $"m{i % 4}", "amount", FeatureValue.FromNumber(10 + i))).ToList();
+        var words = Enumerable.Range(40, 40).Select(i => Log(i, $"m{i % 4}", "colour", FeatureValue.FromString(i % 2 == 0 ? "red" : "blue"))).ToList();
+        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", Flushes(numbers, 0, 0, new Dictionary<int, long>()), CancellationToken.None)).Outcome);
+        Assert.Equal(FlushOutcome.Committed, (await store.FlushAsync("g", "t", Flushes(words, 0, 40, new Dictionary<int, long> { [0] = 40 }), CancellationToken.None)).Outcome);
+
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        var rows = (await connection.QueryAsync<(int WindowSeconds, string Model, string Feature, long Values, long Numbers, double? Mean, double? Min, double? P50, byte[]? Sketch, string Categories)>(
+            "SELECT window_seconds, model_id, feature, value_count, numeric_count, mean, min, p50, sketch, categories::text FROM feature_window_stats")).ToList();
+        Assert.Equal(Windows.Count * 4 * 2, rows.Count);
+        foreach (var row in rows)
+        {
+            var model = row.Model[1] - '0';
+            var mine = Enumerable.Range(0, 80).Where(i => i % 4 == model).ToList();
+            if (row.Feature == "colour")
+            {
+                Assert.Equal(10, row.Values);
+                Assert.Equal((0, null, null, null, null), (row.Numbers, row.Mean, row.Min, row.P50, row.Sketch));
+                Assert.Equal(model % 2 == 0 ? "{\"red\": 10}" : "{\"blue\": 10}", row.Categories); // i % 4 == model: all even or all odd
+            }
+            else
+            {
+                var exact = mine.Where(i => i < 40).Select(i => 10.0 + i).ToList();
+                Assert.Equal((10L, 10L), (row.Values, row.Numbers));
+                Assert.Equal(exact.Average(), row.Mean!.Value, 1e-9);
+                Assert.Equal(exact.Min(), row.Min);
+                var sketch = Core.Statistics.DDSketch.Deserialize(row.Sketch);
+                Assert.Equal(10, sketch.Count);
+                Assert.Equal("{}", row.Categories);
+            }
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)] // the 5m rows' copies: same xmin as before the move, so only the key tells a row from another

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 
 namespace ModelMonitor.Core.Statistics;
@@ -349,16 +350,34 @@ public sealed class DDSketch
     /// </summary>
     public byte[] Serialize()
     {
-        var buffer = new byte[1 + 8 + 5 + 10 + ((_positive.NonEmptyBins + _negative.NonEmptyBins) * 15) + 20];
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxSerializedLength);
+        try
+        {
+            return buffer.AsSpan(0, Serialize(buffer)).ToArray();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>An upper bound of the bytes <see cref="Serialize(Span{byte})"/> writes: header, and per non-empty bin two
+    /// varints of at most 10 bytes each (a store's bin count and the zero count are varints too).</summary>
+    public int MaxSerializedLength => 1 + 8 + 10 + 10 + 10 + 10 + ((_positive.NonEmptyBins + _negative.NonEmptyBins) * 20);
+
+    /// <summary>Writes the form of <see cref="Serialize()"/> into <paramref name="destination"/> (at least
+    /// <see cref="MaxSerializedLength"/> bytes) without allocating; the bytes written.</summary>
+    public int Serialize(Span<byte> destination)
+    {
         var position = 0;
-        buffer[position++] = SerializationVersion;
-        BinaryPrimitives.WriteDoubleLittleEndian(buffer.AsSpan(position), RelativeAccuracy);
+        destination[position++] = SerializationVersion;
+        BinaryPrimitives.WriteDoubleLittleEndian(destination[position..], RelativeAccuracy);
         position += 8;
-        position += Varint.Write(buffer.AsSpan(position), (ulong)MaxBinsPerSign);
-        position += Varint.Write(buffer.AsSpan(position), (ulong)_zeroCount);
-        position += _positive.Serialize(buffer.AsSpan(position));
-        position += _negative.Serialize(buffer.AsSpan(position));
-        return buffer.AsSpan(0, position).ToArray();
+        position += Varint.Write(destination[position..], (ulong)MaxBinsPerSign);
+        position += Varint.Write(destination[position..], (ulong)_zeroCount);
+        position += _positive.Serialize(destination[position..]);
+        position += _negative.Serialize(destination[position..]);
+        return position;
     }
 
     /// <summary>Reads a sketch written by <see cref="Serialize"/>; throws <see cref="FormatException"/> on bad input.</summary>

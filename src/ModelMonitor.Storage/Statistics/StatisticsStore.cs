@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.Logging;
@@ -61,6 +63,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     // dictionary for the flush that uses it (one at a time). Under _existingLock.
     private readonly Dictionary<int, WrittenRowCache> _caches = [];
     private readonly Dictionary<int, int> _reuseSuspended = [];
+    private readonly ConcurrentBag<FeatureColumns> _columns = []; // reused by the writes (see FeatureColumns)
     private long _rowsReused;
     private long _rowsStale;
 
@@ -368,7 +371,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             """,
             n,
             existing: null,
-            (parameters, subset) => AddKeyParameters(parameters, Subset(keys, subset)),
+            subset => KeyColumns.Rent().Fill(keys, subset),
             (i, reader) =>
             {
                 merged.LoadCounts(reader.GetInt64(1), reader.GetInt64(2));
@@ -381,23 +384,25 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             cancellationToken);
 
         await using var update = new NpgsqlCommand(
-            """
+            $$"""
             UPDATE model_window_stats AS t
             SET prediction_count = u.pc, nonfinite_count = u.nf, numeric_count = u.nc,
                 mean = u.mean, m2 = u.m2, m2_scale = u.m2s, stddev = u.sd, min = u.mn, max = u.mx,
                 p05 = u.p05, p25 = u.p25, p50 = u.p50, p75 = u.p75, p95 = u.p95,
-                sketch = u.sk, updated_at = now()
+                sketch = {{SketchValue}}, updated_at = now()
             FROM unnest(@ws, @st, @p, @m, @pc, @nf, @nc, @mean, @m2, @m2s, @sd, @mn, @mx, @p05, @p25, @p50, @p75, @p95, @sk)
                  AS u(ws, st, p, m, pc, nf, nc, mean, m2, m2s, sd, mn, mx, p05, p25, p50, p75, p95, sk)
             WHERE t.window_seconds = u.ws AND t.window_start = u.st AND t.predictor_name = u.p AND t.model_id = u.m
             """,
             connection,
             transaction);
-        AddKeyParameters(update.Parameters, keys, named: true);
+        var keyColumns = KeyColumns.Rent().Fill(keys, subset: null);
+        keyColumns.AddParameters(update.Parameters, named: true);
         update.Parameters.Add(new NpgsqlParameter<long[]>("pc", predictionCount));
         update.Parameters.Add(new NpgsqlParameter<long[]>("nf", nonFinite));
         numeric.AddParameters(update);
         await update.ExecuteNonQueryAsync(cancellationToken);
+        KeyColumns.Return(keyColumns);
     }
 
     /// <summary>
@@ -437,7 +442,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         var stale = Array.Empty<int>();
         if (copies.Count > 0)
         {
-            var columns = new FeatureColumns(copies.Count);
+            var columns = RentColumns(copies.Count);
             for (var j = 0; j < copies.Count; j++)
             {
                 columns.Set(j, copies[j].State);
@@ -445,6 +450,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
 
             var updated = await UpdateCopiedRowsAsync(
                 connection, transaction, [.. copies.Select(c => keys[c.Position])], columns, [.. copies.Select(c => c.Xmin)], context, cancellationToken);
+            _columns.Add(columns);
             stale = [.. copies.Where((_, j) => !updated[j]).Select(c => c.Position)];
             foreach (var i in stale)
             {
@@ -483,10 +489,8 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
 
             var subset = positions.Length == n ? keys : [.. positions.Select(i => keys[i])];
             var existing = context is null ? null : ExistingRows(subset);
-            var modelKeys = subset.Select(k => k.Model).ToArray();
-            var featureNames = subset.Select(k => k.Feature).ToArray();
             var sketch = new SketchBuffer();
-            var columns = new FeatureColumns(positions.Length);
+            var columns = RentColumns(positions.Length);
             var tids = new NpgsqlTid[positions.Length];
             await ReadBackLockedAsync(
                 connection,
@@ -510,11 +514,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
                 """,
                 subset.Length,
                 existing,
-                (parameters, part) =>
-                {
-                    AddKeyParameters(parameters, Subset(modelKeys, part));
-                    parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Subset(featureNames, part) });
-                },
+                part => KeyColumns.Rent().Fill(subset, part),
                 (j, reader) =>
                 {
                     var i = positions[j];
@@ -532,11 +532,25 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
                 },
                 cancellationToken);
             var updated = await UpdateLockedRowsAsync(connection, transaction, tids, columns, context, cancellationToken);
+            _columns.Add(columns);
             if (updated != positions.Length)
             {
                 throw new InvalidOperationException($"feature_window_stats: {positions.Length - updated} of {positions.Length} locked rows were not updated: not writing a partial flush.");
             }
         }
+    }
+
+    /// <summary>Columns for <paramref name="rows"/> rows, reused from an earlier write when there is one (given back once
+    /// the statement that sent them has run; a failed write leaves them to the GC).</summary>
+    private FeatureColumns RentColumns(int rows)
+    {
+        if (_columns.TryTake(out var columns))
+        {
+            columns.Resize(rows);
+            return columns;
+        }
+
+        return new FeatureColumns(rows);
     }
 
     private static FeatureAccumulator DeltaOf(AggregationDelta delta, (ModelWindowKey Model, string Feature) key) =>
@@ -602,12 +616,13 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             """,
             connection,
             transaction);
-        AddKeyParameters(update.Parameters, [.. keys.Select(k => k.Model)], named: true);
-        update.Parameters.Add(new NpgsqlParameter<string[]>("f", [.. keys.Select(k => k.Feature)]));
+        var keyColumns = KeyColumns.Rent().Fill(keys, subset: null);
+        keyColumns.AddParameters(update.Parameters, named: true);
         columns.AddParameters(update);
         update.Parameters.Add(new NpgsqlParameter<uint[]>("x", xmins) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Xid });
         var updated = new bool[keys.Length];
         await ReadUpdatedAsync(update, context, reader => updated[(int)reader.GetInt64(1) - 1] = true, cancellationToken);
+        KeyColumns.Return(keyColumns);
         return updated;
     }
 
@@ -632,7 +647,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         "value_count = u.vc, null_count = u.nu, default_count = u.dc, nonfinite_count = u.nf, numeric_count = u.nc, " +
         "mean = u.mean, m2 = u.m2, m2_scale = u.m2s, stddev = u.sd, min = u.mn, max = u.mx, " +
         "p05 = u.p05, p25 = u.p25, p50 = u.p50, p75 = u.p75, p95 = u.p95, " +
-        "sketch = u.sk, categorical_count = u.cc, boolean_count = u.bc, categories = u.cat::jsonb, updated_at = now()";
+        "sketch = " + SketchValue + ", categorical_count = u.cc, boolean_count = u.bc, categories = u.cat::jsonb, updated_at = now()";
 
     private const string FeatureUpdateArrays =
         "@vc, @nu, @dc, @nf, @nc, @mean, @m2, @m2s, @sd, @mn, @mx, @p05, @p25, @p50, @p75, @p95, @sk, @cc, @bc, @cat";
@@ -658,13 +673,11 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         }
     }
 
-    private static T[] Subset<T>(T[] values, int[]? indexes) => indexes is null ? values : [.. indexes.Select(i => values[i])];
-
     /// <summary>
     /// Creates the missing rows of <paramref name="table"/> (<paramref name="insertSql"/>, ON CONFLICT DO NOTHING), then locks
     /// and reads back every touched one (<paramref name="selectSql"/>, FOR UPDATE), both in primary-key order so instances
     /// flushing the same hot rows cannot deadlock, in one round trip. Both statements take the key arrays
-    /// <paramref name="addKeys"/> adds for a subset of the keys' positions (null: all). The SELECT's first column is the
+    /// <paramref name="keyColumns"/> fills for a subset of the keys' positions (null: all), given back once they have run. The SELECT's first column is the
     /// key's position in that subset (WITH ORDINALITY, from 1), and <paramref name="row"/> gets the key's position from 0
     /// with the reader on that row. Keys marked in <paramref name="existing"/> are not sent to the INSERT (a recent flush
     /// wrote them); any of them the SELECT does not find (deleted since) is created and read in a second round trip.
@@ -677,7 +690,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         string selectSql,
         int keys,
         bool[]? existing,
-        Action<NpgsqlParameterCollection, int[]?> addKeys,
+        Func<int[]?, KeyColumns> keyColumns,
         Action<int, NpgsqlDataReader> row,
         CancellationToken cancellationToken)
     {
@@ -701,25 +714,32 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         async Task CreateAndReadAsync(int[]? create, int[]? select)
         {
             await using var batch = new NpgsqlBatch(connection, transaction);
+            var used = new List<KeyColumns>(2);
             if (create is not { Length: 0 })
             {
                 var insert = new NpgsqlBatchCommand(insertSql);
-                addKeys(insert.Parameters, create);
+                used.Add(keyColumns(create));
+                used[^1].AddParameters(insert.Parameters, named: false);
                 batch.BatchCommands.Add(insert);
             }
 
             var query = new NpgsqlBatchCommand(selectSql);
-            addKeys(query.Parameters, select);
+            used.Add(keyColumns(select));
+            used[^1].AddParameters(query.Parameters, named: false);
             batch.BatchCommands.Add(query);
             // The reader starts at the first result set: the SELECT's (the INSERT returns none).
-            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+            await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
             {
-                var position = (int)reader.GetInt64(0) - 1;
-                var i = select is null ? position : select[position];
-                read[i] = true;
-                row(i, reader);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    var position = (int)reader.GetInt64(0) - 1;
+                    var i = select is null ? position : select[position];
+                    read[i] = true;
+                    row(i, reader);
+                }
             }
+
+            used.ForEach(KeyColumns.Return);
         }
     }
 
@@ -747,16 +767,85 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>The key columns as arrays: named @ws, @st, @p, @m, or positional ($1-$4) for batch commands.</summary>
-    private static void AddKeyParameters(NpgsqlParameterCollection parameters, ModelWindowKey[] keys, bool named = false)
+    /// <summary>
+    /// The key columns of window rows as parameter arrays: @ws, @st, @p, @m and, for feature rows, @f (or positional, $1-$5,
+    /// for batch commands), for all the keys or a subset of their positions. Reused from a shared pool like
+    /// <see cref="FeatureColumns"/>: a read-back of 50k rows sent its key arrays twice, ~3 MB on the large object heap.
+    /// </summary>
+    internal sealed class KeyColumns
     {
-        parameters.Add(new NpgsqlParameter<int[]>(named ? "ws" : "", keys.Select(k => k.WindowSeconds).ToArray()));
-        parameters.Add(new NpgsqlParameter<DateTime[]>(named ? "st" : "", keys.Select(k => DateTime.UnixEpoch.AddSeconds(k.WindowStart)).ToArray())
+        private static readonly ConcurrentBag<KeyColumns> Pool = [];
+        private readonly List<int> _windowSeconds = [];
+        private readonly List<DateTime> _windowStart = [];
+        private readonly List<string> _predictor = [];
+        private readonly List<string> _model = [];
+        private readonly List<string> _feature = [];
+        private bool _features;
+
+        public static KeyColumns Rent() => Pool.TryTake(out var columns) ? columns : new KeyColumns();
+
+        /// <summary>Gives the columns back once the statement that sent them has run.</summary>
+        public static void Return(KeyColumns columns)
         {
-            NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
-        });
-        parameters.Add(new NpgsqlParameter<string[]>(named ? "p" : "", keys.Select(k => k.PredictorName).ToArray()));
-        parameters.Add(new NpgsqlParameter<string[]>(named ? "m" : "", keys.Select(k => k.ModelId).ToArray()));
+            columns._predictor.Clear(); // no strings kept alive by an idle pool
+            columns._model.Clear();
+            columns._feature.Clear();
+            Pool.Add(columns);
+        }
+
+        public KeyColumns Fill(ModelWindowKey[] keys, int[]? subset)
+        {
+            Resize(subset?.Length ?? keys.Length, features: false);
+            for (var j = 0; j < _windowSeconds.Count; j++)
+            {
+                SetModel(j, keys[subset is null ? j : subset[j]]);
+            }
+
+            return this;
+        }
+
+        public KeyColumns Fill((ModelWindowKey Model, string Feature)[] keys, int[]? subset)
+        {
+            Resize(subset?.Length ?? keys.Length, features: true);
+            for (var j = 0; j < _windowSeconds.Count; j++)
+            {
+                var key = keys[subset is null ? j : subset[j]];
+                SetModel(j, key.Model);
+                _feature[j] = key.Feature;
+            }
+
+            return this;
+        }
+
+        public void AddParameters(NpgsqlParameterCollection parameters, bool named)
+        {
+            parameters.Add(new NpgsqlParameter<List<int>>(named ? "ws" : "", _windowSeconds));
+            parameters.Add(new NpgsqlParameter<List<DateTime>>(named ? "st" : "", _windowStart) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+            parameters.Add(new NpgsqlParameter<List<string>>(named ? "p" : "", _predictor));
+            parameters.Add(new NpgsqlParameter<List<string>>(named ? "m" : "", _model));
+            if (_features)
+            {
+                parameters.Add(new NpgsqlParameter<List<string>>(named ? "f" : "", _feature));
+            }
+        }
+
+        private void Resize(int n, bool features)
+        {
+            _features = features;
+            CollectionsMarshal.SetCount(_windowSeconds, n);
+            CollectionsMarshal.SetCount(_windowStart, n);
+            CollectionsMarshal.SetCount(_predictor, n);
+            CollectionsMarshal.SetCount(_model, n);
+            CollectionsMarshal.SetCount(_feature, features ? n : 0);
+        }
+
+        private void SetModel(int j, ModelWindowKey key)
+        {
+            _windowSeconds[j] = key.WindowSeconds;
+            _windowStart[j] = DateTime.UnixEpoch.AddSeconds(key.WindowStart);
+            _predictor[j] = key.PredictorName;
+            _model[j] = key.ModelId;
+        }
     }
 
     /// <summary>The statistics columns of a feature row (feature_window_stats, reference_features aliased t) in the order
@@ -843,26 +932,33 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     }
 
     /// <summary>The statistics columns of feature rows as parameter arrays (@vc, @nu, @dc, @nf, @cc, @bc, @cat and the numeric
-    /// ones): what the flush updates feature_window_stats with and a reference inserts into reference_features.</summary>
-    internal sealed class FeatureColumns(int n)
+    /// ones): what the flush updates feature_window_stats with. Reusable (<see cref="Resize"/>): a flush of 50k rows filled
+    /// ~11 MB of new arrays, on the large object heap, plus a sketch array per row, all living as long as the write (seconds)
+    /// and so promoted before they died (BENCHMARKS.md §11, step 17). Lists, since Npgsql sends a list as an array.</summary>
+    internal sealed class FeatureColumns
     {
-        private readonly long[] _valueCount = new long[n];
-        private readonly long[] _nullCount = new long[n];
-        private readonly long[] _defaultCount = new long[n];
-        private readonly long[] _nonFinite = new long[n];
-        private readonly long[] _categoricalCount = new long[n];
-        private readonly long[] _booleanCount = new long[n];
-        private readonly string[] _categories = new string[n];
-        private readonly NumericColumns _numeric = new(n);
+        private readonly List<long> _valueCount = [];
+        private readonly List<long> _nullCount = [];
+        private readonly List<long> _defaultCount = [];
+        private readonly List<long> _nonFinite = [];
+        private readonly List<long> _categoricalCount = [];
+        private readonly List<long> _booleanCount = [];
+        private readonly List<string> _categories = [];
+        private readonly NumericColumns _numeric = new(0);
+
+        public FeatureColumns(int n) => Resize(n);
+
+        /// <summary>Makes room for <paramref name="n"/> rows, keeping the memory; each row must then be set.</summary>
+        public void Resize(int n)
+        {
+            SetCount(n, _valueCount, _nullCount, _defaultCount, _nonFinite, _categoricalCount, _booleanCount);
+            CollectionsMarshal.SetCount(_categories, n);
+            _numeric.Resize(n);
+        }
 
         public void Set(int i, FeatureAccumulator feature)
         {
-            _valueCount[i] = feature.ValueCount;
-            _nullCount[i] = feature.NullCount;
-            _defaultCount[i] = feature.DefaultCount;
-            _nonFinite[i] = feature.NonFiniteCount;
-            _categoricalCount[i] = feature.CategoricalCount;
-            _booleanCount[i] = feature.BooleanCount;
+            SetCounts(i, feature.ValueCount, feature.NullCount, feature.DefaultCount, feature.NonFiniteCount, feature.CategoricalCount, feature.BooleanCount);
             _categories[i] = feature.CategoricalCount == 0 ? "{}" : FormatCategories(feature.Categories.Top());
             _numeric.Set(i, feature.Numeric);
         }
@@ -870,39 +966,65 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         /// <summary>A row of numbers only (prediction_result): <paramref name="values"/> of which <paramref name="nonFinite"/> NaN or ±Inf.</summary>
         public void SetNumbers(int i, long values, long nonFinite, NumericDistribution numbers)
         {
-            _valueCount[i] = values;
-            _nonFinite[i] = nonFinite;
+            SetCounts(i, values, 0, 0, nonFinite, 0, 0);
             _categories[i] = "{}";
             _numeric.Set(i, numbers);
         }
 
+        private void SetCounts(int i, long values, long nulls, long defaults, long nonFinite, long categorical, long booleans)
+        {
+            (_valueCount[i], _nullCount[i], _defaultCount[i], _nonFinite[i]) = (values, nulls, defaults, nonFinite);
+            (_categoricalCount[i], _booleanCount[i]) = (categorical, booleans);
+        }
+
         public void AddParameters(NpgsqlCommand command)
         {
-            command.Parameters.Add(new NpgsqlParameter<long[]>("vc", _valueCount));
-            command.Parameters.Add(new NpgsqlParameter<long[]>("nu", _nullCount));
-            command.Parameters.Add(new NpgsqlParameter<long[]>("dc", _defaultCount));
-            command.Parameters.Add(new NpgsqlParameter<long[]>("nf", _nonFinite));
-            command.Parameters.Add(new NpgsqlParameter<long[]>("cc", _categoricalCount));
-            command.Parameters.Add(new NpgsqlParameter<long[]>("bc", _booleanCount));
-            command.Parameters.Add(new NpgsqlParameter<string[]>("cat", _categories));
+            command.Parameters.Add(new NpgsqlParameter<List<long>>("vc", _valueCount));
+            command.Parameters.Add(new NpgsqlParameter<List<long>>("nu", _nullCount));
+            command.Parameters.Add(new NpgsqlParameter<List<long>>("dc", _defaultCount));
+            command.Parameters.Add(new NpgsqlParameter<List<long>>("nf", _nonFinite));
+            command.Parameters.Add(new NpgsqlParameter<List<long>>("cc", _categoricalCount));
+            command.Parameters.Add(new NpgsqlParameter<List<long>>("bc", _booleanCount));
+            command.Parameters.Add(new NpgsqlParameter<List<string>>("cat", _categories));
             _numeric.AddParameters(command);
         }
     }
 
-    /// <summary>The numeric statistics columns shared by model and feature rows, as parameter arrays.</summary>
-    internal sealed class NumericColumns(int n)
+    /// <summary>The numeric statistics columns shared by model and feature rows, as parameter arrays; reusable like
+    /// <see cref="FeatureColumns"/>. The sketches are written into shared chunks and sent as slices of them (an empty one
+    /// for a row without values, stored as NULL: <see cref="SketchValue"/>).</summary>
+    internal sealed class NumericColumns
     {
+        private const int MaxChunkBytes = 1 << 20;
         private static readonly double[] QuantileLevels = [.. Quantiles];
 
-        private readonly long[] _count = new long[n];
-        private readonly double?[] _mean = new double?[n];
-        private readonly double[] _m2 = new double[n];
-        private readonly int[] _m2Scale = new int[n];
-        private readonly double?[] _stddev = new double?[n];
-        private readonly double?[] _min = new double?[n];
-        private readonly double?[] _max = new double?[n];
-        private readonly double?[][] _quantiles = [.. Quantiles.Select(_ => new double?[n])];
-        private readonly byte[]?[] _sketch = new byte[]?[n];
+        private readonly List<long> _count = [];
+        private readonly List<double?> _mean = [];
+        private readonly List<double> _m2 = [];
+        private readonly List<int> _m2Scale = [];
+        private readonly List<double?> _stddev = [];
+        private readonly List<double?> _min = [];
+        private readonly List<double?> _max = [];
+        private readonly List<double?>[] _quantiles = [.. Quantiles.Select(_ => new List<double?>())];
+        private readonly List<ReadOnlyMemory<byte>> _sketch = [];
+        private readonly List<byte[]> _chunks = [];
+        private int _chunk;
+        private int _chunkUsed;
+
+        public NumericColumns(int n) => Resize(n);
+
+        /// <summary>Makes room for <paramref name="n"/> rows, keeping the memory (the sketch chunks included); each row must
+        /// then be set.</summary>
+        public void Resize(int n)
+        {
+            SetCount(n, _count);
+            SetCount(n, _mean, _stddev, _min, _max);
+            SetCount(n, _quantiles);
+            CollectionsMarshal.SetCount(_m2, n);
+            CollectionsMarshal.SetCount(_m2Scale, n);
+            CollectionsMarshal.SetCount(_sketch, n);
+            (_chunk, _chunkUsed) = (0, 0);
+        }
 
         public void Set(int i, NumericDistribution distribution)
         {
@@ -912,6 +1034,12 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             _m2Scale[i] = distribution.Moments.ScaleExponent;
             if (distribution.Count == 0)
             {
+                (_mean[i], _stddev[i], _min[i], _max[i], _sketch[i]) = (null, null, null, null, ReadOnlyMemory<byte>.Empty);
+                foreach (var quantile in _quantiles)
+                {
+                    quantile[i] = null;
+                }
+
                 return;
             }
 
@@ -926,25 +1054,61 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
                 _quantiles[q][i] = quantiles[q];
             }
 
-            _sketch[i] = distribution.Sketch.Serialize();
+            _sketch[i] = WriteSketch(distribution.Sketch);
+        }
+
+        private ReadOnlyMemory<byte> WriteSketch(DDSketch sketch)
+        {
+            var length = sketch.MaxSerializedLength;
+            if (length > MaxChunkBytes)
+            {
+                return sketch.Serialize(); // larger than a chunk (a sketch near its bin bound): an array of its own
+            }
+
+            if (_chunk < _chunks.Count && _chunks[_chunk].Length - _chunkUsed < length)
+            {
+                (_chunk, _chunkUsed) = (_chunk + 1, 0);
+            }
+
+            if (_chunk == _chunks.Count)
+            {
+                // ~256 bytes per row for the rows this holds, between 4 KB and 1 MB.
+                _chunks.Add(new byte[Math.Max(length, Math.Clamp(_count.Count * 256, 4096, MaxChunkBytes))]);
+            }
+
+            var written = sketch.Serialize(_chunks[_chunk].AsSpan(_chunkUsed, length));
+            var slice = new ReadOnlyMemory<byte>(_chunks[_chunk], _chunkUsed, written);
+            _chunkUsed += written;
+            return slice;
         }
 
         public void AddParameters(NpgsqlCommand command)
         {
-            command.Parameters.Add(new NpgsqlParameter<long[]>("nc", _count));
-            command.Parameters.Add(new NpgsqlParameter<double?[]>("mean", _mean));
-            command.Parameters.Add(new NpgsqlParameter<double[]>("m2", _m2));
-            command.Parameters.Add(new NpgsqlParameter<int[]>("m2s", _m2Scale));
-            command.Parameters.Add(new NpgsqlParameter<double?[]>("sd", _stddev));
-            command.Parameters.Add(new NpgsqlParameter<double?[]>("mn", _min));
-            command.Parameters.Add(new NpgsqlParameter<double?[]>("mx", _max));
+            command.Parameters.Add(new NpgsqlParameter<List<long>>("nc", _count));
+            command.Parameters.Add(new NpgsqlParameter<List<double?>>("mean", _mean));
+            command.Parameters.Add(new NpgsqlParameter<List<double>>("m2", _m2));
+            command.Parameters.Add(new NpgsqlParameter<List<int>>("m2s", _m2Scale));
+            command.Parameters.Add(new NpgsqlParameter<List<double?>>("sd", _stddev));
+            command.Parameters.Add(new NpgsqlParameter<List<double?>>("mn", _min));
+            command.Parameters.Add(new NpgsqlParameter<List<double?>>("mx", _max));
             string[] names = ["p05", "p25", "p50", "p75", "p95"];
             for (var q = 0; q < names.Length; q++)
             {
-                command.Parameters.Add(new NpgsqlParameter<double?[]>(names[q], _quantiles[q]));
+                command.Parameters.Add(new NpgsqlParameter<List<double?>>(names[q], _quantiles[q]));
             }
 
-            command.Parameters.Add(new NpgsqlParameter<byte[]?[]>("sk", _sketch) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+            command.Parameters.Add(new NpgsqlParameter<List<ReadOnlyMemory<byte>>>("sk", _sketch) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+        }
+    }
+
+    /// <summary>The sketch column's value from the update's @sk slice: an empty slice is a row without values (NULL).</summary>
+    private const string SketchValue = "NULLIF(u.sk, ''::bytea)";
+
+    private static void SetCount<T>(int n, params ReadOnlySpan<List<T>> lists)
+    {
+        foreach (var list in lists)
+        {
+            CollectionsMarshal.SetCount(list, n);
         }
     }
 }

@@ -97,6 +97,25 @@ public sealed class DDSketchTests
     }
 
     [Fact]
+    public void Serializing_into_a_span_writes_the_same_bytes_within_the_stated_bound()
+    {
+        // The widest varints: magnitudes at both ends of the double range (index deltas of thousands of bins), both signs,
+        // zeros, and counts near long.MaxValue.
+        var extreme = new DDSketch();
+        extreme.Add(double.MaxValue, long.MaxValue / 4);
+        extreme.Add(-double.MaxValue, long.MaxValue / 4);
+        extreme.Add(double.Epsilon * 1e10, 3);
+        extreme.Add(0, long.MaxValue / 4);
+        foreach (var sketch in new[] { new DDSketch(), extreme, SketchOf(Distributions.Generate("lognormal", 10_000, seed: 5)) })
+        {
+            var buffer = new byte[sketch.MaxSerializedLength];
+            var written = sketch.Serialize(buffer);
+            Assert.Equal(sketch.Serialize(), buffer.AsSpan(0, written).ToArray());
+            Assert.True(written <= buffer.Length);
+        }
+    }
+
+    [Fact]
     public void An_empty_sketch_has_no_quantile_and_round_trips()
     {
         var sketch = new DDSketch();
