@@ -7,7 +7,7 @@
 #       [--rate 3000] [--set Aggregator:Key=value]...                     (only when named; BENCHMARKS.md section 11)
 #   tests/ModelMonitor.Benchmarks/run.sh drift [--runs 3]                  (only when named; BENCHMARKS.md section 12)
 #   tests/ModelMonitor.Benchmarks/run.sh drift-refresh [--runs 11]         (only when named; section 12: the exporter's whole refresh, drift off vs on, ~10 min)
-#   tests/ModelMonitor.Benchmarks/run.sh flush                             (only when named; BENCHMARKS.md section 11, step 13)
+#   tests/ModelMonitor.Benchmarks/run.sh flush                             (only when named; BENCHMARKS.md section 11, steps 13, 17, 18)
 #   tests/ModelMonitor.Benchmarks/run.sh evaluation [--runs 3] [--seconds 8] (only when named; BENCHMARKS.md section 13, ~6 min)
 #   tests/ModelMonitor.Benchmarks/run.sh shadow [--shadow-ids 100000] [--runs 3]  (only when named; issue 17's shadow join, off vs on)
 #   tests/ModelMonitor.Benchmarks/run.sh auth [--runs 3] [--seconds 8]     (only when named; issue 18: the API with Auth:Mode=ApiKeys vs None)

@@ -934,7 +934,8 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     /// <summary>The statistics columns of feature rows as parameter arrays (@vc, @nu, @dc, @nf, @cc, @bc, @cat and the numeric
     /// ones): what the flush updates feature_window_stats with. Reusable (<see cref="Resize"/>): a flush of 50k rows filled
     /// ~11 MB of new arrays, on the large object heap, plus a sketch array per row, all living as long as the write (seconds)
-    /// and so promoted before they died (BENCHMARKS.md §11, step 17). Lists, since Npgsql sends a list as an array.</summary>
+    /// and so promoted before they died (BENCHMARKS.md §11, step 17). Lists, since Npgsql sends a list as an array. A pooled
+    /// instance keeps the memory of the largest write it served (~25 MB for 50k rows, sketch chunks included).</summary>
     internal sealed class FeatureColumns
     {
         private readonly List<long> _valueCount = [];
