@@ -38,6 +38,7 @@ internal sealed class ConsumerWorker(
     // With three sizes or more: the staged records the shortest size took that the longer sizes still need, in windows of
     // the second size, handed to the longer sizes when one of them is written (RollUp); null otherwise.
     private readonly AggregationDelta? _rolled = WindowSink.Rolled(aggregatorOptions.Value);
+    private AggregationDelta[]? _heldDeltas;
     private readonly List<PredictionLog> _decoded = [];
     private readonly List<string> _decodeErrors = [];
     private readonly PoisonReplay _replay = new();
@@ -346,28 +347,25 @@ internal sealed class ConsumerWorker(
     /// rolled-up ones.</summary>
     private AggregationDelta? RolledFor(WindowSink sink) => ReferenceEquals(sink, _sinks[0]) ? null : _rolled;
 
-    /// <summary>Every delta holding records not yet written: each size's, the staging one and the rolled-up one.</summary>
-    private IEnumerable<AggregationDelta> HeldDeltas()
+    /// <summary>Every delta holding records not yet written: each size's, the staging one and the rolled-up one (fixed
+    /// objects, listed once: <see cref="AllEmpty"/> and <see cref="HeldRows"/> are read for every message).</summary>
+    private AggregationDelta[] HeldDeltas => _heldDeltas ??= [.. _sinks.Select(s => s.Delta), .. new[] { _staging, _rolled }.OfType<AggregationDelta>()];
+
+    private bool AllEmpty => Array.TrueForAll(HeldDeltas, d => d.IsEmpty);
+
+    private int HeldRows
     {
-        foreach (var sink in _sinks)
+        get
         {
-            yield return sink.Delta;
-        }
+            var rows = 0;
+            foreach (var delta in HeldDeltas)
+            {
+                rows += delta.RowCount;
+            }
 
-        if (_staging is not null)
-        {
-            yield return _staging;
-        }
-
-        if (_rolled is not null)
-        {
-            yield return _rolled;
+            return rows;
         }
     }
-
-    private bool AllEmpty => HeldDeltas().All(d => d.IsEmpty);
-
-    private int HeldRows => HeldDeltas().Sum(d => d.RowCount);
 
     /// <summary>Records read since the oldest unflushed point of any window size.</summary>
     private int HeldRecords => _sinks.Max(s => s.Delta.RecordCount + (RolledFor(s)?.RecordCount ?? 0)) + (_staging?.RecordCount ?? 0);
@@ -446,7 +444,7 @@ internal sealed class ConsumerWorker(
         var scaled = (long)(rows * _bytesPerRow);
         if (now >= _nextMemoryWalk || _bytesPerRow == 0 || scaled >= _options.MaxDeltaBytes / 2)
         {
-            _deltaBytes = HeldDeltas().Sum(d => d.EstimatedBytes());
+            _deltaBytes = HeldDeltas.Sum(d => d.EstimatedBytes());
             _bytesPerRow = rows == 0 ? 0 : (double)_deltaBytes / rows;
             _nextMemoryWalk = now + TimeSpan.FromMinutes(1);
         }
@@ -460,7 +458,7 @@ internal sealed class ConsumerWorker(
 
     private void ClearAll()
     {
-        foreach (var delta in HeldDeltas())
+        foreach (var delta in HeldDeltas)
         {
             delta.Clear();
         }
@@ -590,7 +588,7 @@ internal sealed class ConsumerWorker(
             _flight = null;
             metrics.FlushErrors.Inc();
             var until = new Dictionary<int, long>();
-            foreach (var (partition, next) in HeldDeltas().SelectMany(d => d.NextOffsets))
+            foreach (var (partition, next) in HeldDeltas.SelectMany(d => d.NextOffsets))
             {
                 until[partition] = Math.Max(next, until.GetValueOrDefault(partition));
             }

@@ -137,6 +137,31 @@ public sealed class StoredReferencesTests(PostgresDatabaseFixture database) : IC
         Assert.Equal(stored.RowCount, loaded.Profile.Features["x"].ValueCount);
     }
 
+    [Fact]
+    public async Task A_reference_feature_without_numbers_stores_no_sketch_and_a_numeric_one_its_values()
+    {
+        // The statistics columns are reused from write to write and a row without values sends an empty sketch: every
+        // statement storing them turns it into NULL, the reference's insert included.
+        await database.MigrateAsync();
+        var store = new ReferenceStore(database.DataSource);
+        var key = new ReferenceKey("sketch_pred", "m1", "training");
+        var profile = new ReferenceProfile(ReferenceStore.CategoryCapacity);
+        for (var i = 0; i < 50; i++)
+        {
+            profile.Feature("market").Add(FeatureValue.FromString(i % 2 == 0 ? "lyon" : "paris"));
+            profile.Feature("x").Add(FeatureValue.FromNumber(i));
+            profile.AddRow();
+        }
+
+        await store.ReplaceAsync(key, ReferenceKinds.Uploaded, "text/csv", null, profile, [], CancellationToken.None);
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        var sketches = (await connection.QueryAsync<(string Feature, byte[]? Sketch)>(
+            "SELECT f.feature, f.sketch FROM reference_features f JOIN reference_profiles r ON r.id = f.reference_id WHERE r.predictor_name = 'sketch_pred' AND f.subject = 'feature'"))
+            .ToDictionary(r => r.Feature, r => r.Sketch);
+        Assert.Null(sketches["market"]);
+        Assert.Equal(50, Core.Statistics.DDSketch.Deserialize(sketches["x"]).Count);
+    }
+
     [Theory]
     [InlineData(-30, false)] // first seen 30 days ago: the 7 days ending 1 day before now
     [InlineData(-3, true)]   // 3 days ago: the first half of its life (1.5 days)

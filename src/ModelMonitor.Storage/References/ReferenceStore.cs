@@ -261,7 +261,7 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
         var subjects = new string[n];
         var names = new string[n];
         var types = new string[n];
-        var columns = new StatisticsStore.FeatureColumns(n);
+        var columns = StatisticsStore.FeatureColumns.Rent(n);
         for (var i = 0; i < features.Count; i++)
         {
             var (name, feature) = features[i];
@@ -282,12 +282,12 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
         }
 
         await using var insert = new NpgsqlCommand(
-            """
+            $$"""
             INSERT INTO reference_features (reference_id, subject, feature, observed_type, value_count, null_count, default_count,
                 nonfinite_count, numeric_count, mean, m2, m2_scale, stddev, min, max, p05, p25, p50, p75, p95, sketch,
                 categorical_count, boolean_count, categories)
             SELECT @id, u.s, u.f, u.t, u.vc, u.nu, u.dc, u.nf, u.nc, u.mean, u.m2, u.m2s, u.sd, u.mn, u.mx,
-                   u.p05, u.p25, u.p50, u.p75, u.p95, u.sk, u.cc, u.bc, u.cat::jsonb
+                   u.p05, u.p25, u.p50, u.p75, u.p95, {{StatisticsStore.SketchValue}}, u.cc, u.bc, u.cat::jsonb
             FROM unnest(@s, @f, @t, @vc, @nu, @dc, @nf, @nc, @mean, @m2, @m2s, @sd, @mn, @mx, @p05, @p25, @p50, @p75, @p95, @sk, @cc, @bc, @cat)
                  AS u(s, f, t, vc, nu, dc, nf, nc, mean, m2, m2s, sd, mn, mx, p05, p25, p50, p75, p95, sk, cc, bc, cat)
             """,
@@ -299,6 +299,7 @@ public sealed class ReferenceStore(NpgsqlDataSource dataSource)
         insert.Parameters.Add(new NpgsqlParameter<string[]>("t", types));
         columns.AddParameters(insert);
         await insert.ExecuteNonQueryAsync(cancellationToken);
+        StatisticsStore.FeatureColumns.Return(columns);
     }
 
     private static async Task InsertThresholdsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long id, IReadOnlyList<StoredThreshold> thresholds, CancellationToken cancellationToken)

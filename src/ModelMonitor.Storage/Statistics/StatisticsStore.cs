@@ -63,7 +63,6 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     // dictionary for the flush that uses it (one at a time). Under _existingLock.
     private readonly Dictionary<int, WrittenRowCache> _caches = [];
     private readonly Dictionary<int, int> _reuseSuspended = [];
-    private readonly ConcurrentBag<FeatureColumns> _columns = []; // reused by the writes (see FeatureColumns)
     private long _rowsReused;
     private long _rowsStale;
 
@@ -442,7 +441,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         var stale = Array.Empty<int>();
         if (copies.Count > 0)
         {
-            var columns = RentColumns(copies.Count);
+            var columns = FeatureColumns.Rent(copies.Count);
             for (var j = 0; j < copies.Count; j++)
             {
                 columns.Set(j, copies[j].State);
@@ -450,7 +449,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
 
             var updated = await UpdateCopiedRowsAsync(
                 connection, transaction, [.. copies.Select(c => keys[c.Position])], columns, [.. copies.Select(c => c.Xmin)], context, cancellationToken);
-            _columns.Add(columns);
+            FeatureColumns.Return(columns);
             stale = [.. copies.Where((_, j) => !updated[j]).Select(c => c.Position)];
             foreach (var i in stale)
             {
@@ -490,7 +489,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
             var subset = positions.Length == n ? keys : [.. positions.Select(i => keys[i])];
             var existing = context is null ? null : ExistingRows(subset);
             var sketch = new SketchBuffer();
-            var columns = RentColumns(positions.Length);
+            var columns = FeatureColumns.Rent(positions.Length);
             var tids = new NpgsqlTid[positions.Length];
             await ReadBackLockedAsync(
                 connection,
@@ -532,25 +531,12 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
                 },
                 cancellationToken);
             var updated = await UpdateLockedRowsAsync(connection, transaction, tids, columns, context, cancellationToken);
-            _columns.Add(columns);
+            FeatureColumns.Return(columns);
             if (updated != positions.Length)
             {
                 throw new InvalidOperationException($"feature_window_stats: {positions.Length - updated} of {positions.Length} locked rows were not updated: not writing a partial flush.");
             }
         }
-    }
-
-    /// <summary>Columns for <paramref name="rows"/> rows, reused from an earlier write when there is one (given back once
-    /// the statement that sent them has run; a failed write leaves them to the GC).</summary>
-    private FeatureColumns RentColumns(int rows)
-    {
-        if (_columns.TryTake(out var columns))
-        {
-            columns.Resize(rows);
-            return columns;
-        }
-
-        return new FeatureColumns(rows);
     }
 
     private static FeatureAccumulator DeltaOf(AggregationDelta delta, (ModelWindowKey Model, string Feature) key) =>
@@ -715,18 +701,20 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         {
             await using var batch = new NpgsqlBatch(connection, transaction);
             var used = new List<KeyColumns>(2);
-            if (create is not { Length: 0 })
+            void Add(string sql, int[]? part)
             {
-                var insert = new NpgsqlBatchCommand(insertSql);
-                used.Add(keyColumns(create));
-                used[^1].AddParameters(insert.Parameters, named: false);
-                batch.BatchCommands.Add(insert);
+                var command = new NpgsqlBatchCommand(sql);
+                used.Add(keyColumns(part));
+                used[^1].AddParameters(command.Parameters, named: false);
+                batch.BatchCommands.Add(command);
             }
 
-            var query = new NpgsqlBatchCommand(selectSql);
-            used.Add(keyColumns(select));
-            used[^1].AddParameters(query.Parameters, named: false);
-            batch.BatchCommands.Add(query);
+            if (create is not { Length: 0 })
+            {
+                Add(insertSql, create);
+            }
+
+            Add(selectSql, select);
             // The reader starts at the first result set: the SELECT's (the INSERT returns none).
             await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
             {
@@ -770,7 +758,7 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     /// <summary>
     /// The key columns of window rows as parameter arrays: @ws, @st, @p, @m and, for feature rows, @f (or positional, $1-$5,
     /// for batch commands), for all the keys or a subset of their positions. Reused from a shared pool like
-    /// <see cref="FeatureColumns"/>: a read-back of 50k rows sent its key arrays twice, ~3 MB on the large object heap.
+    /// <see cref="FeatureColumns"/>: a read-back of 50k rows sent new key arrays twice, ~3 MB on the large object heap.
     /// </summary>
     internal sealed class KeyColumns
     {
@@ -932,12 +920,14 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
     }
 
     /// <summary>The statistics columns of feature rows as parameter arrays (@vc, @nu, @dc, @nf, @cc, @bc, @cat and the numeric
-    /// ones): what the flush updates feature_window_stats with. Reusable (<see cref="Resize"/>): a flush of 50k rows filled
+    /// ones): what the flush updates feature_window_stats with. Reused from a shared pool (<see cref="Rent"/>, like
+    /// <see cref="KeyColumns"/>): a flush of 50k rows filled
     /// ~11 MB of new arrays, on the large object heap, plus a sketch array per row, all living as long as the write (seconds)
     /// and so promoted before they died (BENCHMARKS.md §11, step 17). Lists, since Npgsql sends a list as an array. A pooled
     /// instance keeps the memory of the largest write it served (~25 MB for 50k rows, sketch chunks included).</summary>
     internal sealed class FeatureColumns
     {
+        private static readonly ConcurrentBag<FeatureColumns> Pool = [];
         private readonly List<long> _valueCount = [];
         private readonly List<long> _nullCount = [];
         private readonly List<long> _defaultCount = [];
@@ -947,10 +937,26 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         private readonly List<string> _categories = [];
         private readonly NumericColumns _numeric = new(0);
 
-        public FeatureColumns(int n) => Resize(n);
+        private FeatureColumns()
+        {
+        }
 
-        /// <summary>Makes room for <paramref name="n"/> rows, keeping the memory; each row must then be set.</summary>
-        public void Resize(int n)
+        /// <summary>Columns for <paramref name="n"/> rows, each of which must then be set: an earlier write's when one was
+        /// given back (once the statement that sent them has run; a failed write leaves them to the GC).</summary>
+        public static FeatureColumns Rent(int n)
+        {
+            var columns = Pool.TryTake(out var pooled) ? pooled : new FeatureColumns();
+            columns.Resize(n);
+            return columns;
+        }
+
+        public static void Return(FeatureColumns columns)
+        {
+            columns._categories.Clear(); // no strings kept alive by an idle pool
+            Pool.Add(columns);
+        }
+
+        private void Resize(int n)
         {
             SetCount(n, _valueCount, _nullCount, _defaultCount, _nonFinite, _categoricalCount, _booleanCount);
             CollectionsMarshal.SetCount(_categories, n);
@@ -1102,8 +1108,9 @@ public sealed class StatisticsStore(NpgsqlDataSource dataSource, int categoryCap
         }
     }
 
-    /// <summary>The sketch column's value from the update's @sk slice: an empty slice is a row without values (NULL).</summary>
-    private const string SketchValue = "NULLIF(u.sk, ''::bytea)";
+    /// <summary>The sketch column's value from a statement's @sk slice (<see cref="NumericColumns"/>, unnest AS u): an empty
+    /// slice is a row without values (NULL). Every statement that sends those columns stores the sketch through it.</summary>
+    internal const string SketchValue = "NULLIF(u.sk, ''::bytea)";
 
     private static void SetCount<T>(int n, params ReadOnlySpan<List<T>> lists)
     {
